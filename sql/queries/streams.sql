@@ -1,0 +1,11 @@
+-- name: StreamGet :one
+SELECT s.stream_id, s.guild_id, s.version, s.max_events, s.created_at, s.updated_at,
+       s.deleted_at, s.archived_at
+  FROM eventstore.streams s
+ WHERE s.stream_id = @stream_id::text;
+
+-- name: StreamCreate :exec
+SELECT eventstore.create_stream(@stream_id::text, @guild_id::text);
+
+-- name: StreamDelete :one
+SELECT eventstore.delete_stream(@stream_id::text, sqlc.narg('guild_id')::text, @expected_version::bigint)::bigint AS version;

@@ -1,0 +1,150 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gamebot/eventstore/db"
+	"github.com/gamebot/eventstore/serde"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// AppendResult is the outcome of a successful Append.
+type AppendResult struct {
+	// StreamID is the stream appended to.
+	StreamID string
+	// Version is the stream's version after the append (its last event's version).
+	Version int64
+	// FirstPosition and LastPosition are the global positions of the first
+	// and last appended events.
+	FirstPosition int64
+	LastPosition  int64
+}
+
+// Append appends events to streamID in one round trip, if the stream is at
+// the expected version. The context must carry a guild (WithGuild); a new
+// stream belongs to that guild. Either every event is stored or none is.
+//
+// Errors: ErrInvalidStreamID, ErrInvalidExpectedVersion, ErrInvalidBatchSize,
+// ErrGuildRequired, ErrInvalidGuildID, ErrInvalidEventData,
+// ErrSerializationFailed, ErrInvalidEventType (nothing was sent);
+// *VersionConflictError, ErrStreamDeleted, ErrStreamArchived,
+// *StreamFullError, ErrDuplicateEvent, ErrGuildMismatch (nothing was
+// stored); ErrConnection (unknown outcome: retrying the same events is safe).
+func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVersion, events ...Event) (AppendResult, error) {
+	res, err := s.append(ctx, streamID, expected, events)
+	return res, opError("append to stream", streamID, err)
+}
+
+func (s *Store) append(ctx context.Context, streamID string, expected ExpectedVersion, events []Event) (AppendResult, error) {
+	params, err := s.appendParams(ctx, streamID, expected, events)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	q, inTx := s.queries(ctx)
+	row, err := q.EventsAppend(ctx, params)
+	if err != nil {
+		return AppendResult{}, mapError(err)
+	}
+	if !inTx && s.notifier != nil {
+		s.notifier.wake()
+	}
+	return AppendResult{StreamID: streamID, Version: row.NewVersion, FirstPosition: row.FirstPosition, LastPosition: row.LastPosition}, nil
+}
+
+// appendParams validates and encodes a batch; it runs no SQL.
+func (s *Store) appendParams(ctx context.Context, streamID string, expected ExpectedVersion, events []Event) (db.EventsAppendParams, error) {
+	var p db.EventsAppendParams
+	if err := ValidateStreamID(streamID); err != nil {
+		return p, err
+	}
+	if !expected.valid() {
+		return p, fmt.Errorf("%w: %d", ErrInvalidExpectedVersion, int64(expected))
+	}
+	guild, err := requireGuild(ctx)
+	if err != nil {
+		return p, err
+	}
+	if len(events) == 0 {
+		return p, fmt.Errorf("%w: empty batch: at least one event is required", ErrInvalidBatchSize)
+	}
+	if len(events) > s.cfg.MaxAppendBatch {
+		return p, fmt.Errorf("%w: %d events, at most %d per append", ErrInvalidBatchSize, len(events), s.cfg.MaxAppendBatch)
+	}
+	n := len(events)
+	p = db.EventsAppendParams{
+		StreamID:        streamID,
+		GuildID:         guild,
+		ExpectedVersion: int64(expected),
+		EventIds:        make([]pgtype.UUID, n),
+		EventTypes:      make([]string, n),
+		EventVersions:   make([]int32, n),
+		Data:            make([][]byte, n),
+		Metadata:        make([][]byte, n),
+		CausationIds:    make([]pgtype.UUID, n),
+		CorrelationIds:  make([]pgtype.UUID, n),
+	}
+	if s.cfg.MaxStreamEvents > 0 {
+		p.MaxStreamEvents = pgtype.Int8{Int64: s.cfg.MaxStreamEvents, Valid: true}
+	}
+	seen := make(map[uuid.UUID]struct{}, n)
+	for i, ev := range events {
+		if err := s.encodeEvent(guild, i, n, ev, &p); err != nil {
+			return p, err
+		}
+		id := uuid.UUID(p.EventIds[i].Bytes)
+		if _, dup := seen[id]; dup {
+			return p, fmt.Errorf("%w: event %d of %d repeats id %s within the batch", ErrDuplicateEvent, i+1, n, id)
+		}
+		seen[id] = struct{}{}
+	}
+	return p, nil
+}
+
+// guildOwned is implemented by domain events that carry their guild.
+type guildOwned interface {
+	EventGuildID() string
+}
+
+func (s *Store) encodeEvent(guild string, i, n int, ev Event, p *db.EventsAppendParams) error {
+	if ev.Data == nil {
+		return fmt.Errorf("%w: event %d of %d has no data", ErrInvalidEventData, i+1, n)
+	}
+	typ, ver := ev.Data.EventType(), ev.Data.EventVersion()
+	if typ == "" || len(typ) > 255 {
+		return fmt.Errorf("%w: event %d of %d: type must be 1 to 255 characters", ErrInvalidEventType, i+1, n)
+	}
+	if ver < 1 || ver > 1<<30 {
+		return fmt.Errorf("%w: event %d of %d (%s): version %d must be at least 1", ErrInvalidEventType, i+1, n, typ, ver)
+	}
+	if g, ok := ev.Data.(guildOwned); ok && g.EventGuildID() != guild {
+		return fmt.Errorf("%w: event %d of %d (%s) belongs to guild %q, the context's guild is %q",
+			ErrGuildMismatch, i+1, n, typ, g.EventGuildID(), guild)
+	}
+	data, err := s.cfg.Serializer.Marshal(ev.Data)
+	if err != nil {
+		return fmt.Errorf("event %d of %d: %w", i+1, n, err)
+	}
+	if err := serde.CheckObject(data); err != nil {
+		return fmt.Errorf("%w: event %d of %d (%s v%d): %w", ErrInvalidEventData, i+1, n, typ, ver, err)
+	}
+	id := ev.ID
+	if id == uuid.Nil {
+		if id, err = uuid.NewV7(); err != nil {
+			return fmt.Errorf("event %d of %d: new id: %w", i+1, n, err)
+		}
+	}
+	p.EventIds[i] = toPgUUID(id)
+	p.EventTypes[i] = typ
+	p.EventVersions[i] = int32(ver)
+	p.Data[i] = data
+	if len(ev.Metadata) > 0 {
+		if p.Metadata[i], err = encodeMetadata(ev.Metadata); err != nil {
+			return fmt.Errorf("%w: event %d of %d: metadata: %w", ErrInvalidEventData, i+1, n, err)
+		}
+	}
+	p.CausationIds[i] = toPgUUID(ev.CausationID)
+	p.CorrelationIds[i] = toPgUUID(ev.CorrelationID)
+	return nil
+}

@@ -1,0 +1,279 @@
+package store_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gamebot/eventstore/store"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+)
+
+func TestAppendAndRead(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	res, err := b.store.Append(b.ctx, "game-1", store.NoStream, rawEvents(3, 1)...)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), res.Version)
+	require.Equal(t, res.FirstPosition+2, res.LastPosition)
+
+	recs, err := b.store.ReadForward(b.ctx, "game-1", 0, 10)
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+	for i, r := range recs {
+		require.Equal(t, int64(i+1), r.Version)
+		require.Equal(t, i+1, eventN(t, r))
+		require.Equal(t, "test_event", r.Type)
+		require.Equal(t, 1, r.StoredVersion)
+		require.Equal(t, testGuild, r.GuildID)
+		require.Equal(t, res.FirstPosition+int64(i), r.GlobalPosition)
+		require.NotEqual(t, uuid.Nil, r.ID)
+		require.Equal(t, "UTC", r.CreatedAt.Location().String())
+	}
+}
+
+func TestAppendKeepsIDsMetadataAndCausation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, cause, corr := uuid.New(), uuid.New(), uuid.New()
+	ev := rawEvent("test_event", 1)
+	ev.ID, ev.CausationID, ev.CorrelationID = id, cause, corr
+	ev.Metadata = map[string]string{"user": "ünïcode ✓", "command": "guess"}
+	_, err := b.store.Append(b.ctx, "game-1", store.Any, ev)
+	require.NoError(t, err)
+
+	recs, err := b.store.ReadForward(b.ctx, "game-1", 1, 1)
+	require.NoError(t, err)
+	require.Equal(t, id, recs[0].ID)
+	require.Equal(t, cause, recs[0].CausationID)
+	require.Equal(t, corr, recs[0].CorrelationID)
+	require.Equal(t, ev.Metadata, recs[0].Metadata)
+}
+
+// TestExpectedVersion covers every expected-version mode against a missing,
+// an existing, an empty and a soft-deleted stream.
+func TestExpectedVersion(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	// existing: 2 events; empty: created with no events; deleted: 1 event, soft-deleted.
+	_, err := b.store.Append(b.ctx, "existing", store.NoStream, rawEvents(2, 0)...)
+	require.NoError(t, err)
+	require.NoError(t, b.store.CreateStream(b.ctx, "empty"))
+	_, err = b.store.Append(b.ctx, "deleted", store.NoStream, rawEvents(1, 0)...)
+	require.NoError(t, err)
+	_, err = b.store.DeleteStream(b.ctx, "deleted", store.Exact(1))
+	require.NoError(t, err)
+
+	tests := []struct {
+		name     string
+		stream   string // "missing" gets a fresh id per case
+		expected store.ExpectedVersion
+		wantErr  []error // nil: success
+		actual   int64   // for conflicts
+		version  int64   // for successes: version after appending one event
+	}{
+		{"any/missing", "missing", store.Any, nil, 0, 1},
+		{"any/existing", "existing", store.Any, nil, 0, 3},
+		{"any/empty", "empty", store.Any, nil, 0, 1},
+		{"any/deleted", "deleted", store.Any, []error{store.ErrStreamDeleted}, 0, 0},
+		{"no_stream/missing", "missing", store.NoStream, nil, 0, 1},
+		{"no_stream/existing", "existing", store.NoStream, []error{store.ErrWrongExpectedVersion, store.ErrStreamExists}, 2, 0},
+		{"no_stream/empty", "empty", store.NoStream, nil, 0, 1},
+		{"no_stream/deleted", "deleted", store.NoStream, []error{store.ErrStreamDeleted}, 0, 0},
+		{"stream_exists/missing", "missing", store.StreamExists, []error{store.ErrWrongExpectedVersion, store.ErrStreamNotFound}, -1, 0},
+		{"stream_exists/existing", "existing", store.StreamExists, nil, 0, 3},
+		{"stream_exists/empty", "empty", store.StreamExists, nil, 0, 1},
+		{"stream_exists/deleted", "deleted", store.StreamExists, []error{store.ErrStreamDeleted}, 0, 0},
+		{"exact0/missing", "missing", store.Exact(0), nil, 0, 1},
+		{"exact1/missing", "missing", store.Exact(1), []error{store.ErrWrongExpectedVersion, store.ErrStreamNotFound}, -1, 0},
+		{"exact2/existing", "existing", store.Exact(2), nil, 0, 3},
+		{"exact1/existing", "existing", store.Exact(1), []error{store.ErrWrongExpectedVersion}, 2, 0},
+		{"exact3/existing", "existing", store.Exact(3), []error{store.ErrWrongExpectedVersion}, 2, 0},
+		{"exact0/empty", "empty", store.Exact(0), nil, 0, 1},
+		{"exact1/empty", "empty", store.Exact(1), []error{store.ErrWrongExpectedVersion}, 0, 0},
+		{"exact1/deleted", "deleted", store.Exact(1), []error{store.ErrStreamDeleted}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Each case works on its own copy of the stream so that cases stay independent.
+			stream := tt.stream
+			switch stream {
+			case "missing":
+				stream = "missing-" + uuid.NewString()
+			case "existing", "empty":
+				stream = tt.stream + "-" + uuid.NewString()
+				if tt.stream == "existing" {
+					_, err := b.store.Append(b.ctx, stream, store.NoStream, rawEvents(2, 0)...)
+					require.NoError(t, err)
+				} else {
+					require.NoError(t, b.store.CreateStream(b.ctx, stream))
+				}
+			}
+			before := countRows(t, b, stream)
+			res, err := b.store.Append(b.ctx, stream, tt.expected, rawEvent("test_event", 9))
+			if tt.wantErr == nil {
+				require.NoError(t, err)
+				require.Equal(t, tt.version, res.Version)
+				require.Equal(t, before+1, countRows(t, b, stream))
+				return
+			}
+			for _, want := range tt.wantErr {
+				require.ErrorIs(t, err, want)
+			}
+			require.Equal(t, before, countRows(t, b, stream), "nothing stored")
+			if errors.Is(err, store.ErrWrongExpectedVersion) {
+				var conflict *store.VersionConflictError
+				require.ErrorAs(t, err, &conflict)
+				require.Equal(t, stream, conflict.Stream)
+				require.Equal(t, tt.expected, conflict.Expected)
+				require.Equal(t, tt.actual, conflict.Actual)
+			}
+			require.Contains(t, err.Error(), `append to stream "`+stream+`"`)
+		})
+	}
+}
+
+func TestAppendValidation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ok := rawEvent("test_event", 1)
+	tests := []struct {
+		name    string
+		ctx     func() (stream string, expected store.ExpectedVersion, evs []store.Event)
+		noGuild bool
+		want    error
+	}{
+		{"empty stream id", func() (string, store.ExpectedVersion, []store.Event) { return "", store.Any, []store.Event{ok} }, false, store.ErrInvalidStreamID},
+		{"long stream id", func() (string, store.ExpectedVersion, []store.Event) {
+			return string(make([]byte, 256)), store.Any, []store.Event{ok}
+		}, false, store.ErrInvalidStreamID},
+		{"control char", func() (string, store.ExpectedVersion, []store.Event) { return "a\nb", store.Any, []store.Event{ok} }, false, store.ErrInvalidStreamID},
+		{"reserved $", func() (string, store.ExpectedVersion, []store.Event) { return "$all", store.Any, []store.Event{ok} }, false, store.ErrInvalidStreamID},
+		{"bad expected", func() (string, store.ExpectedVersion, []store.Event) { return "s", store.Exact(-5), []store.Event{ok} }, false, store.ErrInvalidExpectedVersion},
+		{"empty batch", func() (string, store.ExpectedVersion, []store.Event) { return "s", store.Any, nil }, false, store.ErrInvalidBatchSize},
+		{"nil data", func() (string, store.ExpectedVersion, []store.Event) {
+			return "s", store.Any, []store.Event{ok, {}}
+		}, false, store.ErrInvalidEventData},
+		{"not an object", func() (string, store.ExpectedVersion, []store.Event) {
+			bad := rawEvent("x", 1)
+			bad.Data = rawData("x", `[1,2]`)
+			return "s", store.Any, []store.Event{ok, bad}
+		}, false, store.ErrInvalidEventData},
+		{"invalid json", func() (string, store.ExpectedVersion, []store.Event) {
+			bad := rawEvent("x", 1)
+			bad.Data = rawData("x", `{"a":`)
+			return "s", store.Any, []store.Event{ok, bad}
+		}, false, store.ErrInvalidEventData},
+		{"nul in json", func() (string, store.ExpectedVersion, []store.Event) {
+			bad := rawEvent("x", 1)
+			bad.Data = rawData("x", `{"a":"\u0000"}`)
+			return "s", store.Any, []store.Event{ok, bad}
+		}, false, store.ErrInvalidEventData},
+		{"empty type", func() (string, store.ExpectedVersion, []store.Event) {
+			bad := rawEvent("x", 1)
+			bad.Data = rawData("", `{}`)
+			return "s", store.Any, []store.Event{ok, bad}
+		}, false, store.ErrInvalidEventType},
+		{"duplicate id in batch", func() (string, store.ExpectedVersion, []store.Event) {
+			a, c := rawEvent("x", 1), rawEvent("x", 2)
+			a.ID = uuid.New()
+			c.ID = a.ID
+			return "s", store.Any, []store.Event{a, c}
+		}, false, store.ErrDuplicateEvent},
+		{"missing guild", func() (string, store.ExpectedVersion, []store.Event) { return "s", store.Any, []store.Event{ok} }, true, store.ErrGuildRequired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stream, expected, evs := tt.ctx()
+			ctx := b.ctx
+			if tt.noGuild {
+				ctx = t.Context()
+			}
+			_, err := b.store.Append(ctx, stream, expected, evs...)
+			require.ErrorIs(t, err, tt.want)
+			var n int
+			require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM eventstore.events) + (SELECT count(*) FROM eventstore.streams)`).Scan(&n))
+			require.Zero(t, n, "nothing stored")
+		})
+	}
+}
+
+// TestAppendFunctionValidatesInSQL calls append_events directly, as a psql
+// user would, to show the SQL layer refuses bad input on its own.
+func TestAppendFunctionValidatesInSQL(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tests := []struct {
+		name string
+		sql  string
+		want error
+	}{
+		{"empty stream id", `SELECT * FROM eventstore.append_events('', 'g', -1, ARRAY[gen_random_uuid()], ARRAY['t'], ARRAY[1], ARRAY['{}'::jsonb])`, store.ErrInvalidStreamID},
+		{"empty batch", `SELECT * FROM eventstore.append_events('s', 'g', -1, ARRAY[]::uuid[], ARRAY[]::text[], ARRAY[]::int[], ARRAY[]::jsonb[])`, store.ErrInvalidBatchSize},
+		{"length mismatch", `SELECT * FROM eventstore.append_events('s', 'g', -1, ARRAY[gen_random_uuid()], ARRAY['t','u'], ARRAY[1], ARRAY['{}'::jsonb])`, store.ErrInvalidBatchSize},
+		{"bad element", `SELECT * FROM eventstore.append_events('s', 'g', -1, ARRAY[gen_random_uuid(), gen_random_uuid()], ARRAY['t','u'], ARRAY[1, 0], ARRAY['{}'::jsonb, '{}'])`, store.ErrInvalidEventData},
+		{"data not object", `SELECT * FROM eventstore.append_events('s', 'g', -1, ARRAY[gen_random_uuid()], ARRAY['t'], ARRAY[1], ARRAY['3'::jsonb])`, store.ErrInvalidEventData},
+		{"bad expected", `SELECT * FROM eventstore.append_events('s', 'g', -7, ARRAY[gen_random_uuid()], ARRAY['t'], ARRAY[1], ARRAY['{}'::jsonb])`, store.ErrInvalidExpectedVersion},
+		{"empty guild", `SELECT * FROM eventstore.append_events('s', '', -1, ARRAY[gen_random_uuid()], ARRAY['t'], ARRAY[1], ARRAY['{}'::jsonb])`, store.ErrInvalidGuildID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := b.pool.Exec(t.Context(), tt.sql)
+			require.ErrorIs(t, store.MapError(err), tt.want)
+		})
+	}
+	var n int
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(*) FROM eventstore.events`).Scan(&n))
+	require.Zero(t, n)
+}
+
+func TestIdempotentRetry(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	evs := rawEvents(5, 0)
+	for i := range evs {
+		evs[i].ID = uuid.New()
+	}
+	first, err := b.store.Append(b.ctx, "game-1", store.NoStream, evs...)
+	require.NoError(t, err)
+	for _, expected := range []store.ExpectedVersion{store.NoStream, store.Exact(0), store.Any, store.StreamExists} {
+		again, err := b.store.Append(b.ctx, "game-1", expected, evs...)
+		require.NoError(t, err, expected.String())
+		require.Equal(t, first, again)
+	}
+	require.Equal(t, 5, countRows(t, b, "game-1"))
+
+	// A later append, then the old batch again: still the original result.
+	_, err = b.store.Append(b.ctx, "game-1", store.Exact(5), rawEvent("test_event", 6))
+	require.NoError(t, err)
+	again, err := b.store.Append(b.ctx, "game-1", store.Exact(0), evs...)
+	require.NoError(t, err)
+	require.Equal(t, first, again)
+
+	// The same ids in another stream, or a partial overlap, are duplicates.
+	_, err = b.store.Append(b.ctx, "game-2", store.Any, evs...)
+	require.ErrorIs(t, err, store.ErrDuplicateEvent)
+	_, err = b.store.Append(b.ctx, "game-1", store.Any, evs[1], rawEvent("test_event", 7))
+	require.ErrorIs(t, err, store.ErrDuplicateEvent)
+	mixed := []store.Event{rawEvent("test_event", 8), evs[2]}
+	mixed[0].ID = uuid.New()
+	_, err = b.store.Append(b.ctx, "game-1", store.Any, mixed...)
+	require.ErrorIs(t, err, store.ErrDuplicateEvent)
+	require.Equal(t, 6, countRows(t, b, "game-1"))
+	require.Equal(t, 0, countRows(t, b, "game-2"))
+}
+
+func TestGuildOwnsStream(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.store.Append(b.ctx, "game-1", store.NoStream, rawEvent("test_event", 1))
+	require.NoError(t, err)
+	other := store.WithGuild(t.Context(), "guild-2")
+	_, err = b.store.Append(other, "game-1", store.Any, rawEvent("test_event", 2))
+	require.ErrorIs(t, err, store.ErrGuildMismatch)
+	_, err = b.store.DeleteStream(other, "game-1", store.Any)
+	require.ErrorIs(t, err, store.ErrGuildMismatch)
+	require.Equal(t, 1, countRows(t, b, "game-1"))
+}

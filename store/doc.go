@@ -1,0 +1,29 @@
+// Package store is the public face of the GameBot event store: a
+// PostgreSQL-only store of versioned, immutable event streams.
+//
+// Stream versioning, optimistic concurrency checks and batched reads live in
+// SQL (the eventstore schema's plpgsql functions and sqlc-generated queries);
+// this package adds serialization, validation before any SQL runs, error
+// mapping to the sentinels in errors.go, and the guild carried in the
+// context.
+//
+// Appending:
+//
+//	ctx = store.WithGuild(ctx, "guild-1")
+//	res, err := s.Append(ctx, "game-42", store.NoStream, store.Event{Data: ev})
+//
+// Expected versions: Any, NoStream, StreamExists or Exact(n). A mismatch is a
+// *VersionConflictError that matches ErrWrongExpectedVersion with errors.Is.
+//
+// Versions: a stream's version is its number of events; the first event has
+// version 1, and an empty or missing stream has version 0.
+//
+// Reading: ReadForward/ReadBackward read one page; Stream iterates a whole
+// stream in batches; ReadFeed reads every stream in commit-safe order after a
+// Checkpoint (see docs/FEED.md).
+//
+// Appends are idempotent by event id: re-appending a batch whose ids are
+// already stored at the same positions returns the original result, so a
+// retry after an ambiguous failure (a lost connection during commit) never
+// duplicates events.
+package store

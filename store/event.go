@@ -1,0 +1,137 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gamebot/eventstore/db"
+	"github.com/gamebot/eventstore/serde"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// Event is one event to append.
+type Event struct {
+	// ID identifies the event; a zero ID is replaced by a new UUIDv7.
+	// Re-appending the same ids at the same positions is idempotent.
+	ID uuid.UUID
+	// Data is the domain event (or a serde.Raw holding a JSON object).
+	Data serde.Event
+	// Metadata is stored beside the data (user ids, command ids, …).
+	Metadata map[string]string
+	// CausationID is the id of the event or command that caused this one.
+	CausationID uuid.UUID
+	// CorrelationID groups events of one conversation (e.g. a round).
+	CorrelationID uuid.UUID
+}
+
+// Recorded is a stored event as read back.
+type Recorded struct {
+	// StreamID is the stream the event belongs to.
+	StreamID string
+	// Version is the event's position in its stream, starting at 1.
+	Version int64
+	// GlobalPosition is the event's position in the whole store (unique,
+	// increasing in insertion order; see Checkpoint for commit order).
+	GlobalPosition int64
+	// TransactionID is the id of the transaction that wrote the event.
+	TransactionID uint64
+	// ID is the event id.
+	ID uuid.UUID
+	// Type is the stored event type.
+	Type string
+	// StoredVersion is the schema version the event was stored with.
+	StoredVersion int
+	// GuildID is the guild that owns the stream.
+	GuildID string
+	// Data is the stored JSON, exactly as stored.
+	Data json.RawMessage
+	// Metadata is the stored metadata. A non-string value (written by other
+	// tools) is given as its JSON text.
+	Metadata map[string]string
+	// CausationID is the causing event or command id (zero when unset).
+	CausationID uuid.UUID
+	// CorrelationID is the correlation id (zero when unset).
+	CorrelationID uuid.UUID
+	// CreatedAt is when the event was stored, in UTC.
+	CreatedAt time.Time
+	// Event is the decoded (and translated) event; nil when decoding failed
+	// (the read then also returns a *DecodeError).
+	Event serde.Event
+}
+
+// Checkpoint returns the feed checkpoint just after r.
+func (r Recorded) Checkpoint() Checkpoint {
+	return Checkpoint{TransactionID: r.TransactionID, Position: r.GlobalPosition}
+}
+
+// recordFromRow converts a generated row to a Recorded (times in UTC). It is
+// the one place where rows become public types.
+func recordFromRow(row db.EventstoreEvent) Recorded {
+	return Recorded{
+		StreamID:       row.StreamID,
+		Version:        row.StreamVersion,
+		GlobalPosition: row.GlobalPosition,
+		TransactionID:  row.TransactionID,
+		ID:             uuid.UUID(row.EventID.Bytes),
+		Type:           row.EventType,
+		StoredVersion:  int(row.EventVersion),
+		GuildID:        row.GuildID,
+		Data:           json.RawMessage(row.Data),
+		Metadata:       decodeMetadata(row.Metadata),
+		CausationID:    fromPgUUID(row.CausationID),
+		CorrelationID:  fromPgUUID(row.CorrelationID),
+		CreatedAt:      row.CreatedAt.UTC(),
+	}
+}
+
+func decodeMetadata(b []byte) map[string]string {
+	if len(b) == 0 || string(b) == "{}" {
+		return nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return map[string]string{"": string(b)}
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		var s string
+		if err := json.Unmarshal(v, &s); err == nil {
+			out[k] = s
+		} else {
+			out[k] = string(v)
+		}
+	}
+	return out
+}
+
+func toPgUUID(u uuid.UUID) pgtype.UUID {
+	return pgtype.UUID{Bytes: u, Valid: u != uuid.Nil}
+}
+
+func fromPgUUID(u pgtype.UUID) uuid.UUID {
+	if !u.Valid {
+		return uuid.Nil
+	}
+	return uuid.UUID(u.Bytes)
+}
+
+// encodeMetadata encodes metadata as a JSON object with sorted keys. Keys
+// and values must be valid UTF-8 without NUL characters (PostgreSQL's jsonb
+// cannot store them).
+func encodeMetadata(m map[string]string) ([]byte, error) {
+	for k, v := range m {
+		for _, s := range [2]string{k, v} {
+			if !utf8.ValidString(s) {
+				return nil, fmt.Errorf("%q is not valid UTF-8", truncate(s))
+			}
+			if strings.IndexByte(s, 0) >= 0 {
+				return nil, fmt.Errorf("%q contains a NUL character", truncate(s))
+			}
+		}
+	}
+	return json.Marshal(m)
+}

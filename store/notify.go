@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// NotifyChannel is the LISTEN/NOTIFY channel on which the store announces
+// that new events have committed. The payload is empty: a listener reads the
+// feed to find out what is new.
+const NotifyChannel = "eventstore_events"
+
+// notifier sends at most one wake-up NOTIFY at a time per Store, after the
+// appends that asked for it have committed. Appends that commit while one is
+// in flight are covered by a single follow-up notification. Sending it
+// outside the append transaction keeps writers' commits free of the global
+// notification-queue lock (see DESIGN.md §3).
+type notifier struct {
+	pool    *pgxpool.Pool
+	mu      sync.Mutex
+	running bool
+	dirty   bool
+	wg      sync.WaitGroup
+}
+
+func newNotifier(pool *pgxpool.Pool) *notifier { return &notifier{pool: pool} }
+
+// wake asks for a notification; it never blocks.
+func (n *notifier) wake() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.running {
+		n.dirty = true
+		return
+	}
+	n.running = true
+	n.wg.Add(1)
+	go n.run()
+}
+
+func (n *notifier) run() {
+	defer n.wg.Done()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// A failed notification is covered by subscribers' polling.
+		_, _ = n.pool.Exec(ctx, "SELECT pg_notify('"+NotifyChannel+"', '')")
+		cancel()
+		n.mu.Lock()
+		if !n.dirty {
+			n.running = false
+			n.mu.Unlock()
+			return
+		}
+		n.dirty = false
+		n.mu.Unlock()
+	}
+}
+
+func (n *notifier) close() { n.wg.Wait() }

@@ -1,0 +1,176 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gamebot/eventstore/db"
+	"github.com/jackc/pgx/v5"
+)
+
+// End, as the start of ReadBackward, means the stream's last event.
+const End int64 = -1
+
+// ReadForward returns up to count events of streamID with version >= from,
+// oldest first. from 0 and 1 both start at the first event; a from past the
+// end gives an empty slice. count must be 1..MaxReadBatch.
+//
+// Errors: ErrInvalidStreamID, ErrInvalidStartVersion, ErrInvalidBatchSize,
+// ErrStreamNotFound, ErrStreamDeleted, ErrConnection, and *DecodeError for
+// events that cannot be decoded (the returned slice is then still complete;
+// those records have a nil Event).
+func (s *Store) ReadForward(ctx context.Context, streamID string, from int64, count int) ([]Recorded, error) {
+	recs, err := s.readPage(ctx, streamID, from, count, true)
+	return recs, opError("read stream", streamID, err)
+}
+
+// ReadBackward returns up to count events of streamID with version <= from,
+// newest first; from End starts at the last event. Errors as ReadForward.
+func (s *Store) ReadBackward(ctx context.Context, streamID string, from int64, count int) ([]Recorded, error) {
+	recs, err := s.readPage(ctx, streamID, from, count, false)
+	return recs, opError("read stream backward", streamID, err)
+}
+
+func (s *Store) checkRead(streamID string, from int64, count int, forward bool) error {
+	if err := ValidateStreamID(streamID); err != nil {
+		return err
+	}
+	if from < 0 && (forward || from != End) {
+		return fmt.Errorf("%w: %d", ErrInvalidStartVersion, from)
+	}
+	if count < 1 || count > s.cfg.MaxReadBatch {
+		return fmt.Errorf("%w: %d (want 1 to %d)", ErrInvalidBatchSize, count, s.cfg.MaxReadBatch)
+	}
+	return nil
+}
+
+func (s *Store) readPage(ctx context.Context, streamID string, from int64, count int, forward bool) ([]Recorded, error) {
+	if err := s.checkRead(streamID, from, count, forward); err != nil {
+		return nil, err
+	}
+	q, _ := s.queries(ctx)
+	var (
+		rows []db.EventstoreEvent
+		err  error
+	)
+	if forward {
+		rows, err = q.EventsReadForward(ctx, db.EventsReadForwardParams{StreamID: streamID, FromVersion: from, MaxCount: int32(count)})
+	} else {
+		if from == End {
+			from = 1<<63 - 1
+		}
+		rows, err = q.EventsReadBackward(ctx, db.EventsReadBackwardParams{StreamID: streamID, FromVersion: from, MaxCount: int32(count)})
+	}
+	if err != nil {
+		return nil, mapError(err)
+	}
+	if len(rows) == 0 {
+		// Tell a missing or deleted stream from a read past the end.
+		if _, err := s.streamState(ctx, q, streamID); err != nil {
+			return nil, err
+		}
+		return []Recorded{}, nil
+	}
+	return s.decodeRows(rows)
+}
+
+// decodeRows converts rows and decodes their events. Undecodable events keep
+// their raw record; the first failure is returned as a *DecodeError and the
+// others are joined to it.
+func (s *Store) decodeRows(rows []db.EventstoreEvent) ([]Recorded, error) {
+	recs := make([]Recorded, len(rows))
+	var errs []error
+	for i, row := range rows {
+		recs[i] = recordFromRow(row)
+		if err := s.decode(&recs[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return recs, errors.Join(errs...)
+}
+
+// decode fills r.Event from r.Data through the serializer.
+func (s *Store) decode(r *Recorded) error {
+	ev, err := s.cfg.Serializer.Unmarshal(r.Type, r.StoredVersion, r.Data)
+	if err != nil {
+		return &DecodeError{Record: *r, Err: err}
+	}
+	r.Event = ev
+	return nil
+}
+
+// StreamInfo describes a stream.
+type StreamInfo struct {
+	// StreamID is the stream id.
+	StreamID string
+	// GuildID is the guild that owns the stream.
+	GuildID string
+	// Version is the number of events (the last event's version).
+	Version int64
+	// MaxEvents is the stream's own event limit (0: the store's limit applies).
+	MaxEvents int64
+	// CreatedAt and UpdatedAt are in UTC.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// DeletedAt is set when the stream was soft-deleted.
+	DeletedAt *time.Time
+	// ArchivedAt is set when the stream was archived.
+	ArchivedAt *time.Time
+}
+
+// StreamInfo returns what is known of streamID, deleted or not. Errors:
+// ErrInvalidStreamID, ErrStreamNotFound, ErrConnection.
+func (s *Store) StreamInfo(ctx context.Context, streamID string) (StreamInfo, error) {
+	if err := ValidateStreamID(streamID); err != nil {
+		return StreamInfo{}, opError("stream info", streamID, err)
+	}
+	q, _ := s.queries(ctx)
+	row, err := q.StreamGet(ctx, streamID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return StreamInfo{}, opError("stream info", streamID, ErrStreamNotFound)
+	}
+	if err != nil {
+		return StreamInfo{}, opError("stream info", streamID, mapError(err))
+	}
+	return streamInfoFromRow(row), nil
+}
+
+// streamState returns a live stream's info, or ErrStreamNotFound /
+// ErrStreamDeleted.
+func (s *Store) streamState(ctx context.Context, q *db.Queries, streamID string) (StreamInfo, error) {
+	row, err := q.StreamGet(ctx, streamID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return StreamInfo{}, ErrStreamNotFound
+	}
+	if err != nil {
+		return StreamInfo{}, mapError(err)
+	}
+	info := streamInfoFromRow(row)
+	if info.DeletedAt != nil {
+		return info, ErrStreamDeleted
+	}
+	return info, nil
+}
+
+func streamInfoFromRow(row db.EventstoreStream) StreamInfo {
+	return StreamInfo{
+		StreamID:   row.StreamID,
+		GuildID:    row.GuildID,
+		Version:    row.Version,
+		MaxEvents:  row.MaxEvents.Int64,
+		CreatedAt:  row.CreatedAt.UTC(),
+		UpdatedAt:  row.UpdatedAt.UTC(),
+		DeletedAt:  utcPtr(row.DeletedAt),
+		ArchivedAt: utcPtr(row.ArchivedAt),
+	}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,69 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/gamebot/eventstore/internal/testdb"
+	"github.com/gamebot/eventstore/serde"
+	"github.com/gamebot/eventstore/store"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+)
+
+const testGuild = "guild-1"
+
+// bundle is what most tests need: a store on a fresh database and a context
+// carrying a guild.
+type bundle struct {
+	store *store.Store
+	pool  *pgxpool.Pool
+	ctx   context.Context
+}
+
+func setup(t *testing.T, cfgs ...store.Config) *bundle {
+	t.Helper()
+	pool := testdb.New(t)
+	var cfg store.Config
+	if len(cfgs) > 0 {
+		cfg = cfgs[0]
+	}
+	s := store.New(pool, cfg)
+	t.Cleanup(s.Close)
+	return &bundle{store: s, pool: pool, ctx: store.WithGuild(t.Context(), testGuild)}
+}
+
+// rawEvent is a small JSON event for tests.
+func rawEvent(typ string, n int) store.Event {
+	return store.Event{Data: serde.Raw{Type: typ, Version: 1, Data: json.RawMessage(fmt.Sprintf(`{"n": %d}`, n))}}
+}
+
+func rawEvents(count, offset int) []store.Event {
+	evs := make([]store.Event, count)
+	for i := range evs {
+		evs[i] = rawEvent("test_event", offset+i)
+	}
+	return evs
+}
+
+// countRows counts rows of eventstore.events for a stream, directly in SQL.
+func countRows(t *testing.T, b *bundle, streamID string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM eventstore.events WHERE stream_id = $1`, streamID).Scan(&n))
+	return n
+}
+
+// eventN decodes the "n" field of a raw test event.
+func eventN(t *testing.T, r store.Recorded) int {
+	t.Helper()
+	var v struct{ N int }
+	require.NoError(t, json.Unmarshal(r.Data, &v))
+	return v.N
+}
+
+func rawData(typ, data string) serde.Raw {
+	return serde.Raw{Type: typ, Version: 1, Data: json.RawMessage(data)}
+}

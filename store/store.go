@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/gamebot/eventstore/db"
+	"github.com/gamebot/eventstore/serde"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	// DefaultMaxStreamEvents is the default per-stream event limit.
+	DefaultMaxStreamEvents = 10_000
+	// DefaultMaxAppendBatch is the default largest batch one Append accepts.
+	DefaultMaxAppendBatch = 10_000
+	// DefaultMaxReadBatch is the default largest page one read returns.
+	DefaultMaxReadBatch = 1_000
+)
+
+// Config configures a Store. The zero value is valid: every zero field takes
+// its default.
+type Config struct {
+	// Serializer encodes appended events and decodes read ones. Default:
+	// serde.Passthrough (raw JSON in, serde.Raw out).
+	Serializer serde.Serializer
+	// MaxStreamEvents is the event limit of every stream (a stream's own
+	// max_events overrides it). Default DefaultMaxStreamEvents; negative
+	// means no limit.
+	MaxStreamEvents int64
+	// MaxAppendBatch is the largest number of events one Append accepts.
+	// Default DefaultMaxAppendBatch.
+	MaxAppendBatch int
+	// MaxReadBatch is the largest count one read accepts. Default
+	// DefaultMaxReadBatch.
+	MaxReadBatch int
+	// Logger receives the store's logs. Default: discard.
+	Logger *slog.Logger
+	// DisableNotify turns off the coalesced wake-up NOTIFY sent after
+	// appends commit (subscribers then rely on polling alone).
+	DisableNotify bool
+}
+
+// Store appends and reads event streams in PostgreSQL. It is safe for
+// concurrent use. The caller owns the pool and closes it after Close.
+type Store struct {
+	pool     *pgxpool.Pool
+	q        *db.Queries
+	cfg      Config
+	log      *slog.Logger
+	notifier *notifier
+	closeMu  sync.Once
+}
+
+// New returns a Store over pool. The schema must have been migrated (see
+// Migrate).
+func New(pool *pgxpool.Pool, cfg Config) *Store {
+	if cfg.Serializer == nil {
+		cfg.Serializer = serde.Passthrough{}
+	}
+	if cfg.MaxStreamEvents == 0 {
+		cfg.MaxStreamEvents = DefaultMaxStreamEvents
+	}
+	if cfg.MaxAppendBatch <= 0 {
+		cfg.MaxAppendBatch = DefaultMaxAppendBatch
+	}
+	if cfg.MaxReadBatch <= 0 {
+		cfg.MaxReadBatch = DefaultMaxReadBatch
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{pool: pool, q: db.New(pool), cfg: cfg, log: cfg.Logger}
+	if !cfg.DisableNotify {
+		s.notifier = newNotifier(pool)
+	}
+	return s
+}
+
+// Pool returns the pool the store uses.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Serializer returns the store's serializer.
+func (s *Store) Serializer() serde.Serializer { return s.cfg.Serializer }
+
+// Close waits for background work (a pending wake-up notification) to
+// finish. It does not close the pool.
+func (s *Store) Close() {
+	s.closeMu.Do(func() {
+		if s.notifier != nil {
+			s.notifier.close()
+		}
+	})
+}
+
+// queries returns the sqlc queries bound to the transaction carried by ctx,
+// if any, or to the pool.
+func (s *Store) queries(ctx context.Context) (*db.Queries, bool) {
+	if tx := txFromContext(ctx, s); tx != nil {
+		return s.q.WithTx(tx), true
+	}
+	return s.q, false
+}
