@@ -198,24 +198,24 @@ var codeKinds = map[string]error{
 }
 
 var argumentKinds = map[string]error{
-	"stream_id":        ErrInvalidStreamID,
-	"guild_id":         ErrInvalidGuildID,
-	"expected_version": ErrInvalidExpectedVersion,
+	"stream_id":         ErrInvalidStreamID,
+	"guild_id":          ErrInvalidGuildID,
+	"expected_version":  ErrInvalidExpectedVersion,
 	"max_stream_events": ErrInvalidArgument,
 }
 
 // errorDetail is the JSON DETAIL our functions attach to their errors.
 type errorDetail struct {
-	StreamID string  `json:"stream_id"`
-	Expected *int64  `json:"expected"`
-	Actual   *int64  `json:"actual"`
-	Argument string  `json:"argument"`
-	Value    any     `json:"value"`
-	Limit    int64   `json:"limit"`
-	Version  int64   `json:"version"`
-	Batch    int64   `json:"batch"`
-	Index    *int64  `json:"index"`
-	Reason   string  `json:"reason"`
+	StreamID string `json:"stream_id"`
+	Expected *int64 `json:"expected"`
+	Actual   *int64 `json:"actual"`
+	Argument string `json:"argument"`
+	Value    any    `json:"value"`
+	Limit    int64  `json:"limit"`
+	Version  int64  `json:"version"`
+	Batch    int64  `json:"batch"`
+	Index    *int64 `json:"index"`
+	Reason   string `json:"reason"`
 }
 
 // mapError turns a database or driver error into one of the package's

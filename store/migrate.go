@@ -16,11 +16,11 @@ import (
 // MigrationStatus describes one embedded migration.
 type MigrationStatus struct {
 	// Version is the migration's number (1 for 00001_init.sql).
-	Version int64
+	Version int64 `json:"version"`
 	// Name is the migration's file name.
-	Name string
+	Name string `json:"name"`
 	// Applied reports whether the migration is applied.
-	Applied bool
+	Applied bool `json:"applied"`
 }
 
 // Migrate applies every pending embedded migration. Concurrent callers are

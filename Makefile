@@ -1,0 +1,78 @@
+# GameBot event store. `make help` lists the targets.
+#
+# Targets that need PostgreSQL use TEST_DATABASE_URL / DATABASE_URL when set;
+# otherwise they start a throwaway cluster (internal/devdb/devdb.sh) on
+# 127.0.0.1 and stop it afterwards.
+
+SHELL := /bin/bash
+GO ?= go
+SQLC := $(GO) tool -modfile=tools/go.mod sqlc
+DEVDB := internal/devdb/devdb.sh
+WITH_DB := $(DEVDB) run --
+PKGS := ./...
+TEST_FLAGS ?= -count=1 -parallel 8 -timeout 20m
+DEMO_FLAGS ?=
+BENCH_FLAGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_\/-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: generate
+generate: ## Regenerate db/ from sql/ with the pinned sqlc (old generated files are deleted first)
+	@echo "sqlc generate -> db/"
+	@rm -f db/*.go
+	@$(SQLC) generate
+
+.PHONY: verify
+verify: ## Fail when db/ drifts from sql/, a generated file is stale, go.mod is untidy, or code is unformatted
+	@echo "verify: sqlc diff"
+	@$(SQLC) diff
+	@echo "verify: no stale generated files"
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+		mkdir -p $$tmp/sql && cp -r sql/schema sql/queries $$tmp/sql/ && cp sqlc.yaml $$tmp/ && \
+		(cd $$tmp && $(CURDIR)/internal/devdb/sqlc-in.sh "$(CURDIR)" generate) && \
+		diff -r $$tmp/db db
+	@echo "verify: go mod tidy"
+	@$(GO) mod tidy -diff
+	@echo "verify: gofmt"
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@echo "verify: go vet"
+	@$(GO) vet $(PKGS)
+
+.PHONY: vet
+vet: ## go vet
+	$(GO) vet $(PKGS)
+
+.PHONY: lint
+lint: vet ## gofmt check and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+.PHONY: test
+test: ## Run all tests against a real PostgreSQL (starts a throwaway one if needed)
+	$(WITH_DB) $(GO) test $(TEST_FLAGS) $(PKGS)
+
+.PHONY: test/race
+test/race: ## Run all tests with the race detector
+	$(WITH_DB) $(GO) test -race $(TEST_FLAGS) $(PKGS)
+
+.PHONY: db/start
+db/start: ## Start the throwaway PostgreSQL and print its URL
+	@$(DEVDB) start
+
+.PHONY: db/stop
+db/stop: ## Stop the throwaway PostgreSQL
+	@$(DEVDB) stop
+
+.PHONY: db/reset
+db/reset: ## Reset the dev database through goose (down to 0, then up)
+	$(WITH_DB) $(GO) run ./cmd/eventstore migrate reset --yes
+
+.PHONY: test/race-core
+test/race-core: ## Run the store package's tests with the race detector
+	$(WITH_DB) $(GO) test -race $(TEST_FLAGS) ./store/...
+
+.PHONY: ci
+ci: verify test test/race-core ## What .ci/run runs: verify, make test, and a race run of the store

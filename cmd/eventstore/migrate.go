@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/gamebot/eventstore/store"
+)
+
+func migrateCommand() *command {
+	var to int64
+	var yes bool
+	return &command{
+		name:  "migrate",
+		usage: "up | down [--to N] | status | reset [--yes]",
+		short: "apply, roll back, list or reset the schema migrations (goose, embedded)",
+		flags: func(fs *flag.FlagSet, _ *cmdContext) {
+			fs.Int64Var(&to, "to", -1, "with down: roll back until version N is the newest applied (default: one step)")
+			fs.BoolVar(&yes, "yes", false, "with reset: confirm dropping every event (needed unless the database is local)")
+		},
+		run: func(ctx context.Context, c *cmdContext, args []string) error {
+			if len(args) != 1 {
+				return usagef("want one of up, down, status, reset")
+			}
+			if args[0] != "up" && args[0] != "down" && args[0] != "status" && args[0] != "reset" {
+				return usagef("unknown migrate action %q (want up, down, status or reset)", args[0])
+			}
+			pool, err := c.connect(ctx)
+			if err != nil {
+				return err
+			}
+			switch args[0] {
+			case "up":
+				applied, err := store.Migrate(ctx, pool)
+				if err != nil {
+					return err
+				}
+				return c.printMigrated("applied", applied)
+			case "down":
+				target := to
+				if target < 0 {
+					st, err := store.MigrateStatus(ctx, pool)
+					if err != nil {
+						return err
+					}
+					target = 0
+					for i := len(st) - 1; i >= 0; i-- {
+						if st[i].Applied {
+							if i > 0 {
+								target = st[i-1].Version
+							}
+							break
+						}
+					}
+				}
+				rolled, err := store.MigrateDown(ctx, pool, target)
+				if err != nil {
+					return err
+				}
+				return c.printMigrated("rolled back", rolled)
+			case "status":
+				st, err := store.MigrateStatus(ctx, pool)
+				if err != nil {
+					return err
+				}
+				if c.json {
+					return json.NewEncoder(c.env.Stdout).Encode(st)
+				}
+				for _, m := range st {
+					state := "pending"
+					if m.Applied {
+						state = "applied"
+					}
+					fmt.Fprintf(c.env.Stdout, "%05d  %-8s %s\n", m.Version, state, m.Name)
+				}
+				return nil
+			default: // reset
+				if !yes && !isDevDatabase(pool) {
+					return errors.New("reset drops every event: pass --yes to confirm (the database is not local)")
+				}
+				rolled, err := store.MigrateDown(ctx, pool, 0)
+				if err != nil {
+					return err
+				}
+				applied, err := store.Migrate(ctx, pool)
+				if err != nil {
+					return err
+				}
+				if c.json {
+					return json.NewEncoder(c.env.Stdout).Encode(map[string][]int64{"rolled_back": rolled, "applied": applied})
+				}
+				fmt.Fprintf(c.env.Stdout, "reset: rolled back %d migrations, applied %d\n", len(rolled), len(applied))
+				return nil
+			}
+		},
+	}
+}
+
+func (c *cmdContext) printMigrated(verb string, versions []int64) error {
+	if c.json {
+		if versions == nil {
+			versions = []int64{}
+		}
+		return json.NewEncoder(c.env.Stdout).Encode(map[string][]int64{verb: versions})
+	}
+	if len(versions) == 0 {
+		fmt.Fprintf(c.env.Stdout, "nothing %s: the schema is up to date\n", verb)
+		return nil
+	}
+	for _, v := range versions {
+		fmt.Fprintf(c.env.Stdout, "%s %05d\n", verb, v)
+	}
+	return nil
+}
