@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gamebot/eventstore/internal/testdb"
 	"github.com/gamebot/eventstore/serde"
 	"github.com/gamebot/eventstore/store"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 )
@@ -66,4 +68,14 @@ func eventN(t *testing.T, r store.Recorded) int {
 
 func rawData(typ, data string) serde.Raw {
 	return serde.Raw{Type: typ, Version: 1, Data: json.RawMessage(data)}
+}
+
+func randomSuffix() string {
+	return strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+}
+
+// connString returns the admin pool's connection string pointed at database name.
+func connString(admin *pgxpool.Pool, name string) string {
+	c := admin.Config().ConnConfig
+	return fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", c.User, c.Password, c.Host, c.Port, name)
 }
