@@ -1,0 +1,60 @@
+package serde
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// DecodeEnum decodes a JSON string and returns it as a T if it is one of
+// allowed, so a domain enum can implement json.Unmarshaler in two lines:
+//
+//	func (m *Mode) UnmarshalJSON(b []byte) (err error) {
+//		*m, err = serde.DecodeEnum(b, TwoPlayer, Knockout, Race)
+//		return err
+//	}
+//
+// A value outside allowed is an error wrapping ErrInvalidEventData; data
+// that is not a JSON string (null included) is an error too. With no
+// allowed values every value is refused.
+//
+// encoding/json does not call UnmarshalJSON for a field that is missing,
+// so a required enum field should also be checked with CheckEnum in the
+// event's Validate (which JSON calls after decoding).
+func DecodeEnum[T ~string](data []byte, allowed ...T) (T, error) {
+	var s string
+	if d := bytes.TrimSpace(data); len(d) == 0 || d[0] != '"' || json.Unmarshal(d, &s) != nil {
+		return "", fmt.Errorf("enum: want a JSON string, got %.40q", data)
+	}
+	v := T(s)
+	if err := CheckEnum(v, allowed...); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+// EncodeEnum encodes v as a JSON string if it is one of allowed, the
+// counterpart of DecodeEnum for MarshalJSON:
+//
+//	func (m Mode) MarshalJSON() ([]byte, error) {
+//		return serde.EncodeEnum(m, TwoPlayer, Knockout, Race)
+//	}
+//
+// A value outside allowed is an error wrapping ErrInvalidEventData.
+func EncodeEnum[T ~string](v T, allowed ...T) ([]byte, error) {
+	if err := CheckEnum(v, allowed...); err != nil {
+		return nil, err
+	}
+	return encodeJSON(string(v))
+}
+
+// CheckEnum returns nil if v is one of allowed, and an error wrapping
+// ErrInvalidEventData that lists the allowed values otherwise. Use it in
+// Validate methods.
+func CheckEnum[T ~string](v T, allowed ...T) error {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	return fmt.Errorf("%w: %q is not one of %q", ErrInvalidEventData, string(v), allowed)
+}
