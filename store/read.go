@@ -91,16 +91,6 @@ func (s *Store) decodeRows(rows []db.EventstoreEvent) ([]Recorded, error) {
 	return recs, errors.Join(errs...)
 }
 
-// decode fills r.Event from r.Data through the serializer.
-func (s *Store) decode(r *Recorded) error {
-	ev, err := s.cfg.Serializer.Unmarshal(r.Type, r.StoredVersion, r.Data)
-	if err != nil {
-		return &DecodeError{Record: *r, Err: err}
-	}
-	r.Event = ev
-	return nil
-}
-
 // StreamInfo describes a stream.
 type StreamInfo struct {
 	// StreamID is the stream id.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gamebot/eventstore/db"
 	"github.com/gamebot/eventstore/serde"
+	"github.com/gamebot/eventstore/translator"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -26,6 +27,10 @@ type Config struct {
 	// Serializer encodes appended events and decodes read ones. Default:
 	// serde.Passthrough (raw JSON in, serde.Raw out).
 	Serializer serde.Serializer
+	// Translator, when set, upcasts stored events on read: an event stored
+	// at an older version of a type the translator knows is translated to
+	// the type's latest version before it is decoded.
+	Translator *translator.Translator
 	// MaxStreamEvents is the event limit of every stream (a stream's own
 	// max_events overrides it). Default DefaultMaxStreamEvents; negative
 	// means no limit.
