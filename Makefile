@@ -33,7 +33,7 @@ verify: ## Fail when db/ drifts from sql/, a generated file is stale, go.mod is 
 	@echo "verify: no stale generated files"
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 		mkdir -p $$tmp/sql && cp -r sql/schema sql/queries $$tmp/sql/ && cp sqlc.yaml $$tmp/ && \
-		(cd $$tmp && $(CURDIR)/internal/devdb/sqlc-in.sh "$(CURDIR)" generate) && \
+		$(SQLC) generate -f $$tmp/sqlc.yaml && \
 		diff -r $$tmp/db db
 	@echo "verify: go mod tidy"
 	@$(GO) mod tidy -diff
