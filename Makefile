@@ -58,6 +58,10 @@ test: ## Run all tests against a real PostgreSQL (starts a throwaway one if need
 test/race: ## Run all tests with the race detector
 	$(WITH_DB) $(GO) test -race $(TEST_FLAGS) $(PKGS)
 
+.PHONY: demo
+demo: ## The main job: simulate concurrent GameBot games, broadcast them live, recover and verify every one
+	$(WITH_DB) $(GO) run ./cmd/eventstore demo $(DEMO_FLAGS)
+
 .PHONY: db/start
 db/start: ## Start the throwaway PostgreSQL and print its URL
 	@$(DEVDB) start

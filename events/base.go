@@ -53,6 +53,10 @@ func (b Base) GameBase() Base {
 	return b
 }
 
+// EventGuildID returns the guild the event belongs to. The store refuses to
+// append an event whose guild differs from the guild in the context.
+func (b Base) EventGuildID() string { return b.GuildID }
+
 // Time returns the event's timestamp as a time.Time in UTC.
 func (b Base) Time() time.Time { return b.Timestamp.Time.UTC() }
 

@@ -56,7 +56,7 @@ func commands() []*command {
 }
 
 // extraCommands lists the commands beyond migrate; each lives in its own file.
-func extraCommands() []*command { return nil }
+func extraCommands() []*command { return []*command{demoCommand()} }
 
 func run(ctx context.Context, args []string, e env) int {
 	c := &cmdContext{env: e}
