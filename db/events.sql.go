@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -170,6 +171,127 @@ func (q *Queries) EventsReadFeed(ctx context.Context, arg EventsReadFeedParams) 
 	return items, nil
 }
 
+const eventsReadFeedFiltered = `-- name: EventsReadFeedFiltered :many
+WITH scan AS (
+    SELECT e.transaction_id, e.global_position,
+           ((cardinality($1::text[]) = 0 OR e.event_type = ANY($1::text[]))
+            AND ($2::text = '' OR starts_with(e.stream_id, $2::text))
+            AND ($3::text = '' OR e.guild_id = $3::text)
+            AND ($4::int <= 1
+                 OR (hashtext(e.stream_id)::bigint + 2147483648) % $4::int = $5::int)
+           ) AS hit
+      FROM eventstore.events e
+     WHERE (e.transaction_id, e.global_position) > ($6::xid8, $7::bigint)
+       AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY e.transaction_id, e.global_position
+     LIMIT $8::int
+), ranked AS (
+    SELECT s.transaction_id, s.global_position, s.hit,
+           count(*) FILTER (WHERE s.hit) OVER w - s.hit::int AS hits_before,
+           row_number() OVER w AS rn,
+           count(*) OVER () AS scanned
+      FROM scan s
+    WINDOW w AS (ORDER BY s.transaction_id, s.global_position)
+), kept AS (
+    SELECT r.transaction_id, r.global_position, r.hit, r.rn, r.scanned
+      FROM ranked r
+     WHERE r.hits_before < $9::int
+)
+SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
+       e.event_type, e.event_version, e.guild_id, e.data, e.metadata,
+       e.causation_id, e.correlation_id, e.created_at,
+       k.hit::boolean AS hit, k.scanned::bigint AS scanned
+  FROM kept k
+  JOIN eventstore.events e ON e.global_position = k.global_position
+ WHERE k.hit OR k.rn = (SELECT max(k2.rn) FROM kept k2)
+ ORDER BY k.transaction_id, k.global_position
+`
+
+type EventsReadFeedFilteredParams struct {
+	EventTypes         []string
+	StreamPrefix       string
+	GuildID            string
+	PartitionCount     int32
+	PartitionMember    int32
+	AfterTransactionID uint64
+	AfterPosition      int64
+	ScanLimit          int32
+	MaxCount           int32
+}
+
+type EventsReadFeedFilteredRow struct {
+	GlobalPosition int64
+	TransactionID  uint64
+	StreamID       string
+	StreamVersion  int64
+	EventID        pgtype.UUID
+	EventType      string
+	EventVersion   int32
+	GuildID        string
+	Data           []byte
+	Metadata       []byte
+	CausationID    pgtype.UUID
+	CorrelationID  pgtype.UUID
+	CreatedAt      time.Time
+	Hit            bool
+	Scanned        int64
+}
+
+// The global feed after a checkpoint, filtered in SQL. It scans at most
+// scan_limit rows in feed order (below the safe horizon) and returns the
+// matching ones up to max_count, plus the last scanned row flagged
+// hit = false when it did not match, so the caller's checkpoint moves past
+// a filtered-out stretch without returning it: every call does bounded work
+// and a long run of non-matching events never stalls a reader. scanned is
+// the number of rows scanned (equal to scan_limit when more may follow).
+// Partitions: with partition_count > 1 only streams whose
+// hashtext(stream_id) falls in partition_member are hits.
+func (q *Queries) EventsReadFeedFiltered(ctx context.Context, arg EventsReadFeedFilteredParams) ([]EventsReadFeedFilteredRow, error) {
+	rows, err := q.db.Query(ctx, eventsReadFeedFiltered,
+		arg.EventTypes,
+		arg.StreamPrefix,
+		arg.GuildID,
+		arg.PartitionCount,
+		arg.PartitionMember,
+		arg.AfterTransactionID,
+		arg.AfterPosition,
+		arg.ScanLimit,
+		arg.MaxCount,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []EventsReadFeedFilteredRow{}
+	for rows.Next() {
+		var i EventsReadFeedFilteredRow
+		if err := rows.Scan(
+			&i.GlobalPosition,
+			&i.TransactionID,
+			&i.StreamID,
+			&i.StreamVersion,
+			&i.EventID,
+			&i.EventType,
+			&i.EventVersion,
+			&i.GuildID,
+			&i.Data,
+			&i.Metadata,
+			&i.CausationID,
+			&i.CorrelationID,
+			&i.CreatedAt,
+			&i.Hit,
+			&i.Scanned,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const eventsReadForward = `-- name: EventsReadForward :many
 SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
        e.event_type, e.event_version, e.guild_id, e.data, e.metadata,
@@ -224,6 +346,29 @@ func (q *Queries) EventsReadForward(ctx context.Context, arg EventsReadForwardPa
 	return items, nil
 }
 
+const feedEndGet = `-- name: FeedEndGet :one
+SELECT coalesce((SELECT e.transaction_id FROM eventstore.events e
+                  WHERE e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                  ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1), '0'::xid8)::xid8 AS transaction_id,
+       coalesce((SELECT e.global_position FROM eventstore.events e
+                  WHERE e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                  ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1), 0)::bigint AS global_position
+`
+
+type FeedEndGetRow struct {
+	TransactionID  uint64
+	GlobalPosition int64
+}
+
+// The checkpoint of the last event below the safe horizon (0/0 when there is
+// none): a reader starting there sees only what commits from now on.
+func (q *Queries) FeedEndGet(ctx context.Context) (FeedEndGetRow, error) {
+	row := q.db.QueryRow(ctx, feedEndGet)
+	var i FeedEndGetRow
+	err := row.Scan(&i.TransactionID, &i.GlobalPosition)
+	return i, err
+}
+
 const feedHorizon = `-- name: FeedHorizon :one
 SELECT pg_snapshot_xmin(pg_current_snapshot())::xid8 AS horizon
 `
@@ -234,4 +379,45 @@ func (q *Queries) FeedHorizon(ctx context.Context) (uint64, error) {
 	var horizon uint64
 	err := row.Scan(&horizon)
 	return horizon, err
+}
+
+const feedLagGet = `-- name: FeedLagGet :one
+SELECT f.horizon::xid8 AS horizon,
+       f.held_events::bigint AS held_events,
+       f.held_seconds::float8 AS held_seconds,
+       f.oldest_pid::int AS oldest_pid,
+       f.oldest_database::text AS oldest_database,
+       f.oldest_state::text AS oldest_state,
+       f.oldest_seconds::float8 AS oldest_seconds,
+       f.oldest_prepared::boolean AS oldest_prepared
+  FROM eventstore.feed_horizon_status() AS f
+`
+
+type FeedLagGetRow struct {
+	Horizon        uint64
+	HeldEvents     int64
+	HeldSeconds    float64
+	OldestPid      int32
+	OldestDatabase string
+	OldestState    string
+	OldestSeconds  float64
+	OldestPrepared bool
+}
+
+// How far the feed's safe horizon trails the committed events, and the
+// transaction holding it back (see eventstore.feed_horizon_status).
+func (q *Queries) FeedLagGet(ctx context.Context) (FeedLagGetRow, error) {
+	row := q.db.QueryRow(ctx, feedLagGet)
+	var i FeedLagGetRow
+	err := row.Scan(
+		&i.Horizon,
+		&i.HeldEvents,
+		&i.HeldSeconds,
+		&i.OldestPid,
+		&i.OldestDatabase,
+		&i.OldestState,
+		&i.OldestSeconds,
+		&i.OldestPrepared,
+	)
+	return i, err
 }

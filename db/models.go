@@ -40,3 +40,28 @@ type EventstoreStream struct {
 	DeletedAt  *time.Time
 	ArchivedAt *time.Time
 }
+
+// Checkpoints of persistent subscriptions, saved after the handler succeeded
+type EventstoreSubscription struct {
+	Name            string
+	PartitionMember int32
+	PartitionCount  int32
+	// The subscribed stream (checkpoint_version applies), or NULL for the global feed (checkpoint_transaction_id/position apply)
+	StreamID pgtype.Text
+	// Feed checkpoint: transaction id of the last event handled or passed by the filter
+	CheckpointTransactionID uint64
+	// Feed checkpoint: global position of the last event handled or passed by the filter
+	CheckpointPosition int64
+	// Stream subscriptions: version of the last handled event of stream_id
+	CheckpointVersion int64
+	// The filter the consumer last started with: {"event_types": [...], "stream_prefix": "...", "guild_id": "..."}
+	Filter []byte
+	// The guild the subscription belongs to (its guild filter), NULL for store-wide subscriptions
+	GuildID pgtype.Text
+	// Events handled (or dead-lettered) since the subscription was created
+	HandledCount int64
+	// The consumer that last took the subscription's lock (host, process id and backend pid)
+	Holder    pgtype.Text
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}

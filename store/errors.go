@@ -144,6 +144,42 @@ func (e *StreamFullError) Error() string {
 // Unwrap returns ErrStreamFull.
 func (e *StreamFullError) Unwrap() error { return ErrStreamFull }
 
+// Subscription and broadcast errors.
+var (
+	// ErrSubscriptionNotFound reports a persistent subscription that does
+	// not exist, or whose row was deleted while a consumer ran.
+	ErrSubscriptionNotFound = errors.New("subscription not found")
+	// ErrBroadcastOverflow reports a broadcast receiver that fell behind:
+	// its queue stayed full, so it was disconnected rather than allowed to
+	// miss events or hold the others back.
+	ErrBroadcastOverflow = errors.New("broadcast receiver overflowed")
+	// ErrBroadcasterClosed reports a broadcaster that was closed.
+	ErrBroadcasterClosed = errors.New("broadcaster closed")
+)
+
+// HandlerError reports an event a subscription's handler failed to handle
+// in every attempt (or that could not be decoded, when Err is a
+// *DecodeError). The subscription's checkpoint stays before the event.
+type HandlerError struct {
+	// Subscription names the subscription.
+	Subscription string
+	// Event is the event that failed.
+	Event Recorded
+	// Attempts is the number of handler calls made (0 for a decode failure).
+	Attempts int
+	// Err is the handler's last error.
+	Err error
+}
+
+// Error names the event and the number of attempts.
+func (e *HandlerError) Error() string {
+	return fmt.Sprintf("handle event %s at %q version %d (position %d) failed after %d attempts: %v",
+		e.Event.Type, e.Event.StreamID, e.Event.Version, e.Event.GlobalPosition, e.Attempts, e.Err)
+}
+
+// Unwrap returns the handler's error.
+func (e *HandlerError) Unwrap() error { return e.Err }
+
 // DecodeError reports a stored event that could not be decoded or
 // translated. The raw record is kept, so nothing stored is ever lost.
 type DecodeError struct {

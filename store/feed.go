@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gamebot/eventstore/db"
 )
@@ -47,14 +49,93 @@ func ParseCheckpoint(s string) (Checkpoint, error) {
 type FeedOptions struct {
 	// Limit is the largest number of events to return, 1..MaxReadBatch.
 	Limit int
+	// Filter keeps only matching events; it is applied in SQL.
+	Filter FeedFilter
+	// Partition keeps only the streams of one partition member (applied
+	// in SQL). The zero value keeps every stream.
+	Partition FeedPartition
+	// ScanLimit bounds the rows a filtered read examines: it stops after
+	// ScanLimit rows even when fewer than Limit of them matched, and
+	// returns a Next checkpoint past the rows it examined, so a long run of
+	// non-matching events costs bounded work per call and never stalls a
+	// reader. Default (0): 10 × Limit. Values below Limit count as Limit.
+	// Unfiltered reads ignore it.
+	ScanLimit int
 }
+
+// FeedFilter selects events of the global feed. The zero value matches
+// every event; set fields must all match.
+type FeedFilter struct {
+	// EventTypes keeps events whose stored type is one of these.
+	EventTypes []string
+	// StreamPrefix keeps events of streams whose id starts with it.
+	StreamPrefix string
+	// GuildID keeps events of that guild's streams.
+	GuildID string
+}
+
+// IsZero reports whether f matches every event.
+func (f FeedFilter) IsZero() bool {
+	return len(f.EventTypes) == 0 && f.StreamPrefix == "" && f.GuildID == ""
+}
+
+func (f FeedFilter) validate() error {
+	for _, t := range f.EventTypes {
+		if t == "" {
+			return fmt.Errorf("%w: empty event type in filter", ErrInvalidArgument)
+		}
+	}
+	if f.GuildID != "" {
+		if err := ValidateGuildID(f.GuildID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FeedPartition splits the feed among Count members by stream: member m
+// gets the events of the streams whose id hashes to m (hashtext(stream_id)
+// mod Count, computed in SQL). Every event of a stream goes to the same
+// member, in feed order. The zero value (Count 0) means no partitioning.
+type FeedPartition struct {
+	// Member is this member's number, 0..Count-1.
+	Member int
+	// Count is the number of members; 0 or 1 means one member gets all.
+	Count int
+}
+
+func (p FeedPartition) validate() error {
+	if p.Count < 0 || p.Count > maxPartitions || p.Member < 0 || (p.Count > 0 && p.Member >= p.Count) || (p.Count == 0 && p.Member != 0) {
+		return fmt.Errorf("%w: partition member %d of %d (want 0 <= member < count <= %d)", ErrInvalidArgument, p.Member, p.Count, maxPartitions)
+	}
+	return nil
+}
+
+// normalized returns p with Count 0 written as 1.
+func (p FeedPartition) normalized() FeedPartition {
+	if p.Count <= 1 {
+		return FeedPartition{Member: 0, Count: 1}
+	}
+	return p
+}
+
+// maxPartitions bounds FeedPartition.Count.
+const maxPartitions = 1024
+
+// defaultScanFactor sets the default ScanLimit of filtered reads (× Limit).
+const defaultScanFactor = 10
 
 // FeedPage is one page of the global feed.
 type FeedPage struct {
 	// Events are in feed order.
 	Events []Recorded
-	// Next is the checkpoint to continue from (unchanged when Events is empty).
+	// Next is the checkpoint to continue from: past the last event
+	// returned and past any non-matching events examined after it
+	// (unchanged when nothing was examined).
 	Next Checkpoint
+	// More reports that the page stopped at Limit or ScanLimit rather than
+	// at the feed's safe horizon, so reading on at once may return more.
+	More bool
 }
 
 // ReadFeed returns events of every stream after checkpoint after, in
@@ -64,25 +145,183 @@ type FeedPage struct {
 // already passed, never before them, and is never skipped. The price: a
 // long-running transaction holds the feed back until it ends (see FeedLag).
 //
-// Errors: ErrInvalidBatchSize, ErrConnection, *DecodeError (the page is then
-// still complete).
+// opts.Filter and opts.Partition are applied in SQL; a filtered read
+// examines at most opts.ScanLimit rows and its Next checkpoint moves past
+// the non-matching ones, even when none matched.
+//
+// Errors: ErrInvalidBatchSize, ErrInvalidArgument, ErrInvalidGuildID,
+// ErrConnection, *DecodeError (the page is then still complete).
 func (s *Store) ReadFeed(ctx context.Context, after Checkpoint, opts FeedOptions) (FeedPage, error) {
+	page, err := s.readFeed(ctx, after, opts)
+	return page, opError("read feed", "", err)
+}
+
+func (s *Store) readFeed(ctx context.Context, after Checkpoint, opts FeedOptions) (FeedPage, error) {
 	if opts.Limit < 1 || opts.Limit > s.cfg.MaxReadBatch {
-		return FeedPage{Next: after}, opError("read feed", "", fmt.Errorf("%w: %d (want 1 to %d)", ErrInvalidBatchSize, opts.Limit, s.cfg.MaxReadBatch))
+		return FeedPage{Next: after}, fmt.Errorf("%w: %d (want 1 to %d)", ErrInvalidBatchSize, opts.Limit, s.cfg.MaxReadBatch)
 	}
+	if err := opts.Filter.validate(); err != nil {
+		return FeedPage{Next: after}, err
+	}
+	if err := opts.Partition.validate(); err != nil {
+		return FeedPage{Next: after}, err
+	}
+	if opts.ScanLimit < 0 {
+		return FeedPage{Next: after}, fmt.Errorf("%w: scan limit %d", ErrInvalidArgument, opts.ScanLimit)
+	}
+	part := opts.Partition.normalized()
+	if opts.Filter.IsZero() && part.Count == 1 {
+		return s.readFeedAll(ctx, after, opts.Limit)
+	}
+	scan := opts.ScanLimit
+	if scan == 0 {
+		scan = min(defaultScanFactor*opts.Limit, math.MaxInt32)
+	}
+	scan = min(max(scan, opts.Limit), math.MaxInt32)
+	types := opts.Filter.EventTypes
+	if types == nil {
+		types = []string{}
+	}
+	q, _ := s.queries(ctx)
+	rows, err := q.EventsReadFeedFiltered(ctx, db.EventsReadFeedFilteredParams{
+		EventTypes:         types,
+		StreamPrefix:       opts.Filter.StreamPrefix,
+		GuildID:            opts.Filter.GuildID,
+		PartitionCount:     int32(part.Count),
+		PartitionMember:    int32(part.Member),
+		AfterTransactionID: after.TransactionID,
+		AfterPosition:      after.Position,
+		ScanLimit:          int32(scan),
+		MaxCount:           int32(opts.Limit),
+	})
+	if err != nil {
+		return FeedPage{Next: after}, mapError(err)
+	}
+	page := FeedPage{Next: after}
+	hits := make([]db.EventstoreEvent, 0, len(rows))
+	for _, row := range rows {
+		page.Next = Checkpoint{TransactionID: row.TransactionID, Position: row.GlobalPosition}
+		page.More = row.Scanned >= int64(scan)
+		if row.Hit {
+			hits = append(hits, db.EventstoreEvent{
+				GlobalPosition: row.GlobalPosition, TransactionID: row.TransactionID,
+				StreamID: row.StreamID, StreamVersion: row.StreamVersion, EventID: row.EventID,
+				EventType: row.EventType, EventVersion: row.EventVersion, GuildID: row.GuildID,
+				Data: row.Data, Metadata: row.Metadata, CausationID: row.CausationID,
+				CorrelationID: row.CorrelationID, CreatedAt: row.CreatedAt,
+			})
+		}
+	}
+	if len(hits) == opts.Limit {
+		page.More = true
+	}
+	recs, err := s.decodeRows(hits)
+	page.Events = recs
+	return page, err
+}
+
+// readFeedAll reads the unfiltered feed.
+func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, limit int) (FeedPage, error) {
 	q, _ := s.queries(ctx)
 	rows, err := q.EventsReadFeed(ctx, db.EventsReadFeedParams{
 		AfterTransactionID: after.TransactionID,
 		AfterPosition:      after.Position,
-		MaxCount:           int32(opts.Limit),
+		MaxCount:           int32(limit),
 	})
 	if err != nil {
-		return FeedPage{Next: after}, opError("read feed", "", mapError(err))
+		return FeedPage{Next: after}, mapError(err)
 	}
 	recs, err := s.decodeRows(rows)
-	page := FeedPage{Events: recs, Next: after}
+	page := FeedPage{Events: recs, Next: after, More: len(recs) == limit}
 	if len(recs) > 0 {
 		page.Next = recs[len(recs)-1].Checkpoint()
 	}
-	return page, opError("read feed", "", err)
+	return page, err
+}
+
+// FeedEnd returns the checkpoint of the last event the feed can deliver
+// now (the zero Checkpoint when there is none). Reading the feed after it
+// returns only events that become deliverable later: those committed from
+// now on, and those held back by a transaction still running.
+func (s *Store) FeedEnd(ctx context.Context) (Checkpoint, error) {
+	q, _ := s.queries(ctx)
+	row, err := q.FeedEndGet(ctx)
+	if err != nil {
+		return Checkpoint{}, opError("feed end", "", mapError(err))
+	}
+	return Checkpoint{TransactionID: row.TransactionID, Position: row.GlobalPosition}, nil
+}
+
+// FeedLag describes how far the global feed trails the committed events.
+// The feed delivers only events of transactions older than every
+// transaction still running, and transaction ids are cluster-wide: one
+// long-running transaction, in any database of the PostgreSQL cluster (or a
+// forgotten prepared transaction), holds every feed reader back until it
+// ends. FeedLag makes such a transaction visible.
+type FeedLag struct {
+	// Horizon is the feed's safe horizon: pg_snapshot_xmin of the current
+	// snapshot. Events of transactions below it can be delivered.
+	Horizon uint64
+	// HeldEvents is the number of committed events the horizon still holds
+	// back (0 when the feed is current).
+	HeldEvents int64
+	// HeldFor is how long the oldest held-back event has been stored (0
+	// when none is held back): the feed's delay.
+	HeldFor time.Duration
+	// Oldest is the oldest transaction of the cluster that has a
+	// transaction id, the one that sets the horizon; nil when none runs.
+	Oldest *FeedBlocker
+}
+
+// FeedBlocker is a transaction that holds the feed's horizon back.
+type FeedBlocker struct {
+	// PID is the backend's process id (0 for a prepared transaction).
+	PID int
+	// Database is the database the transaction runs in; it may be another
+	// database of the same cluster.
+	Database string
+	// State is the backend state ("active", "idle in transaction", …), or
+	// "prepared" for a prepared transaction; "" when not visible (see
+	// Store.FeedLag).
+	State string
+	// Age is how long the transaction has been open (0 when not visible).
+	Age time.Duration
+	// Prepared reports a prepared (two-phase) transaction, which holds the
+	// horizon until COMMIT PREPARED or ROLLBACK PREPARED.
+	Prepared bool
+}
+
+// FeedLag reports the feed's safe horizon, the committed events it still
+// holds back and the transaction that holds it. Without pg_read_all_stats,
+// a session of another role shows its PID and Database but no State or Age
+// (empty, 0).
+func (s *Store) FeedLag(ctx context.Context) (FeedLag, error) {
+	q, _ := s.queries(ctx)
+	row, err := q.FeedLagGet(ctx)
+	if err != nil {
+		return FeedLag{}, opError("feed lag", "", mapError(err))
+	}
+	lag := FeedLag{
+		Horizon:    row.Horizon,
+		HeldEvents: row.HeldEvents,
+		HeldFor:    seconds(row.HeldSeconds),
+	}
+	if row.OldestDatabase != "" || row.OldestPid != 0 {
+		lag.Oldest = &FeedBlocker{
+			PID:      int(row.OldestPid),
+			Database: row.OldestDatabase,
+			State:    row.OldestState,
+			Age:      seconds(row.OldestSeconds),
+			Prepared: row.OldestPrepared,
+		}
+	}
+	return lag, nil
+}
+
+// seconds converts a non-negative number of seconds to a Duration.
+func seconds(f float64) time.Duration {
+	if f <= 0 {
+		return 0
+	}
+	return time.Duration(f * float64(time.Second))
 }

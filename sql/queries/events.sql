@@ -51,3 +51,70 @@ SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.eve
 -- name: FeedHorizon :one
 -- The feed's safe horizon: transactions below it have all finished.
 SELECT pg_snapshot_xmin(pg_current_snapshot())::xid8 AS horizon;
+
+-- name: EventsReadFeedFiltered :many
+-- The global feed after a checkpoint, filtered in SQL. It scans at most
+-- scan_limit rows in feed order (below the safe horizon) and returns the
+-- matching ones up to max_count, plus the last scanned row flagged
+-- hit = false when it did not match, so the caller's checkpoint moves past
+-- a filtered-out stretch without returning it: every call does bounded work
+-- and a long run of non-matching events never stalls a reader. scanned is
+-- the number of rows scanned (equal to scan_limit when more may follow).
+-- Partitions: with partition_count > 1 only streams whose
+-- hashtext(stream_id) falls in partition_member are hits.
+WITH scan AS (
+    SELECT e.transaction_id, e.global_position,
+           ((cardinality(@event_types::text[]) = 0 OR e.event_type = ANY(@event_types::text[]))
+            AND (@stream_prefix::text = '' OR starts_with(e.stream_id, @stream_prefix::text))
+            AND (@guild_id::text = '' OR e.guild_id = @guild_id::text)
+            AND (@partition_count::int <= 1
+                 OR (hashtext(e.stream_id)::bigint + 2147483648) % @partition_count::int = @partition_member::int)
+           ) AS hit
+      FROM eventstore.events e
+     WHERE (e.transaction_id, e.global_position) > (@after_transaction_id::xid8, @after_position::bigint)
+       AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY e.transaction_id, e.global_position
+     LIMIT @scan_limit::int
+), ranked AS (
+    SELECT s.transaction_id, s.global_position, s.hit,
+           count(*) FILTER (WHERE s.hit) OVER w - s.hit::int AS hits_before,
+           row_number() OVER w AS rn,
+           count(*) OVER () AS scanned
+      FROM scan s
+    WINDOW w AS (ORDER BY s.transaction_id, s.global_position)
+), kept AS (
+    SELECT r.transaction_id, r.global_position, r.hit, r.rn, r.scanned
+      FROM ranked r
+     WHERE r.hits_before < @max_count::int
+)
+SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
+       e.event_type, e.event_version, e.guild_id, e.data, e.metadata,
+       e.causation_id, e.correlation_id, e.created_at,
+       k.hit::boolean AS hit, k.scanned::bigint AS scanned
+  FROM kept k
+  JOIN eventstore.events e ON e.global_position = k.global_position
+ WHERE k.hit OR k.rn = (SELECT max(k2.rn) FROM kept k2)
+ ORDER BY k.transaction_id, k.global_position;
+
+-- name: FeedEndGet :one
+-- The checkpoint of the last event below the safe horizon (0/0 when there is
+-- none): a reader starting there sees only what commits from now on.
+SELECT coalesce((SELECT e.transaction_id FROM eventstore.events e
+                  WHERE e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                  ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1), '0'::xid8)::xid8 AS transaction_id,
+       coalesce((SELECT e.global_position FROM eventstore.events e
+                  WHERE e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                  ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1), 0)::bigint AS global_position;
+
+-- name: FeedLagGet :one
+-- How far the feed's safe horizon trails the committed events, and the
+-- transaction holding it back (see eventstore.feed_horizon_status).
+SELECT f.horizon::xid8 AS horizon,
+       f.held_events::bigint AS held_events,
+       f.held_seconds::float8 AS held_seconds,
+       f.oldest_pid::int AS oldest_pid,
+       f.oldest_database::text AS oldest_database,
+       f.oldest_state::text AS oldest_state,
+       f.oldest_seconds::float8 AS oldest_seconds,
+       f.oldest_prepared::boolean AS oldest_prepared
+  FROM eventstore.feed_horizon_status() AS f;
