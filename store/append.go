@@ -33,21 +33,36 @@ type AppendResult struct {
 // *StreamFullError, ErrDuplicateEvent, ErrGuildMismatch (nothing was
 // stored); ErrConnection (unknown outcome: retrying the same events is safe).
 func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVersion, events ...Event) (AppendResult, error) {
-	res, err := s.append(ctx, streamID, expected, events)
+	// Encode once, ids included, so that a retry re-sends the same events
+	// and the idempotent append never stores them twice.
+	params, perr := s.appendParams(ctx, streamID, expected, events)
+	var res AppendResult
+	err := s.do(ctx, opSpec{op: OpAppend, stream: streamID, replayable: true}, func(ctx context.Context) (int, error) {
+		if perr != nil {
+			return 0, perr
+		}
+		var err error
+		res, err = s.appendEncoded(ctx, streamID, params)
+		if err != nil {
+			return 0, err
+		}
+		return len(events), nil
+	})
 	return res, opError("append to stream", streamID, err)
 }
 
-func (s *Store) append(ctx context.Context, streamID string, expected ExpectedVersion, events []Event) (AppendResult, error) {
-	params, err := s.appendParams(ctx, streamID, expected, events)
-	if err != nil {
-		return AppendResult{}, err
-	}
+// appendEncoded sends an encoded batch.
+func (s *Store) appendEncoded(ctx context.Context, streamID string, params db.EventsAppendParams) (AppendResult, error) {
 	q, inTx := s.queries(ctx)
 	row, err := q.EventsAppend(ctx, params)
 	if err != nil {
 		return AppendResult{}, mapError(err)
 	}
-	if !inTx && s.notifier != nil {
+	if inTx {
+		if tv := txValueFrom(ctx); tv != nil && tv.owned {
+			tv.noteAppend(len(params.EventIds))
+		}
+	} else if s.notifier != nil {
 		s.notifier.wake()
 	}
 	return AppendResult{StreamID: streamID, Version: row.NewVersion, FirstPosition: row.FirstPosition, LastPosition: row.LastPosition}, nil

@@ -61,7 +61,9 @@ var (
 
 // Guild errors.
 var (
-	// ErrGuildRequired reports a write whose context carries no guild (see WithGuild).
+	// ErrGuildRequired reports a write whose context carries no guild (see
+	// WithGuild), or a write by a restricted role (eventstore_app) in a
+	// transaction without eventstore.guild_id (SQLSTATE ES015).
 	ErrGuildRequired = errors.New("guild required")
 	// ErrGuildMismatch reports a write to a stream owned by another guild, or
 	// an event whose guild differs from the context's.
@@ -75,6 +77,14 @@ var (
 	// mid-operation. Whether a write was applied is then unknown; retrying
 	// the same events (same ids) is safe.
 	ErrConnection = errors.New("connection error")
+	// ErrTransactionConflict reports a transaction PostgreSQL rolled back
+	// because of a serialization failure (SQLSTATE 40001) or a deadlock
+	// (40P01). Nothing of it was stored; the store retries it (RetryPolicy).
+	ErrTransactionConflict = errors.New("transaction conflict")
+	// ErrPermissionDenied reports SQL the connection's role may not run
+	// (SQLSTATE 42501), such as a direct UPDATE of eventstore.events by the
+	// application role, or a row that row-level security refuses.
+	ErrPermissionDenied = errors.New("permission denied")
 	// ErrSerializationFailed reports an event that could not be encoded.
 	ErrSerializationFailed = serde.ErrSerializationFailed
 	// ErrDeserializationFailed reports stored data that could not be decoded.
@@ -221,6 +231,8 @@ const (
 	codeInvalidArgument      = "ES008"
 	codeGuildMismatch        = "ES009"
 	codeEventImmutable       = "ES010"
+	// Guilds (see 00002_security.sql).
+	codeGuildRequired = "ES015"
 )
 
 var codeKinds = map[string]error{
@@ -231,6 +243,8 @@ var codeKinds = map[string]error{
 	codeGuildMismatch:   ErrGuildMismatch,
 	codeEventImmutable:  ErrEventImmutable,
 	codeInvalidArgument: ErrInvalidArgument,
+
+	codeGuildRequired: ErrGuildRequired,
 }
 
 var argumentKinds = map[string]error{
@@ -309,6 +323,10 @@ func mapPgError(pgErr *pgconn.PgError) error {
 		}
 	case "22P02", "22P05", "22021", "2202E", "54000": // invalid text/json, \u0000 in jsonb, bad encoding, array/size limits
 		return &dbError{kind: ErrInvalidEventData, msg: "invalid event data: " + pgErr.Message, cause: pgErr}
+	case "40001", "40P01": // serialization_failure, deadlock_detected
+		return &dbError{kind: ErrTransactionConflict, msg: "transaction conflict: " + pgErr.Message, cause: pgErr}
+	case "42501": // insufficient_privilege, row-level security violations included
+		return &dbError{kind: ErrPermissionDenied, msg: "permission denied: " + pgErr.Message, cause: pgErr}
 	}
 	if kind, ok := codeKinds[pgErr.Code]; ok {
 		return &dbError{kind: kind, msg: pgErr.Message, cause: pgErr}

@@ -152,7 +152,12 @@ type FeedPage struct {
 // Errors: ErrInvalidBatchSize, ErrInvalidArgument, ErrInvalidGuildID,
 // ErrConnection, *DecodeError (the page is then still complete).
 func (s *Store) ReadFeed(ctx context.Context, after Checkpoint, opts FeedOptions) (FeedPage, error) {
-	page, err := s.readFeed(ctx, after, opts)
+	var page FeedPage
+	err := s.do(ctx, opSpec{op: OpReadFeed, replayable: true}, func(ctx context.Context) (int, error) {
+		var err error
+		page, err = s.readFeed(ctx, after, opts)
+		return len(page.Events), err
+	})
 	return page, opError("read feed", "", err)
 }
 

@@ -12,7 +12,9 @@ import (
 // guild. Errors: ErrInvalidStreamID, ErrGuildRequired, ErrInvalidGuildID,
 // ErrStreamExists (as a *VersionConflictError).
 func (s *Store) CreateStream(ctx context.Context, streamID string) error {
-	err := s.createStream(ctx, streamID)
+	err := s.do(ctx, opSpec{op: OpCreateStream, stream: streamID}, func(ctx context.Context) (int, error) {
+		return 0, s.createStream(ctx, streamID)
+	})
 	return opError("create stream", streamID, err)
 }
 
@@ -33,7 +35,12 @@ func (s *Store) createStream(ctx context.Context, streamID string) error {
 // returns the stream's version. When the context carries a guild, the
 // stream must belong to it.
 func (s *Store) DeleteStream(ctx context.Context, streamID string, expected ExpectedVersion) (int64, error) {
-	v, err := s.deleteStream(ctx, streamID, expected)
+	var v int64
+	err := s.do(ctx, opSpec{op: OpDeleteStream, stream: streamID}, func(ctx context.Context) (int, error) {
+		var err error
+		v, err = s.deleteStream(ctx, streamID, expected)
+		return 0, err
+	})
 	return v, opError("delete stream", streamID, err)
 }
 

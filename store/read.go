@@ -46,7 +46,22 @@ func (s *Store) checkRead(streamID string, from int64, count int, forward bool) 
 	return nil
 }
 
+// readPage reads one page through do (guild scope, retries, telemetry).
 func (s *Store) readPage(ctx context.Context, streamID string, from int64, count int, forward bool) ([]Recorded, error) {
+	op := OpReadForward
+	if !forward {
+		op = OpReadBackward
+	}
+	var recs []Recorded
+	err := s.do(ctx, opSpec{op: op, stream: streamID, replayable: true}, func(ctx context.Context) (int, error) {
+		var err error
+		recs, err = s.readPageOnce(ctx, streamID, from, count, forward)
+		return len(recs), err
+	})
+	return recs, err
+}
+
+func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, count int, forward bool) ([]Recorded, error) {
 	if err := s.checkRead(streamID, from, count, forward); err != nil {
 		return nil, err
 	}
@@ -113,16 +128,26 @@ type StreamInfo struct {
 // StreamInfo returns what is known of streamID, deleted or not. Errors:
 // ErrInvalidStreamID, ErrStreamNotFound, ErrConnection.
 func (s *Store) StreamInfo(ctx context.Context, streamID string) (StreamInfo, error) {
+	var info StreamInfo
+	err := s.do(ctx, opSpec{op: OpStreamInfo, stream: streamID, replayable: true}, func(ctx context.Context) (int, error) {
+		var err error
+		info, err = s.streamInfo(ctx, streamID)
+		return 0, err
+	})
+	return info, opError("stream info", streamID, err)
+}
+
+func (s *Store) streamInfo(ctx context.Context, streamID string) (StreamInfo, error) {
 	if err := ValidateStreamID(streamID); err != nil {
-		return StreamInfo{}, opError("stream info", streamID, err)
+		return StreamInfo{}, err
 	}
 	q, _ := s.queries(ctx)
 	row, err := q.StreamGet(ctx, streamID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return StreamInfo{}, opError("stream info", streamID, ErrStreamNotFound)
+		return StreamInfo{}, ErrStreamNotFound
 	}
 	if err != nil {
-		return StreamInfo{}, opError("stream info", streamID, mapError(err))
+		return StreamInfo{}, mapError(err)
 	}
 	return streamInfoFromRow(row), nil
 }

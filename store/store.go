@@ -46,6 +46,12 @@ type Config struct {
 	// DisableNotify turns off the coalesced wake-up NOTIFY sent after
 	// appends commit (subscribers then rely on polling alone).
 	DisableNotify bool
+	// Retry is the retry policy for recoverable errors (see RetryPolicy).
+	// Zero fields take their defaults; MaxAttempts 1 disables retries.
+	Retry RetryPolicy
+	// Observer is told about every attempt of every operation. Default:
+	// NewLogObserver(Logger).
+	Observer Observer
 }
 
 // Store appends and reads event streams in PostgreSQL. It is safe for
@@ -57,6 +63,7 @@ type Store struct {
 	log      *slog.Logger
 	notifier *notifier
 	closeMu  sync.Once
+	stats    counters
 }
 
 // New returns a Store over pool. The schema must have been migrated (see
@@ -76,6 +83,10 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Retry = cfg.Retry.withDefaults()
+	if cfg.Observer == nil {
+		cfg.Observer = NewLogObserver(cfg.Logger)
 	}
 	s := &Store{pool: pool, q: db.New(pool), cfg: cfg, log: cfg.Logger}
 	if !cfg.DisableNotify {
@@ -101,10 +112,8 @@ func (s *Store) Close() {
 }
 
 // queries returns the sqlc queries bound to the transaction carried by ctx,
-// if any, or to the pool.
+// if any, or to the pool, scoped to the guild that applies (see queriesFor
+// in tx.go). It reports whether ctx carries a transaction.
 func (s *Store) queries(ctx context.Context) (*db.Queries, bool) {
-	if tx := txFromContext(ctx, s); tx != nil {
-		return s.q.WithTx(tx), true
-	}
-	return s.q, false
+	return s.queriesFor(ctx)
 }

@@ -1,0 +1,352 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gamebot/eventstore/internal/testdb"
+	"github.com/gamebot/eventstore/store"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	guildA = "guild-a"
+	guildB = "guild-b"
+)
+
+// appBundle is a database used by two stores: owner connects as the owner
+// of the schema (the admin path, not subject to row-level security) and app
+// as a login role that is a member of eventstore_app, the way an
+// application connects in production.
+type appBundle struct {
+	owner     *store.Store
+	ownerPool *pgxpool.Pool
+	app       *store.Store
+	appPool   *pgxpool.Pool
+	role      string
+}
+
+func setupApp(t *testing.T, cfgs ...store.Config) *appBundle {
+	t.Helper()
+	var cfg store.Config
+	if len(cfgs) > 0 {
+		cfg = cfgs[0]
+	}
+	tdb := testdb.NewDB(t)
+	admin := testdb.Connect(t, testdb.ServerURL(t))
+	role := "es_app_" + randomSuffix()
+	_, err := admin.Exec(t.Context(), fmt.Sprintf(`CREATE ROLE %s LOGIN PASSWORD '%s' IN ROLE eventstore_app`, role, role))
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+role) })
+
+	pcfg, err := pgxpool.ParseConfig(tdb.URL)
+	require.NoError(t, err)
+	pcfg.ConnConfig.User, pcfg.ConnConfig.Password = role, role
+	appPool, err := pgxpool.NewWithConfig(t.Context(), pcfg)
+	require.NoError(t, err)
+	t.Cleanup(appPool.Close)
+
+	owner := store.New(tdb.Pool, cfg)
+	t.Cleanup(owner.Close)
+	app := store.New(appPool, cfg)
+	t.Cleanup(app.Close)
+	return &appBundle{owner: owner, ownerPool: tdb.Pool, app: app, appPool: appPool, role: role}
+}
+
+// countAll counts a stream's events as the owner.
+func (b *appBundle) countAll(t *testing.T, streamID string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.ownerPool.QueryRow(t.Context(),
+		`SELECT count(*) FROM eventstore.events WHERE stream_id = $1`, streamID).Scan(&n))
+	return n
+}
+
+// appTx runs fn in a transaction on one of the app role's connections,
+// scoped to guild (none when empty), and rolls it back.
+func (b *appBundle) appTx(t *testing.T, guild string, fn func(tx pgx.Tx)) {
+	t.Helper()
+	tx, err := b.appPool.Begin(t.Context())
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	if guild != "" {
+		_, err = tx.Exec(t.Context(), `SELECT set_config('eventstore.guild_id', $1, true)`, guild)
+		require.NoError(t, err)
+	}
+	fn(tx)
+}
+
+// sqlErr runs sql in its own savepoint so that the transaction survives the
+// error, and returns the error mapped to the store's errors.
+func sqlErr(t *testing.T, tx pgx.Tx, sql string, args ...any) error {
+	t.Helper()
+	sp, err := tx.Begin(t.Context())
+	require.NoError(t, err)
+	_, err = sp.Exec(t.Context(), sql, args...)
+	_ = sp.Rollback(t.Context())
+	return store.MapError(err)
+}
+
+func seedGuilds(t *testing.T, b *appBundle) {
+	t.Helper()
+	ctxA, ctxB := store.WithGuild(t.Context(), guildA), store.WithGuild(t.Context(), guildB)
+	_, err := b.owner.Append(ctxA, "a-1", store.NoStream, rawEvents(2, 0)...)
+	require.NoError(t, err)
+	_, err = b.owner.Append(ctxB, "b-1", store.NoStream, rawEvents(3, 0)...)
+	require.NoError(t, err)
+}
+
+// TestAppRoleGuildIsolation: connected as the application role with guild
+// A in the context, nothing of guild B can be read, listed, appended to,
+// deleted or seen in the feed, through the store or with raw SQL on the
+// same connection; events cannot be written or changed directly at all.
+func TestAppRoleGuildIsolation(t *testing.T) {
+	t.Parallel()
+	b := setupApp(t)
+	seedGuilds(t, b)
+	ctxA := store.WithGuild(t.Context(), guildA)
+
+	t.Run("own guild is readable", func(t *testing.T) {
+		recs, err := b.app.ReadForward(ctxA, "a-1", 0, 10)
+		require.NoError(t, err)
+		require.Len(t, recs, 2)
+		info, err := b.app.StreamInfo(ctxA, "a-1")
+		require.NoError(t, err)
+		require.Equal(t, guildA, info.GuildID)
+	})
+
+	t.Run("other guild's stream is invisible", func(t *testing.T) {
+		_, err := b.app.ReadForward(ctxA, "b-1", 0, 10)
+		require.ErrorIs(t, err, store.ErrStreamNotFound)
+		_, err = b.app.ReadBackward(ctxA, "b-1", store.End, 10)
+		require.ErrorIs(t, err, store.ErrStreamNotFound)
+		_, err = b.app.StreamInfo(ctxA, "b-1")
+		require.ErrorIs(t, err, store.ErrStreamNotFound)
+		for _, err := range b.app.Stream(ctxA, "b-1", 0, 10) {
+			require.ErrorIs(t, err, store.ErrStreamNotFound)
+		}
+	})
+
+	t.Run("feed shows only own guild", func(t *testing.T) {
+		// The owner is the admin path: it sees every guild. The feed shows a
+		// transaction once every older one in the cluster has ended, so wait
+		// for all five events first.
+		require.Eventually(t, func() bool {
+			all, err := b.owner.ReadFeed(t.Context(), store.Checkpoint{}, store.FeedOptions{Limit: 100})
+			require.NoError(t, err)
+			return len(all.Events) == 5
+		}, 10*time.Second, 10*time.Millisecond)
+		page, err := b.app.ReadFeed(ctxA, store.Checkpoint{}, store.FeedOptions{Limit: 100})
+		require.NoError(t, err)
+		require.Len(t, page.Events, 2)
+		for _, r := range page.Events {
+			require.Equal(t, guildA, r.GuildID)
+		}
+	})
+
+	t.Run("no guild sees nothing", func(t *testing.T) {
+		page, err := b.app.ReadFeed(t.Context(), store.Checkpoint{}, store.FeedOptions{Limit: 100})
+		require.NoError(t, err)
+		require.Empty(t, page.Events)
+		_, err = b.app.ReadForward(t.Context(), "a-1", 0, 10)
+		require.ErrorIs(t, err, store.ErrStreamNotFound)
+	})
+
+	t.Run("other guild's stream refuses writes", func(t *testing.T) {
+		_, err := b.app.Append(ctxA, "b-1", store.Any, rawEvent("test_event", 9))
+		require.ErrorIs(t, err, store.ErrGuildMismatch)
+		_, err = b.app.DeleteStream(ctxA, "b-1", store.Any)
+		require.ErrorIs(t, err, store.ErrGuildMismatch)
+		require.Equal(t, 3, b.countAll(t, "b-1"))
+		info, err := b.owner.StreamInfo(t.Context(), "b-1")
+		require.NoError(t, err)
+		require.Nil(t, info.DeletedAt)
+	})
+
+	t.Run("raw SQL with guild A", func(t *testing.T) {
+		b.appTx(t, guildA, func(tx pgx.Tx) {
+			var events, foreign int
+			require.NoError(t, tx.QueryRow(t.Context(), `SELECT count(*), count(*) FILTER (WHERE guild_id = $1) FROM eventstore.events`, guildB).Scan(&events, &foreign))
+			require.Equal(t, 2, events)
+			require.Zero(t, foreign)
+			rows, err := tx.Query(t.Context(), `SELECT stream_id FROM eventstore.streams ORDER BY stream_id`)
+			require.NoError(t, err)
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			require.NoError(t, err)
+			require.Equal(t, []string{"a-1"}, ids)
+			var visible bool
+			require.NoError(t, tx.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM eventstore.events WHERE stream_id = 'b-1')`).Scan(&visible))
+			require.False(t, visible)
+
+			appendB := `SELECT * FROM eventstore.append_events('b-1', $1, -1, ARRAY[gen_random_uuid()], ARRAY['t'], ARRAY[1], ARRAY['{}'::jsonb])`
+			require.ErrorIs(t, sqlErr(t, tx, appendB, guildB), store.ErrGuildMismatch)
+			require.ErrorIs(t, sqlErr(t, tx, appendB, guildA), store.ErrGuildMismatch, "the stream belongs to guild B")
+			require.ErrorIs(t, sqlErr(t, tx, `SELECT eventstore.delete_stream('b-1', NULL, -1)`), store.ErrGuildMismatch)
+		})
+	})
+
+	t.Run("raw SQL cannot change events", func(t *testing.T) {
+		b.appTx(t, guildA, func(tx pgx.Tx) {
+			for name, sql := range map[string]string{
+				"update events":    `UPDATE eventstore.events SET data = '{}'`,
+				"delete events":    `DELETE FROM eventstore.events`,
+				"truncate events":  `TRUNCATE eventstore.events`,
+				"insert event":     `INSERT INTO eventstore.events (stream_id, stream_version, event_id, event_type, event_version, guild_id, data) VALUES ('a-1', 3, gen_random_uuid(), 't', 1, 'guild-a', '{}')`,
+				"update streams":   `UPDATE eventstore.streams SET version = 0`,
+				"insert stream":    `INSERT INTO eventstore.streams (stream_id, guild_id) VALUES ('a-9', 'guild-a')`,
+				"unchecked append": `SELECT * FROM eventstore.append_events_unchecked('a-1', 'guild-a', -1, ARRAY[gen_random_uuid()], ARRAY['t'], ARRAY[1], ARRAY['{}'::jsonb])`,
+			} {
+				err := sqlErr(t, tx, sql)
+				require.ErrorIs(t, err, store.ErrPermissionDenied, name)
+				var pgErr *pgconn.PgError
+				require.ErrorAs(t, err, &pgErr, name)
+				require.Equal(t, "42501", pgErr.Code, name)
+			}
+		})
+		require.Equal(t, 2, b.countAll(t, "a-1"))
+		require.Equal(t, 3, b.countAll(t, "b-1"))
+	})
+
+	t.Run("raw SQL without a guild", func(t *testing.T) {
+		b.appTx(t, "", func(tx pgx.Tx) {
+			var n int
+			require.NoError(t, tx.QueryRow(t.Context(), `SELECT count(*) FROM eventstore.events`).Scan(&n))
+			require.Zero(t, n)
+			require.NoError(t, tx.QueryRow(t.Context(), `SELECT count(*) FROM eventstore.streams`).Scan(&n))
+			require.Zero(t, n)
+			err := sqlErr(t, tx, `SELECT * FROM eventstore.append_events('a-9', 'guild-a', -1, ARRAY[gen_random_uuid()], ARRAY['t'], ARRAY[1], ARRAY['{}'::jsonb])`)
+			require.ErrorIs(t, err, store.ErrGuildRequired)
+			require.ErrorIs(t, sqlErr(t, tx, `SELECT eventstore.create_stream('a-9', 'guild-a')`), store.ErrGuildRequired)
+		})
+		require.Zero(t, b.countAll(t, "a-9"))
+	})
+}
+
+// TestAppRoleWritesOwnGuild: the application role appends, creates and
+// deletes streams of its own guild through the store.
+func TestAppRoleWritesOwnGuild(t *testing.T) {
+	t.Parallel()
+	b := setupApp(t)
+	ctxA := store.WithGuild(t.Context(), guildA)
+
+	res, err := b.app.Append(ctxA, "a-1", store.NoStream, rawEvents(3, 0)...)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), res.Version)
+	require.NoError(t, b.app.CreateStream(ctxA, "a-2"))
+	v, err := b.app.DeleteStream(ctxA, "a-2", store.Exact(0))
+	require.NoError(t, err)
+	require.Zero(t, v)
+
+	info, err := b.owner.StreamInfo(t.Context(), "a-1")
+	require.NoError(t, err)
+	require.Equal(t, guildA, info.GuildID)
+	require.Equal(t, 3, b.countAll(t, "a-1"))
+
+	// Guild B's view of the same database holds none of it.
+	ctxB := store.WithGuild(t.Context(), guildB)
+	_, err = b.app.ReadForward(ctxB, "a-1", 0, 10)
+	require.ErrorIs(t, err, store.ErrStreamNotFound)
+	_, err = b.app.Append(ctxB, "a-1", store.Any, rawEvent("test_event", 1))
+	require.ErrorIs(t, err, store.ErrGuildMismatch)
+	require.Equal(t, 3, b.countAll(t, "a-1"))
+}
+
+// TestWriteWithoutGuild: a write without a guild in the context is refused
+// with ErrGuildRequired before any SQL runs, for the owner and the
+// application role alike, and nothing is stored.
+func TestWriteWithoutGuild(t *testing.T) {
+	t.Parallel()
+	b := setupApp(t)
+	for name, s := range map[string]*store.Store{"owner": b.owner, "app": b.app} {
+		t.Run(name, func(t *testing.T) {
+			stream := "no-guild-" + name
+			_, err := s.Append(t.Context(), stream, store.Any, rawEvent("test_event", 1))
+			require.ErrorIs(t, err, store.ErrGuildRequired)
+			require.ErrorIs(t, s.CreateStream(t.Context(), stream), store.ErrGuildRequired)
+			err = s.InTx(t.Context(), func(ctx context.Context) error {
+				_, err := s.Append(ctx, stream, store.Any, rawEvent("test_event", 2))
+				return err
+			})
+			require.ErrorIs(t, err, store.ErrGuildRequired)
+			require.Zero(t, b.countAll(t, stream))
+			_, err = b.owner.StreamInfo(t.Context(), stream)
+			require.ErrorIs(t, err, store.ErrStreamNotFound)
+		})
+	}
+}
+
+// TestGuildMismatchOwner: a stream belongs to the guild that created it,
+// for the owner too: appending with another guild is refused and stores
+// nothing, through the store and in raw SQL whose transaction guild differs
+// from the guild written to.
+func TestGuildMismatchOwner(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.store.Append(b.ctx, "owned", store.NoStream, rawEvent("test_event", 1))
+	require.NoError(t, err)
+
+	other := store.WithGuild(t.Context(), "guild-2")
+	_, err = b.store.Append(other, "owned", store.Any, rawEvent("test_event", 2))
+	require.ErrorIs(t, err, store.ErrGuildMismatch)
+	_, err = b.store.DeleteStream(other, "owned", store.Any)
+	require.ErrorIs(t, err, store.ErrGuildMismatch)
+
+	tx, err := b.pool.Begin(t.Context())
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	_, err = tx.Exec(t.Context(), `SELECT set_config('eventstore.guild_id', 'guild-2', true)`)
+	require.NoError(t, err)
+	err = sqlErr(t, tx, `SELECT * FROM eventstore.append_events('fresh', $1, -1, ARRAY[$2::uuid], ARRAY['t'], ARRAY[1], ARRAY['{}'::jsonb])`,
+		testGuild, uuid.New())
+	require.ErrorIs(t, err, store.ErrGuildMismatch, "the transaction's guild is guild-2")
+	require.NoError(t, tx.Rollback(t.Context()))
+
+	require.Equal(t, 1, countRows(t, b, "owned"))
+	require.Zero(t, countRows(t, b, "fresh"))
+}
+
+// TestSecurityMigrationDown: rolling 00002 back removes the policies, the
+// grants and the guild-checking wrappers, and keeps the cluster-wide role;
+// migrating up again restores them.
+func TestSecurityMigrationDown(t *testing.T) {
+	t.Parallel()
+	pool := emptyDatabase(t)
+	ctx := t.Context()
+	_, err := store.Migrate(ctx, pool)
+	require.NoError(t, err)
+
+	type state struct {
+		rls, canSelect, definer, unchecked, role bool
+		policies                                 int
+	}
+	read := func() state {
+		var st state
+		require.NoError(t, pool.QueryRow(ctx, `
+			SELECT (SELECT relrowsecurity FROM pg_class WHERE oid = 'eventstore.events'::regclass),
+			       has_table_privilege('eventstore_app', 'eventstore.events', 'SELECT'),
+			       (SELECT bool_or(prosecdef) FROM pg_proc WHERE proname = 'append_events'
+			           AND pronamespace = 'eventstore'::regnamespace),
+			       EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'append_events_unchecked'),
+			       EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'eventstore_app'),
+			       (SELECT count(*) FROM pg_policies WHERE schemaname = 'eventstore'
+			           AND policyname IN ('events_guild_isolation', 'streams_guild_isolation'))`).
+			Scan(&st.rls, &st.canSelect, &st.definer, &st.unchecked, &st.role, &st.policies))
+		return st
+	}
+	up := state{rls: true, canSelect: true, definer: true, unchecked: true, role: true, policies: 2}
+	require.Equal(t, up, read())
+
+	_, err = store.MigrateDown(ctx, pool, 1)
+	require.NoError(t, err)
+	require.Equal(t, state{role: true}, read())
+
+	_, err = store.Migrate(ctx, pool)
+	require.NoError(t, err)
+	require.Equal(t, up, read())
+}
