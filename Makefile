@@ -21,10 +21,12 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_\/-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: generate
-generate: ## Regenerate db/ from sql/ with the pinned sqlc (old generated files are deleted first)
+generate: ## Regenerate db/ from sql/ with the pinned sqlc (stale generated files are removed)
 	@echo "sqlc generate -> db/"
-	@rm -f db/*.go
-	@$(SQLC) generate
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+		mkdir -p $$tmp/sql && cp -r sql/schema sql/queries $$tmp/sql/ && cp sqlc.yaml $$tmp/ && \
+		$(SQLC) generate -f $$tmp/sqlc.yaml && \
+		rm -f db/*.go && cp $$tmp/db/*.go db/
 
 .PHONY: verify
 verify: ## Fail when db/ drifts from sql/, a generated file is stale, go.mod is untidy, or code is unformatted
@@ -77,6 +79,10 @@ db/reset: ## Reset the dev database through goose (down to 0, then up)
 .PHONY: test/race-core
 test/race-core: ## Run the store package's tests with the race detector
 	$(WITH_DB) $(GO) test -race $(TEST_FLAGS) ./store/...
+
+.PHONY: bench
+bench: ## Benchmarks against raw PostgreSQL baselines, side by side (BENCH_FLAGS="--scale 10 --json")
+	$(WITH_DB) $(GO) run ./cmd/eventstore bench $(BENCH_FLAGS)
 
 .PHONY: ci
 ci: verify test test/race-core ## What .ci/run runs: verify, make test, and a race run of the store

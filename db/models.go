@@ -34,11 +34,13 @@ type EventstoreStream struct {
 	GuildID  string
 	Version  int64
 	// Per-stream override of the event limit (NULL = the store's limit)
-	MaxEvents  pgtype.Int8
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	DeletedAt  *time.Time
-	ArchivedAt *time.Time
+	MaxEvents pgtype.Int8
+	// Transaction of the last append; keeps a stream's events in version order in the feed
+	LastTransactionID pgtype.Uint64
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	DeletedAt         *time.Time
+	ArchivedAt        *time.Time
 }
 
 // Checkpoints of persistent subscriptions, saved after the handler succeeded

@@ -43,7 +43,7 @@ func (q *Queries) StreamDelete(ctx context.Context, arg StreamDeleteParams) (int
 }
 
 const streamGet = `-- name: StreamGet :one
-SELECT s.stream_id, s.guild_id, s.version, s.max_events, s.created_at, s.updated_at,
+SELECT s.stream_id, s.guild_id, s.version, s.max_events, s.last_transaction_id, s.created_at, s.updated_at,
        s.deleted_at, s.archived_at
   FROM eventstore.streams s
  WHERE s.stream_id = $1::text
@@ -57,6 +57,7 @@ func (q *Queries) StreamGet(ctx context.Context, streamID string) (EventstoreStr
 		&i.GuildID,
 		&i.Version,
 		&i.MaxEvents,
+		&i.LastTransactionID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DeletedAt,

@@ -1,5 +1,5 @@
 -- name: StreamGet :one
-SELECT s.stream_id, s.guild_id, s.version, s.max_events, s.created_at, s.updated_at,
+SELECT s.stream_id, s.guild_id, s.version, s.max_events, s.last_transaction_id, s.created_at, s.updated_at,
        s.deleted_at, s.archived_at
   FROM eventstore.streams s
  WHERE s.stream_id = @stream_id::text;

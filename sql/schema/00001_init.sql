@@ -21,6 +21,7 @@ CREATE TABLE eventstore.streams (
     guild_id    text        NOT NULL,
     version     bigint      NOT NULL DEFAULT 0 CHECK (version >= 0),
     max_events  bigint      CHECK (max_events > 0),
+    last_transaction_id xid8,
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
     deleted_at  timestamptz,
@@ -29,6 +30,7 @@ CREATE TABLE eventstore.streams (
 
 COMMENT ON TABLE eventstore.streams IS 'One row per stream; version = number of events = last stream_version';
 COMMENT ON COLUMN eventstore.streams.max_events IS 'Per-stream override of the event limit (NULL = the store''s limit)';
+COMMENT ON COLUMN eventstore.streams.last_transaction_id IS 'Transaction of the last append; keeps a stream''s events in version order in the feed';
 
 CREATE INDEX streams_guild_idx ON eventstore.streams (guild_id, stream_id);
 
@@ -274,7 +276,22 @@ BEGIN
     END IF;
     PERFORM eventstore.check_expected_version(p_stream_id, p_expected_version, true, v_stream.version);
 
-    -- 5. Size limit.
+    -- 5. Feed order within the stream. The feed orders by transaction id, so
+    --    a transaction whose id is older than the stream's last writer must
+    --    not append after it (it can happen to a transaction that took its id
+    --    before another one appended and committed). Such a transaction is
+    --    refused with serialization_failure: retried, it gets a newer id.
+    IF v_stream.last_transaction_id IS NOT NULL AND v_stream.last_transaction_id > pg_current_xact_id() THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '40001',
+            MESSAGE = format('stream %L was appended to by a newer transaction; retry the transaction', p_stream_id),
+            DETAIL = jsonb_build_object('stream_id', p_stream_id,
+                                        'last_transaction_id', v_stream.last_transaction_id::text,
+                                        'transaction_id', pg_current_xact_id()::text)::text,
+            HINT = 'The global feed keeps each stream in version order; a retried transaction gets a newer transaction id.';
+    END IF;
+
+    -- 6. Size limit.
     v_limit := coalesce(v_stream.max_events, p_max_stream_events);
     IF v_limit IS NOT NULL AND v_stream.version + n > v_limit THEN
         PERFORM eventstore.raise_error('ES006',
@@ -282,7 +299,7 @@ BEGIN
             jsonb_build_object('stream_id', p_stream_id, 'limit', v_limit, 'version', v_stream.version, 'batch', n));
     END IF;
 
-    -- 6. Insert and bump.
+    -- 7. Insert and bump.
     WITH ins AS (
         INSERT INTO eventstore.events AS e
             (stream_id, stream_version, event_id, event_type, event_version, guild_id,
@@ -295,7 +312,8 @@ BEGIN
     )
     SELECT min(ins.global_position), max(ins.global_position) INTO v_first, v_last FROM ins;
 
-    UPDATE eventstore.streams s SET version = v_stream.version + n, updated_at = now()
+    UPDATE eventstore.streams s
+       SET version = v_stream.version + n, updated_at = now(), last_transaction_id = pg_current_xact_id()
      WHERE s.stream_id = p_stream_id;
 
     RETURN QUERY SELECT v_stream.version + n, v_first, v_last;
