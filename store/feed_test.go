@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -435,4 +436,29 @@ func TestFeedEnd(t *testing.T) {
 	cp, err = b.store.FeedEnd(b.ctx)
 	require.NoError(t, err)
 	require.Equal(t, all[3].Checkpoint(), cp)
+}
+
+// TestFeedKeepsStreamOrder: a transaction that took its id before another
+// writer appended to a stream must not append after it, or the feed (ordered
+// by transaction id) would show the stream out of version order. It is
+// refused as a transaction conflict, which a retry resolves.
+func TestFeedKeepsStreamOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	older, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	defer func() { _ = older.Rollback(context.Background()) }()
+	_, err = older.Exec(b.ctx, `SELECT pg_current_xact_id()`)
+	require.NoError(t, err)
+
+	_, err = b.store.Append(b.ctx, "s", store.NoStream, rawEvent("test_event", 1))
+	require.NoError(t, err)
+	_, err = b.store.Append(store.WithTx(b.ctx, older), "s", store.Any, rawEvent("test_event", 2))
+	require.ErrorIs(t, err, store.ErrTransactionConflict)
+	require.NoError(t, older.Rollback(b.ctx))
+
+	// Retried in a new transaction, it appends after the first one.
+	res, err := b.store.Append(b.ctx, "s", store.Any, rawEvent("test_event", 2))
+	require.NoError(t, err)
+	require.Equal(t, int64(2), res.Version)
 }
