@@ -42,6 +42,7 @@ type demoSummary struct {
 	EventsPerSecond  float64        `json:"events_per_second"`
 	ConflictsRetried int64          `json:"conflicts_retried"`
 	Broadcast        int64          `json:"broadcast_events"`
+	Announced        int64          `json:"games_announced"`
 	Completed        int            `json:"games_completed"`
 	InProgress       int            `json:"games_in_progress"`
 	Recovered        int            `json:"games_recovered"`
@@ -144,13 +145,21 @@ func runDemo(ctx context.Context, s *store.Store, o demoOptions, progress io.Wri
 		}
 	}
 
+	// The announcer: a live subscription from the current end of the feed
+	// feeds a broadcaster, whose receiver checks that every game's events
+	// arrive in version order and announces finished games.
+	live, err := startAnnouncer(ctx, s, "demo-"+runID+"-")
+	if err != nil {
+		return sum, err
+	}
+	defer live.stop()
+
 	var appended, conflicts atomic.Int64
 	stopBar := startProgress(progress, o.progressBars, "appending", &appended, total)
 	start := time.Now()
-	err := forEachGame(ctx, games, o.workers, func(ctx context.Context, i int, g demoGame) error {
-		n, c, err := playGame(ctx, s, g, rand.New(rand.NewPCG(o.seed, uint64(i))), o.raceRate, &appended)
+	err = forEachGame(ctx, games, o.workers, func(ctx context.Context, i int, g demoGame) error {
+		c, err := playGame(ctx, s, g, rand.New(rand.NewPCG(o.seed, uint64(i))), o.raceRate, &appended)
 		conflicts.Add(c)
-		_ = n
 		return err
 	})
 	sum.AppendSeconds = time.Since(start).Seconds()
@@ -162,6 +171,13 @@ func runDemo(ctx context.Context, s *store.Store, o demoOptions, progress io.Wri
 	sum.ConflictsRetried = conflicts.Load()
 	if sum.AppendSeconds > 0 {
 		sum.EventsPerSecond = float64(sum.Events) / sum.AppendSeconds
+	}
+	stopBar = startProgress(progress, o.progressBars, "broadcast", &live.delivered, sum.Events)
+	err = live.waitFor(ctx, sum.Events, 30*time.Second)
+	stopBar()
+	sum.Broadcast, sum.Announced = live.delivered.Load(), live.announced.Load()
+	if err != nil {
+		return sum, err
 	}
 
 	var recovered atomic.Int64
@@ -194,12 +210,93 @@ func runDemo(ctx context.Context, s *store.Store, o demoOptions, progress io.Wri
 	return sum, ctx.Err()
 }
 
+// announcer is the demo's live consumer: subscription → broadcaster →
+// receiver.
+type announcer struct {
+	sub       *store.Subscription
+	bc        *store.Broadcaster
+	recv      *store.Receiver
+	delivered atomic.Int64
+	announced atomic.Int64
+	mu        sync.Mutex
+	versions  map[string]int64
+	orderErr  error
+}
+
+func startAnnouncer(ctx context.Context, s *store.Store, prefix string) (*announcer, error) {
+	a := &announcer{bc: store.NewBroadcaster(store.BroadcasterConfig{QueueSize: 4096}), versions: map[string]int64{}}
+	recv, err := a.bc.Register(ctx, "announcer", func(_ context.Context, ev store.Recorded) error {
+		a.mu.Lock()
+		if ev.Version != a.versions[ev.StreamID]+1 && a.orderErr == nil {
+			a.orderErr = fmt.Errorf("broadcast of %s out of order: version %d after %d", ev.StreamID, ev.Version, a.versions[ev.StreamID])
+		}
+		a.versions[ev.StreamID] = ev.Version
+		a.mu.Unlock()
+		if ev.Type == "game_completed" {
+			a.announced.Add(1)
+		}
+		a.delivered.Add(1)
+		return nil
+	})
+	if err != nil {
+		a.bc.Close()
+		return nil, err
+	}
+	a.recv = recv
+	a.sub, err = s.Subscribe(ctx, store.SubscriptionOptions{
+		Start:        store.FromEnd(),
+		Filter:       store.FeedFilter{StreamPrefix: prefix},
+		PollInterval: 100 * time.Millisecond,
+	}, a.bc.Handle)
+	if err != nil {
+		a.bc.Close()
+		return nil, err
+	}
+	select {
+	case <-a.sub.Live():
+	case <-a.sub.Done():
+		a.bc.Close()
+		return nil, fmt.Errorf("announcer subscription: %w", a.sub.Wait())
+	case <-ctx.Done():
+		a.stop()
+		return nil, ctx.Err()
+	}
+	return a, nil
+}
+
+// waitFor waits until n events were delivered, or fails after timeout.
+func (a *announcer) waitFor(ctx context.Context, n int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for a.delivered.Load() < n {
+		select {
+		case <-a.sub.Done():
+			return fmt.Errorf("announcer subscription stopped: %w", a.sub.Wait())
+		case <-a.recv.Done():
+			return fmt.Errorf("announcer disconnected: %w", a.recv.Err())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("broadcast delivered %d of %d events within %s", a.delivered.Load(), n, timeout)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.orderErr
+}
+
+func (a *announcer) stop() {
+	_ = a.sub.Stop()
+	a.bc.Close()
+}
+
 // playGame appends g's events one command at a time, as a bot would, each
 // with the exact expected version. Sometimes a second bot instance races to
 // handle the same command: exactly one append wins, and the loser re-reads
-// the stream, sees the command handled, and moves on. It returns the events
-// appended and the conflicts resolved.
-func playGame(ctx context.Context, s *store.Store, g demoGame, rng *rand.Rand, raceRate float64, appended *atomic.Int64) (int, int64, error) {
+// the stream, sees the command handled, and moves on. It returns the
+// conflicts resolved.
+func playGame(ctx context.Context, s *store.Store, g demoGame, rng *rand.Rand, raceRate float64, appended *atomic.Int64) (int64, error) {
 	ctx = store.WithGuild(ctx, g.guild)
 	var conflicts int64
 	var prev uuid.UUID
@@ -217,7 +314,7 @@ func playGame(ctx context.Context, s *store.Store, g demoGame, rng *rand.Rand, r
 		mine := mk()
 		if rng.Float64() >= raceRate {
 			if _, err := s.Append(ctx, g.id, expected, mine); err != nil {
-				return i, conflicts, err
+				return conflicts, err
 			}
 			prev = mine.ID
 			appended.Add(1)
@@ -237,21 +334,21 @@ func playGame(ctx context.Context, s *store.Store, g demoGame, rng *rand.Rand, r
 		case errs[1] == nil && errors.Is(errs[0], store.ErrWrongExpectedVersion):
 			winner = theirs
 		default:
-			return i, conflicts, fmt.Errorf("racing appends to %s: %v / %v", g.id, errs[0], errs[1])
+			return conflicts, fmt.Errorf("racing appends to %s: %v / %v", g.id, errs[0], errs[1])
 		}
 		// The loser re-reads the stream and finds its command already handled.
 		last, err := s.ReadBackward(ctx, g.id, store.End, 1)
 		if err != nil {
-			return i, conflicts, err
+			return conflicts, err
 		}
 		if len(last) != 1 || last[0].ID != winner.ID || last[0].Metadata["command_id"] != commandID {
-			return i, conflicts, fmt.Errorf("after a conflict on %s the last event is not the winning command", g.id)
+			return conflicts, fmt.Errorf("after a conflict on %s the last event is not the winning command", g.id)
 		}
 		conflicts++
 		prev = winner.ID
 		appended.Add(1)
 	}
-	return len(g.events), conflicts, nil
+	return conflicts, nil
 }
 
 // recoverGame rebuilds a game's state from its stream.
@@ -350,6 +447,7 @@ func printDemoSummary(w io.Writer, s demoSummary) {
 		s.Games, s.Guilds, s.Modes["two_player"], s.Modes["knockout"], s.Modes["race"])
 	fmt.Fprintf(w, "  events:       %d appended one command at a time in %.2fs (%.0f events/s)\n", s.Events, s.AppendSeconds, s.EventsPerSecond)
 	fmt.Fprintf(w, "  conflicts:    %d racing commands refused by the expected-version check and resolved\n", s.ConflictsRetried)
+	fmt.Fprintf(w, "  broadcast:    %d events delivered live, in order, to the announcer (%d finished games announced)\n", s.Broadcast, s.Announced)
 	fmt.Fprintf(w, "  recovery:     %d/%d games recovered, %d/%d verified against the simulator (%d completed, %d in progress) in %.2fs\n",
 		s.Recovered, s.Games, s.Verified, s.Games, s.Completed, s.InProgress, s.RecoverSeconds)
 	if s.Verified == s.Games {

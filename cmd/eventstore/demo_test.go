@@ -31,6 +31,8 @@ func TestDemo(t *testing.T) {
 	var stored int64
 	require.NoError(t, db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM eventstore.events`).Scan(&stored))
 	require.Equal(t, sum.Events, stored, "every event the demo counted is stored exactly once")
+	require.Equal(t, sum.Events, sum.Broadcast, "every stored event was broadcast")
+	require.Equal(t, int64(24-sum.InProgress), sum.Announced)
 }
 
 func TestDemoBadArguments(t *testing.T) {
