@@ -104,25 +104,31 @@ func TestInTxRetriesDeadlock(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
-	require.Equal(t, int32(3), ws[0].calls.Load()+ws[1].calls.Load(), "exactly one transaction ran twice")
+	calls := int64(ws[0].calls.Load() + ws[1].calls.Load())
+	require.GreaterOrEqual(t, calls, int64(3), "the deadlock victim ran again")
 
 	requireOneCopy(t, b, "left", 1, ws[0].evs[0].ID, ws[1].evs[1].ID)
 	requireOneCopy(t, b, "right", 1, ws[1].evs[0].ID, ws[0].evs[1].ID)
 
-	var failed []store.Observation
+	var deadlocks int
 	for _, o := range rec.of(store.OpTransaction) {
-		if o.Err != nil {
-			failed = append(failed, o)
+		if o.Err == nil {
+			continue
+		}
+		require.Equal(t, store.ClassTransient, o.Class)
+		require.ErrorIs(t, o.Err, store.ErrTransactionConflict)
+		require.True(t, o.Retrying)
+		require.Equal(t, testGuild, o.GuildID)
+		var pgErr *pgconn.PgError
+		require.ErrorAs(t, o.Err, &pgErr)
+		if pgErr.Code == "40P01" {
+			deadlocks++
 		}
 	}
-	require.Len(t, failed, 1)
-	require.Equal(t, store.ClassTransient, failed[0].Class)
-	require.ErrorIs(t, failed[0].Err, store.ErrTransactionConflict)
-	require.True(t, failed[0].Retrying)
-	require.Equal(t, 1, failed[0].Attempt)
-	require.Equal(t, testGuild, failed[0].GuildID)
-	require.Equal(t, int64(1), b.store.Stats().Retries)
-	require.Equal(t, int64(2), b.store.Stats().Transactions)
+	require.Equal(t, 1, deadlocks)
+	st := b.store.Stats()
+	require.Equal(t, calls-2, st.Retries)
+	require.Equal(t, int64(2), st.Transactions)
 }
 
 // TestInTxRetriesSerializationFailure: two SERIALIZABLE transactions each
@@ -170,21 +176,23 @@ func TestInTxRetriesSerializationFailure(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
-	require.Equal(t, int32(3), ws[0].calls.Load()+ws[1].calls.Load(), "exactly one transaction ran twice")
+	calls := int64(ws[0].calls.Load() + ws[1].calls.Load())
+	require.GreaterOrEqual(t, calls, int64(3), "at least one transaction ran again")
 	requireOneCopy(t, b, "doctor-b", 1, ws[0].ev.ID)
 	requireOneCopy(t, b, "doctor-a", 1, ws[1].ev.ID)
 
-	var transient int
+	var failed int64
 	for _, o := range rec.of(store.OpTransaction) {
 		if o.Err != nil {
 			require.ErrorIs(t, o.Err, store.ErrTransactionConflict)
 			var pgErr *pgconn.PgError
 			require.ErrorAs(t, o.Err, &pgErr)
 			require.Equal(t, "40001", pgErr.Code)
-			transient++
+			require.True(t, o.Retrying)
+			failed++
 		}
 	}
-	require.Equal(t, 1, transient)
+	require.Equal(t, calls-2, failed, "every extra run follows a serialization failure")
 }
 
 // TestInTxRetriesAfterBackendTerminated: the transaction's server process

@@ -350,3 +350,57 @@ func TestSecurityMigrationDown(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, up, read())
 }
+
+// TestAppRoleSubscriptionIsolation: the application role sees and writes
+// the persistent subscriptions of its guild only; store-wide subscriptions
+// (no guild) are the administrators'.
+func TestAppRoleSubscriptionIsolation(t *testing.T) {
+	t.Parallel()
+	b := setupApp(t)
+	for _, row := range []struct {
+		name  string
+		guild any
+	}{{"a-scores", guildA}, {"b-scores", guildB}, {"all-scores", nil}} {
+		_, err := b.ownerPool.Exec(t.Context(),
+			`INSERT INTO eventstore.subscriptions (name, guild_id) VALUES ($1, $2)`, row.name, row.guild)
+		require.NoError(t, err)
+	}
+	ctxA := store.WithGuild(t.Context(), guildA)
+
+	subs, err := b.app.Subscriptions(ctxA)
+	require.NoError(t, err)
+	require.Len(t, subs, 1)
+	require.Equal(t, "a-scores", subs[0].Name)
+	none, err := b.app.Subscriptions(t.Context())
+	require.NoError(t, err)
+	require.Empty(t, none, "without a guild the application role sees no subscription")
+	all, err := b.owner.Subscriptions(t.Context())
+	require.NoError(t, err)
+	require.Len(t, all, 3, "the owner sees every subscription")
+
+	b.appTx(t, guildA, func(tx pgx.Tx) {
+		tag, err := tx.Exec(t.Context(), `UPDATE eventstore.subscriptions SET handled_count = 7`)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), tag.RowsAffected(), "only guild A's row")
+		tag, err = tx.Exec(t.Context(), `INSERT INTO eventstore.subscriptions (name, guild_id) VALUES ('a-new', $1)`, guildA)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), tag.RowsAffected())
+		for name, sql := range map[string]string{
+			"insert other guild":  `INSERT INTO eventstore.subscriptions (name, guild_id) VALUES ('b-new', 'guild-b')`,
+			"insert store-wide":   `INSERT INTO eventstore.subscriptions (name) VALUES ('all-new')`,
+			"move to other guild": `UPDATE eventstore.subscriptions SET guild_id = 'guild-b' WHERE name = 'a-scores'`,
+		} {
+			require.ErrorIs(t, sqlErr(t, tx, sql), store.ErrPermissionDenied, name)
+		}
+		tag, err = tx.Exec(t.Context(), `DELETE FROM eventstore.subscriptions`)
+		require.NoError(t, err)
+		require.Equal(t, int64(2), tag.RowsAffected(), "guild A's rows only")
+		require.NoError(t, tx.Commit(t.Context()))
+	})
+
+	rows, err := b.ownerPool.Query(t.Context(), `SELECT name FROM eventstore.subscriptions ORDER BY name`)
+	require.NoError(t, err)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"all-scores", "b-scores"}, names)
+}
