@@ -28,6 +28,35 @@ type EventstoreEvent struct {
 	CreatedAt     time.Time
 }
 
+// Archived events, moved here from eventstore.events by eventstore.archive_stream; read through the same stream read API
+type EventstoreEventsArchive struct {
+	GlobalPosition int64
+	TransactionID  uint64
+	StreamID       string
+	StreamVersion  int64
+	EventID        pgtype.UUID
+	EventType      string
+	EventVersion   int32
+	GuildID        string
+	Data           []byte
+	Metadata       []byte
+	CausationID    pgtype.UUID
+	CorrelationID  pgtype.UUID
+	CreatedAt      time.Time
+}
+
+// Latest snapshot of a stream: the state after its first stream_version events, in the caller's format snapshot_type/schema_version
+type EventstoreSnapshot struct {
+	StreamID      string
+	GuildID       string
+	StreamVersion int64
+	SnapshotType  string
+	SchemaVersion int32
+	Data          []byte
+	Metadata      []byte
+	CreatedAt     time.Time
+}
+
 // One row per stream; version = number of events = last stream_version
 type EventstoreStream struct {
 	StreamID string

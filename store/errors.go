@@ -59,6 +59,33 @@ var (
 	ErrEventImmutable = errors.New("events are immutable")
 )
 
+// Lifecycle errors: snapshots, archiving and hard deletion.
+var (
+	// ErrSnapshotNotFound reports a stream that has no snapshot.
+	ErrSnapshotNotFound = errors.New("snapshot not found")
+	// ErrSnapshotOutdated reports a snapshot stored with an older schema
+	// version than the reader's; rebuild the state by a full replay. The
+	// error is a *SnapshotSchemaError carrying the stored snapshot.
+	ErrSnapshotOutdated = errors.New("snapshot outdated")
+	// ErrSnapshotTooNew reports a snapshot stored with a newer schema
+	// version than the reader knows (written by a newer release). The error
+	// is a *SnapshotSchemaError.
+	ErrSnapshotTooNew = errors.New("snapshot schema too new")
+	// ErrSnapshotBeyondStream reports a snapshot that claims a version past
+	// the stream's version.
+	ErrSnapshotBeyondStream = errors.New("snapshot beyond stream version")
+	// ErrSnapshotRequired reports an archive of a stream's early events
+	// that no snapshot covers.
+	ErrSnapshotRequired = errors.New("snapshot required")
+	// ErrAdminRequired reports a maintenance operation (archive, hard
+	// delete) attempted by a role that is not an administrator: the schema
+	// owner, a superuser, a BYPASSRLS role or a member of eventstore_admin.
+	ErrAdminRequired = errors.New("administrator required")
+	// ErrConfirmationRequired reports a destructive operation (hard delete)
+	// called without its explicit confirmation.
+	ErrConfirmationRequired = errors.New("confirmation required")
+)
+
 // Guild errors.
 var (
 	// ErrGuildRequired reports a write whose context carries no guild (see
@@ -231,6 +258,11 @@ const (
 	codeInvalidArgument      = "ES008"
 	codeGuildMismatch        = "ES009"
 	codeEventImmutable       = "ES010"
+	// Lifecycle (see 00004_lifecycle.sql).
+	codeSnapshotBeyondStream = "ES011"
+	codeAdminRequired        = "ES012"
+	codeConfirmationRequired = "ES013"
+	codeSnapshotRequired     = "ES014"
 	// Guilds (see 00002_security.sql).
 	codeGuildRequired = "ES015"
 )
@@ -243,6 +275,11 @@ var codeKinds = map[string]error{
 	codeGuildMismatch:   ErrGuildMismatch,
 	codeEventImmutable:  ErrEventImmutable,
 	codeInvalidArgument: ErrInvalidArgument,
+
+	codeSnapshotBeyondStream: ErrSnapshotBeyondStream,
+	codeAdminRequired:        ErrAdminRequired,
+	codeConfirmationRequired: ErrConfirmationRequired,
+	codeSnapshotRequired:     ErrSnapshotRequired,
 
 	codeGuildRequired: ErrGuildRequired,
 }

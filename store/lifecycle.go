@@ -60,6 +60,73 @@ func (s *Store) deleteStream(ctx context.Context, streamID string, expected Expe
 	return v, mapError(err)
 }
 
+// OpHardDeleteStream names HardDeleteStream in Observation.Op.
+const OpHardDeleteStream = "hard_delete_stream"
+
+// HardDeleteConfirmation is the explicit opt-in HardDeleteStream requires:
+// pass ConfirmHardDelete.
+type HardDeleteConfirmation string
+
+// ConfirmHardDelete confirms that a hard delete may remove events for good.
+const ConfirmHardDelete HardDeleteConfirmation = "remove the stream and its events for good"
+
+// HardDeleteResult describes a hard-deleted stream.
+type HardDeleteResult struct {
+	// Version is the version the stream had.
+	Version int64
+	// EventsDeleted counts the events removed, hot and archived.
+	EventsDeleted int64
+}
+
+// HardDeleteStream removes streamID for good, if it is at the expected
+// version: its events (hot and archived), its snapshot, the checkpoints of
+// persistent subscriptions to that stream, and the stream itself, all in
+// one transaction. The stream id can then be used again (NoStream
+// passes). It works on live, archived and soft-deleted streams. confirm
+// must be ConfirmHardDelete; anything else is refused before any SQL runs.
+// When the context carries a guild, the stream must belong to it.
+//
+// Hard deletion is maintenance: only an administrator may do it (the schema
+// owner, a superuser, a BYPASSRLS role or a member of eventstore_admin);
+// the application role cannot even execute the function.
+//
+// Errors: ErrConfirmationRequired, ErrInvalidStreamID,
+// ErrInvalidExpectedVersion, ErrAdminRequired, ErrStreamNotFound,
+// *VersionConflictError, ErrGuildMismatch, ErrConnection.
+func (s *Store) HardDeleteStream(ctx context.Context, streamID string, expected ExpectedVersion, confirm HardDeleteConfirmation) (HardDeleteResult, error) {
+	var res HardDeleteResult
+	err := s.do(ctx, opSpec{op: OpHardDeleteStream, stream: streamID}, func(ctx context.Context) (int, error) {
+		var err error
+		res, err = s.hardDeleteStream(ctx, streamID, expected, confirm)
+		return int(res.EventsDeleted), err
+	})
+	return res, opError("hard delete stream", streamID, err)
+}
+
+func (s *Store) hardDeleteStream(ctx context.Context, streamID string, expected ExpectedVersion, confirm HardDeleteConfirmation) (HardDeleteResult, error) {
+	if confirm != ConfirmHardDelete {
+		return HardDeleteResult{}, fmt.Errorf("%w: pass store.ConfirmHardDelete to remove the stream and its events for good", ErrConfirmationRequired)
+	}
+	if err := ValidateStreamID(streamID); err != nil {
+		return HardDeleteResult{}, err
+	}
+	if !expected.valid() {
+		return HardDeleteResult{}, fmt.Errorf("%w: %d", ErrInvalidExpectedVersion, int64(expected))
+	}
+	var guild pgtype.Text
+	if g, ok := GuildFromContext(ctx); ok {
+		guild = pgtype.Text{String: g, Valid: true}
+	}
+	q, _ := s.queries(ctx)
+	row, err := q.StreamHardDelete(ctx, db.StreamHardDeleteParams{
+		StreamID: streamID, GuildID: guild, ExpectedVersion: int64(expected), Confirm: true,
+	})
+	if err != nil {
+		return HardDeleteResult{}, mapError(err)
+	}
+	return HardDeleteResult{Version: row.Version, EventsDeleted: row.EventsDeleted}, nil
+}
+
 func requireGuild(ctx context.Context) (string, error) {
 	guild, ok := GuildFromContext(ctx)
 	if !ok {

@@ -81,12 +81,24 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 	if err != nil {
 		return nil, mapError(err)
 	}
+	// The hot table answers alone unless the page reaches into archived
+	// events (see archive.go); only then is the archive read as well.
 	if len(rows) == 0 {
 		// Tell a missing or deleted stream from a read past the end.
-		if _, err := s.streamState(ctx, q, streamID); err != nil {
+		info, err := s.streamState(ctx, q, streamID)
+		if err != nil {
 			return nil, err
 		}
-		return []Recorded{}, nil
+		if hotEmptyComplete(info, from, forward) {
+			return []Recorded{}, nil
+		}
+		if rows, err = readWithArchive(ctx, q, streamID, from, count, forward); err != nil {
+			return nil, err
+		}
+	} else if !hotPageComplete(rows, from, count, forward) {
+		if rows, err = readWithArchive(ctx, q, streamID, from, count, forward); err != nil {
+			return nil, err
+		}
 	}
 	return s.decodeRows(rows)
 }
