@@ -1,12 +1,23 @@
 // Package game rebuilds GameBot game state from events and enforces the
-// game's rules. It is pure: no database, no clock, no randomness beyond the
-// seeded simulator.
+// game's rules. Its core is pure: Apply, Replay, Check and Simulate use no
+// database, no clock and no randomness beyond the seeded simulator.
 //
 // A game is a stream of events.GameEvent values. Apply folds one event into
 // a State and returns the new State, refusing events that break a rule
 // (every error is a *RuleError naming the rule); Replay folds a whole
 // stream. Check verifies a State's invariants. Simulate produces realistic,
 // deterministic games for tests, demos and benchmarks.
+//
+// Recovery works on a store: a game's stream id is its game id. Recover
+// rebuilds one stored game from its latest snapshot and the events after
+// it, validating the stream (versions, guild, game, causation and
+// correlation ids) as well as Apply's rules, and returns a
+// *RecoveryError naming the event and rule it could not get past, or
+// skips and reports such events under SkipAndReport. RecoverAll recovers
+// every game of a guild that is in progress. AppendGame stores a game
+// with the causal links Recover checks, and SaveSnapshot stores a State
+// as the stream's snapshot. docs/RECOVERY.md describes the rules and
+// policies.
 //
 // The rules, in the order Apply checks them:
 //

@@ -101,6 +101,11 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // Serializer returns the store's serializer.
 func (s *Store) Serializer() serde.Serializer { return s.cfg.Serializer }
 
+// RetryPolicy returns the store's retry policy with its defaults filled
+// in, so work built on the store (such as game recovery) can retry in the
+// same way.
+func (s *Store) RetryPolicy() RetryPolicy { return s.cfg.Retry }
+
 // Close waits for background work (a pending wake-up notification) to
 // finish. It does not close the pool.
 func (s *Store) Close() {
