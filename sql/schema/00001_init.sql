@@ -227,8 +227,16 @@ BEGIN
             jsonb_build_object('argument', 'events', 'index', v_bad_ord - 1, 'reason', v_bad_reason));
     END IF;
 
-    -- 2. Lock the stream row; create it when missing (ON CONFLICT so that two
-    --    creators cannot both win, then re-select to take the lock).
+    -- 2. Serialize the stream's writers, then lock the stream row; create it
+    --    when missing (ON CONFLICT so that two creators cannot both win, then
+    --    re-select to take the lock).
+    --    The transaction-level advisory lock comes first because taking it
+    --    needs no transaction id: a plain append is given its id (by the row
+    --    lock) only after the previous writer of the stream has committed, so
+    --    its id is the newer one and the feed sees the stream in order (see
+    --    step 5). The two-key form (class 1163088978 = 'ESTR') keeps these
+    --    locks apart from single-key advisory locks (subscriptions, goose).
+    PERFORM pg_advisory_xact_lock(1163088978, hashtext(p_stream_id));
     SELECT * INTO v_stream FROM eventstore.streams s WHERE s.stream_id = p_stream_id FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM eventstore.check_expected_version(p_stream_id, p_expected_version, false, 0);
