@@ -351,20 +351,14 @@ func playGame(ctx context.Context, s *store.Store, g demoGame, rng *rand.Rand, r
 	return conflicts, nil
 }
 
-// recoverGame rebuilds a game's state from its stream.
+// recoverGame rebuilds a game's state from its stream with game.Recover,
+// which validates sequence, causation and correlation on the way.
 func recoverGame(ctx context.Context, s *store.Store, gameID string) (game.State, error) {
-	var evs []events.GameEvent
-	for rec, err := range s.Stream(ctx, gameID, 0, 500) {
-		if err != nil {
-			return game.State{}, err
-		}
-		ev, ok := rec.Event.(events.GameEvent)
-		if !ok {
-			return game.State{}, fmt.Errorf("event %d is %T, not a GameBot event", rec.Version, rec.Event)
-		}
-		evs = append(evs, ev)
+	res, err := game.Recover(ctx, s, gameID, game.RecoverOptions{})
+	if err != nil {
+		return game.State{}, err
 	}
-	return game.Replay(evs)
+	return res.State, nil
 }
 
 // forEachGame runs fn for every game on at most workers goroutines and
