@@ -244,17 +244,28 @@ func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, limit int) (F
 	return page, err
 }
 
+// Operation names of FeedEnd and FeedLag in Observation.Op.
+const (
+	OpFeedEnd = "feed_end"
+	OpFeedLag = "feed_lag"
+)
+
 // FeedEnd returns the checkpoint of the last event the feed can deliver
 // now (the zero Checkpoint when there is none). Reading the feed after it
 // returns only events that become deliverable later: those committed from
 // now on, and those held back by a transaction still running.
 func (s *Store) FeedEnd(ctx context.Context) (Checkpoint, error) {
-	q, _ := s.queries(ctx)
-	row, err := q.FeedEndGet(ctx)
-	if err != nil {
-		return Checkpoint{}, opError("feed end", "", mapError(err))
-	}
-	return Checkpoint{TransactionID: row.TransactionID, Position: row.GlobalPosition}, nil
+	var end Checkpoint
+	err := s.do(ctx, opSpec{op: OpFeedEnd, replayable: true}, func(ctx context.Context) (int, error) {
+		q, _ := s.queries(ctx)
+		row, err := q.FeedEndGet(ctx)
+		if err != nil {
+			return 0, mapError(err)
+		}
+		end = Checkpoint{TransactionID: row.TransactionID, Position: row.GlobalPosition}
+		return 0, nil
+	})
+	return end, opError("feed end", "", err)
 }
 
 // FeedLag describes how far the global feed trails the committed events.
@@ -301,10 +312,15 @@ type FeedBlocker struct {
 // a session of another role shows its PID and Database but no State or Age
 // (empty, 0).
 func (s *Store) FeedLag(ctx context.Context) (FeedLag, error) {
-	q, _ := s.queries(ctx)
-	row, err := q.FeedLagGet(ctx)
+	var row db.FeedLagGetRow
+	err := s.do(ctx, opSpec{op: OpFeedLag, replayable: true}, func(ctx context.Context) (int, error) {
+		q, _ := s.queries(ctx)
+		var err error
+		row, err = q.FeedLagGet(ctx)
+		return 0, mapError(err)
+	})
 	if err != nil {
-		return FeedLag{}, opError("feed lag", "", mapError(err))
+		return FeedLag{}, opError("feed lag", "", err)
 	}
 	lag := FeedLag{
 		Horizon:    row.Horizon,
