@@ -59,6 +59,11 @@ func TestReadEdges(t *testing.T) {
 	_, err := b.store.Append(b.ctx, "game-1", store.NoStream, rawEvents(3, 1)...)
 	require.NoError(t, err)
 	require.NoError(t, b.store.CreateStream(b.ctx, "empty"))
+	err = b.store.CreateStream(b.ctx, "game-1")
+	require.ErrorIs(t, err, store.ErrStreamExists)
+	var conflict *store.VersionConflictError
+	require.ErrorAs(t, err, &conflict)
+	require.Equal(t, int64(3), conflict.Actual)
 
 	past, err := b.store.ReadForward(b.ctx, "game-1", 4, 10)
 	require.NoError(t, err)

@@ -346,7 +346,8 @@ BEGIN
         ON CONFLICT (stream_id) DO NOTHING;
     IF NOT FOUND THEN
         PERFORM eventstore.raise_error('ES003', format('stream %L already exists', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'expected', -2));
+            jsonb_build_object('stream_id', p_stream_id, 'expected', -2,
+                'actual', (SELECT s.version FROM eventstore.streams s WHERE s.stream_id = p_stream_id)));
     END IF;
 END;
 $$;
