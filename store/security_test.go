@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -404,4 +406,52 @@ func TestAppRoleSubscriptionIsolation(t *testing.T) {
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	require.Equal(t, []string{"all-scores", "b-scores"}, names)
+}
+
+// TestAppRolePersistentSubscription: the app role runs a persistent
+// subscription of its own guild, checkpoints it, and resumes after it.
+func TestAppRolePersistentSubscription(t *testing.T) {
+	t.Parallel()
+	b := setupApp(t)
+	ctx := store.WithGuild(t.Context(), guildA)
+	_, err := b.app.Append(ctx, "a-1", store.NoStream, rawEvents(5, 1)...)
+	require.NoError(t, err)
+
+	run := func(want int) []int {
+		var mu sync.Mutex
+		var got []int
+		done := make(chan struct{})
+		sub, err := b.app.Subscribe(ctx, store.SubscriptionOptions{
+			Name: "guild-a-poster", Start: store.FromOrigin(), Filter: store.FeedFilter{GuildID: guildA},
+			PollInterval: 50 * time.Millisecond,
+		}, func(_ context.Context, r store.Recorded) error {
+			var v struct{ N int }
+			if err := json.Unmarshal(r.Data, &v); err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, v.N)
+			if len(got) == want {
+				close(done)
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		select {
+		case <-done:
+		case <-sub.Done():
+			t.Fatalf("subscription stopped: %v", sub.Wait())
+		case <-time.After(20 * time.Second):
+			t.Fatalf("timed out with %v", got)
+		}
+		require.NoError(t, sub.Stop())
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+	require.Equal(t, []int{1, 2, 3, 4, 5}, run(5))
+	_, err = b.app.Append(ctx, "a-1", store.Exact(5), rawEvents(2, 6)...)
+	require.NoError(t, err)
+	require.Equal(t, []int{6, 7}, run(2), "resumes after the stored checkpoint")
 }

@@ -68,7 +68,13 @@ func (sub *Subscription) acquire(ctx context.Context) (*subscriptionLease, error
 		}
 		backoff = reconnectMinBackoff
 		if locked {
-			return &subscriptionLease{conn: conn, q: db.New(conn), name: sub.opts.Name, member: sub.opts.Partition.Member}, nil
+			q := db.New(conn)
+			if g := sub.opts.Filter.GuildID; g != "" {
+				// A guild's subscription row is guild-owned: checkpoint it
+				// with the guild set, as row-level security requires.
+				q = db.New(guildDB{b: conn, guild: g})
+			}
+			return &subscriptionLease{conn: conn, q: q, name: sub.opts.Name, member: sub.opts.Partition.Member}, nil
 		}
 		if !standby {
 			standby = true
