@@ -45,6 +45,57 @@ type EventstoreEventsArchive struct {
 	CreatedAt      time.Time
 }
 
+// Global feed lag: newest event vs the newest one the feed may deliver, committed events held back and for how long, the oldest transaction of the cluster
+type EventstoreFeedLag struct {
+	Horizon            uint64
+	NewestPosition     pgtype.Int8
+	NewestAt           *time.Time
+	FeedPosition       pgtype.Int8
+	FeedCheckpoint     interface{}
+	FeedAt             *time.Time
+	HeldEvents         int64
+	HeldFor            pgtype.Interval
+	OldestXactPid      pgtype.Int4
+	OldestXactDatabase pgtype.Text
+	OldestXactState    pgtype.Text
+	OldestXactAge      int32
+	OldestXactPrepared pgtype.Bool
+}
+
+// Per guild: streams by status and events appended (sum of stream versions); reads eventstore.streams only
+type EventstoreGuildStat struct {
+	GuildID         string
+	Streams         int64
+	ActiveStreams   int64
+	ArchivedStreams int64
+	DeletedStreams  int64
+	Events          int64
+	LastActivityAt  interface{}
+}
+
+// Per GameBot mode (data->>'mode'): games started/completed, events (scans the event log)
+type EventstoreModeStat struct {
+	Mode           interface{}
+	GamesStarted   int64
+	GamesCompleted int64
+	Events         int64
+}
+
+// Events newest first. Always add LIMIT (the view has none): SELECT * FROM eventstore.recent_events LIMIT 20
+type EventstoreRecentEvent struct {
+	GlobalPosition int64
+	StreamID       string
+	Version        int64
+	Type           string
+	TypeVersion    int32
+	GuildID        string
+	CreatedAt      time.Time
+	Data           []byte
+	Metadata       []byte
+	EventID        pgtype.UUID
+	TransactionID  uint64
+}
+
 // Latest snapshot of a stream: the state after its first stream_version events, in the caller's format snapshot_type/schema_version
 type EventstoreSnapshot struct {
 	StreamID      string
@@ -72,6 +123,22 @@ type EventstoreStream struct {
 	ArchivedAt        *time.Time
 }
 
+// One row per stream: guild, version (= event count), status (active, archived, deleted), first/last event (hot or archived)
+type EventstoreStreamSummary struct {
+	StreamID      string
+	GuildID       string
+	Version       int64
+	Status        string
+	FirstEventAt  time.Time
+	LastEventAt   time.Time
+	LastEventType string
+	MaxEvents     pgtype.Int8
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	DeletedAt     *time.Time
+	ArchivedAt    *time.Time
+}
+
 // Checkpoints of persistent subscriptions, saved after the handler succeeded
 type EventstoreSubscription struct {
 	Name            string
@@ -95,4 +162,41 @@ type EventstoreSubscription struct {
 	Holder    pgtype.Text
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Persistent subscriptions: checkpoint, events still to pass (upper bound before filters; feed counts stop at 10001) and how long the next has waited, whether a consumer holds it now
+type EventstoreSubscriptionLag struct {
+	Name              string
+	PartitionMember   int32
+	PartitionCount    int32
+	Source            string
+	Checkpoint        string
+	HandledCount      int64
+	EventsBehind      int64
+	Lag               interface{}
+	ConsumerActive    bool
+	Holder            pgtype.Text
+	CheckpointSavedAt time.Time
+	GuildID           pgtype.Text
+	Filter            []byte
+}
+
+// Size on disk of each eventstore table (indexes and TOAST included) and its estimated row count
+type EventstoreTableSize struct {
+	TableName     string
+	EstimatedRows interface{}
+	TotalBytes    int64
+	TableBytes    int64
+	IndexBytes    int64
+	TotalSize     string
+}
+
+// Per event type and schema version: events, average stored size, first/last time (scans the event log)
+type EventstoreTypeStat struct {
+	Type         string
+	TypeVersion  int32
+	Events       int64
+	AvgDataBytes int64
+	FirstAt      interface{}
+	LastAt       interface{}
 }

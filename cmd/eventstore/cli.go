@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
@@ -20,6 +19,10 @@ type env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// DevDatabase reports whether a database host is local or throwaway, so
+	// that `migrate reset` may run there without --yes. Nil: the default
+	// check (loopback address or Unix socket, or EVENTSTORE_DEV=1).
+	DevDatabase func(host string) bool
 }
 
 // command is one subcommand.
@@ -56,7 +59,12 @@ func commands() []*command {
 }
 
 // extraCommands lists the commands beyond migrate; each lives in its own file.
-func extraCommands() []*command { return []*command{demoCommand()} }
+func extraCommands() []*command {
+	return []*command{
+		demoCommand(),
+		streamsCommand(), infoCommand(), readCommand(), feedCommand(), appendCommand(), statsCommand(),
+	}
+}
 
 func run(ctx context.Context, args []string, e env) int {
 	c := &cmdContext{env: e}
@@ -219,10 +227,13 @@ func hasLibpqEnv(getenv func(string) string) bool {
 	return false
 }
 
-// isDevDatabase reports whether url points at a throwaway or local database
+// isDevDatabase reports whether pool points at a throwaway or local database
 // where `migrate reset` may run without --yes.
-func isDevDatabase(pool *pgxpool.Pool) bool {
+func (c *cmdContext) isDevDatabase(pool *pgxpool.Pool) bool {
 	host := pool.Config().ConnConfig.Host
+	if c.env.DevDatabase != nil {
+		return c.env.DevDatabase(host)
+	}
 	return host == "127.0.0.1" || host == "localhost" || host == "::1" || strings.HasPrefix(host, "/") ||
-		os.Getenv("EVENTSTORE_DEV") == "1"
+		c.env.Getenv("EVENTSTORE_DEV") == "1"
 }

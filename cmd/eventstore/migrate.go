@@ -78,7 +78,7 @@ func migrateCommand() *command {
 				}
 				return nil
 			default: // reset
-				if !yes && !isDevDatabase(pool) {
+				if !yes && !c.isDevDatabase(pool) {
 					return errors.New("reset drops every event: pass --yes to confirm (the database is not local)")
 				}
 				rolled, err := store.MigrateDown(ctx, pool, 0)

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"time"
+
+	"github.com/gamebot/eventstore/store"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+func feedCommand() *command {
+	var (
+		from   string
+		count  int
+		follow bool
+		poll   time.Duration
+	)
+	return &command{
+		name:  "feed",
+		usage: "[--from CHECKPOINT] [--count N] [--follow [--poll DURATION]]",
+		short: "print the global feed (every stream, commit order); --follow tails it live",
+		flags: func(fs *flag.FlagSet, _ *cmdContext) {
+			fs.StringVar(&from, "from", "0", "start after this checkpoint (TRANSACTION_ID/POSITION, as printed; 0 = the beginning)")
+			fs.IntVar(&count, "count", 0, "stop after N events (default: 100, or no limit with --follow)")
+			fs.BoolVar(&follow, "follow", false, "keep waiting for new events until interrupted")
+			fs.DurationVar(&poll, "poll", time.Second, "with --follow: the longest wait between two reads (new events also wake it at once)")
+		},
+		run: func(ctx context.Context, c *cmdContext, args []string) error {
+			if len(args) != 0 {
+				return usagef("unexpected argument %q", args[0])
+			}
+			cp, err := store.ParseCheckpoint(from)
+			if err != nil {
+				return usagef("--from: %v", err)
+			}
+			if count < 0 {
+				return usagef("--count must be at least 1, got %d", count)
+			}
+			if count == 0 {
+				count = -1 // no limit
+				if !follow {
+					count = 100
+				}
+			}
+			if poll <= 0 {
+				return usagef("--poll must be positive, got %s", poll)
+			}
+			s, err := c.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			f := &feedTail{c: c, s: s, next: cp, left: count, poll: poll}
+			if follow {
+				return f.follow(ctx)
+			}
+			_, err = f.readAvailable(ctx)
+			return err
+		},
+	}
+}
+
+// feedTail prints the feed from a checkpoint.
+type feedTail struct {
+	c    *cmdContext
+	s    *store.Store
+	next store.Checkpoint
+	left int // events still to print; -1: no limit
+	poll time.Duration
+}
+
+// readAvailable prints the events the feed has now, page by page, and
+// reports whether the count limit was reached.
+func (f *feedTail) readAvailable(ctx context.Context) (done bool, err error) {
+	for f.left != 0 {
+		batch := store.DefaultMaxReadBatch
+		if f.left > 0 {
+			batch = min(batch, f.left)
+		}
+		page, err := f.s.ReadFeed(ctx, f.next, store.FeedOptions{Limit: batch})
+		if err != nil && !errors.As(err, new(*store.DecodeError)) {
+			return false, err
+		}
+		for _, r := range page.Events {
+			if err := f.c.printEvent(r, true); err != nil {
+				return false, err
+			}
+		}
+		f.next = page.Next
+		if f.left > 0 {
+			f.left -= len(page.Events)
+		}
+		if len(page.Events) < batch {
+			return f.left == 0, nil
+		}
+	}
+	return true, nil
+}
+
+// follow prints the feed and waits for more until the count is reached or
+// ctx is cancelled (an interrupt ends it normally). A LISTEN on the store's
+// notification channel wakes it as soon as new events commit; the poll
+// interval covers writers that do not notify.
+//
+// A notification that finds nothing new means the events are committed but
+// held back by an older transaction that is still running (see ReadFeed): the
+// feed is then re-read every followRetry for up to followRetries times
+// before falling back to the poll interval.
+func (f *feedTail) follow(ctx context.Context) error {
+	wake := f.listen(ctx)
+	defer wake.close()
+	retries := 0
+	for {
+		before := f.next
+		done, err := f.readAvailable(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil || done {
+			return err
+		}
+		if f.next != before {
+			retries = 0
+		}
+		wait := f.poll
+		if retries > 0 {
+			retries--
+			wait = min(wait, followRetry)
+		}
+		if wake.wait(ctx, wait) {
+			retries = followRetries
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// The re-reads after a notification that found nothing new.
+const (
+	followRetry   = 100 * time.Millisecond
+	followRetries = 50
+)
+
+// waker waits for a store notification or a timeout.
+type waker struct {
+	conn *pgx.Conn // nil: polling only
+}
+
+// listen opens a dedicated connection listening on store.NotifyChannel.
+// When that fails, the feed is still followed by polling.
+func (f *feedTail) listen(ctx context.Context) *waker {
+	pool, err := f.c.connect(ctx)
+	if err != nil {
+		return &waker{}
+	}
+	return newWaker(ctx, pool)
+}
+
+func newWaker(ctx context.Context, pool *pgxpool.Pool) *waker {
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return &waker{}
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+store.NotifyChannel); err != nil {
+		_ = conn.Close(context.WithoutCancel(ctx))
+		return &waker{}
+	}
+	return &waker{conn: conn}
+}
+
+// wait returns after a notification (reporting true), after d, or when ctx
+// is done.
+func (w *waker) wait(ctx context.Context, d time.Duration) bool {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if w.conn == nil {
+		<-wctx.Done()
+		return false
+	}
+	_, err := w.conn.WaitForNotification(wctx)
+	if err != nil && wctx.Err() == nil {
+		// The listening connection broke: fall back to polling.
+		_ = w.conn.Close(context.WithoutCancel(ctx))
+		w.conn = nil
+		<-wctx.Done()
+	}
+	return err == nil
+}
+
+func (w *waker) close() {
+	if w.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = w.conn.Close(ctx)
+	}
+}
