@@ -72,7 +72,9 @@ AS $$
     ), held AS (
         SELECT count(*) AS n, min(e.created_at) AS oldest
           FROM eventstore.events e
-         WHERE e.transaction_id >= (SELECT h.horizon FROM h)
+         -- Compared with the expression itself (not the CTE) so that the
+         -- planner estimates it and uses the feed index.
+         WHERE e.transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
     ), blockers AS (
         SELECT a.pid, a.datname::text AS datname, a.state, a.xact_start AS started,
                age(a.backend_xid) AS xid_age, false AS prepared
