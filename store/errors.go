@@ -108,6 +108,13 @@ var (
 	// because of a serialization failure (SQLSTATE 40001) or a deadlock
 	// (40P01). Nothing of it was stored; the store retries it (RetryPolicy).
 	ErrTransactionConflict = errors.New("transaction conflict")
+	// ErrStatementCanceled reports a statement the server cancelled: it ran
+	// past statement_timeout or waited past lock_timeout (SQLSTATE 57014,
+	// 55P03), or an administrator cancelled it (pg_cancel_backend). The
+	// statement failed as a whole: outside a transaction nothing of it was
+	// stored; inside one, the transaction is aborted. It is not retried,
+	// since another attempt would likely meet the same limit.
+	ErrStatementCanceled = errors.New("statement canceled by the server")
 	// ErrPermissionDenied reports SQL the connection's role may not run
 	// (SQLSTATE 42501), such as a direct UPDATE of eventstore.events by the
 	// application role, or a row that row-level security refuses.
@@ -358,8 +365,10 @@ func mapPgError(pgErr *pgconn.PgError) error {
 		case "events_stream_version_key":
 			return &dbError{kind: ErrWrongExpectedVersion, msg: "wrong expected version: concurrent append", cause: pgErr}
 		}
-	case "22P02", "22P05", "22021", "2202E", "54000": // invalid text/json, \u0000 in jsonb, bad encoding, array/size limits
+	case "22P02", "22P05", "22021", "2202E", "54000", "22003": // invalid text/json, \u0000 in jsonb, bad encoding, array/size limits, a JSON number numeric cannot hold
 		return &dbError{kind: ErrInvalidEventData, msg: "invalid event data: " + pgErr.Message, cause: pgErr}
+	case "57014", "55P03": // query_canceled (statement_timeout, pg_cancel_backend), lock_not_available (lock_timeout)
+		return &dbError{kind: ErrStatementCanceled, msg: "statement canceled: " + pgErr.Message, cause: pgErr}
 	case "40001", "40P01": // serialization_failure, deadlock_detected
 		return &dbError{kind: ErrTransactionConflict, msg: "transaction conflict: " + pgErr.Message, cause: pgErr}
 	case "42501": // insufficient_privilege, row-level security violations included

@@ -29,7 +29,8 @@ type ErrorClass string
 const (
 	// ClassNone: no error.
 	ClassNone ErrorClass = ""
-	// ClassCanceled: the context was cancelled or its deadline passed.
+	// ClassCanceled: the context was cancelled or its deadline passed, or
+	// the server cancelled the statement (ErrStatementCanceled).
 	ClassCanceled ErrorClass = "canceled"
 	// ClassConnection: ErrConnection (lost connection, server shutting down
 	// or full). Retried.
@@ -85,7 +86,7 @@ func Classify(err error) ErrorClass {
 	}
 	var decodeErr *DecodeError
 	switch {
-	case is(context.Canceled, context.DeadlineExceeded):
+	case is(context.Canceled, context.DeadlineExceeded, ErrStatementCanceled):
 		return ClassCanceled
 	case is(ErrConnection):
 		return ClassConnection
