@@ -61,7 +61,7 @@ func commands() []*command {
 // extraCommands lists the commands beyond migrate; each lives in its own file.
 func extraCommands() []*command {
 	return []*command{
-		demoCommand(),
+		demoCommand(), benchCommand(),
 		streamsCommand(), infoCommand(), readCommand(), feedCommand(), appendCommand(), statsCommand(),
 	}
 }

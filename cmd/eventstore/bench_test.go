@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gamebot/eventstore/internal/bench"
+	"github.com/gamebot/eventstore/internal/testdb"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBenchJSON(t *testing.T) {
+	t.Parallel()
+	server := testdb.ServerURL(t)
+	r := runCLI(t, "--database-url", server, "--json", "bench", "--scale", "0.01", "--quiet")
+	requireOK(t, r)
+	var rep bench.Report
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+
+	var names []string
+	for _, s := range rep.Scenarios {
+		names = append(names, s.Name)
+		require.Positive(t, s.Events, s.Name)
+		require.Positive(t, s.Seconds, s.Name)
+		require.Positive(t, s.EventsPerSec, s.Name)
+		require.Positive(t, s.Baseline.EventsPerSec, s.Name)
+		require.Positive(t, s.Ratio, s.Name)
+		require.Len(t, s.Samples, 3, "%s: one sample per repeat", s.Name)
+		if s.Target == nil {
+			require.Nil(t, s.Met, "%s: no target, no verdict", s.Name)
+		} else {
+			require.Contains(t, []string{">=", "<="}, s.Target.Op, s.Name)
+			require.NotNil(t, s.Met, s.Name)
+			require.Equal(t, s.Target.Met(s.Ratio), *s.Met, s.Name)
+		}
+		require.NotEmpty(t, s.What, s.Name)
+		require.NotEmpty(t, s.Baseline.What, s.Name)
+	}
+	for _, s := range rep.Skipped {
+		names = append(names, s.Name)
+		require.NotEmpty(t, s.Reason)
+	}
+	require.ElementsMatch(t, bench.Scenarios(), names, "every scenario is reported, run or skipped")
+	i := slices.IndexFunc(rep.Scenarios, func(s bench.Result) bool { return s.Name == "append_single" })
+	require.GreaterOrEqual(t, i, 0)
+	require.NotNil(t, rep.Scenarios[i].P99Ms, "append latency is reported")
+	require.NotEmpty(t, rep.Server.Version)
+
+	// The scratch database is gone.
+	var left int
+	require.NoError(t, testdb.Connect(t, server).QueryRow(t.Context(),
+		`SELECT count(*) FROM pg_database WHERE datname = $1`, rep.Database).Scan(&left))
+	require.Zero(t, left, "scratch database %s was not dropped", rep.Database)
+}
+
+func TestBenchTableOnly(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, "--database-url", testdb.ServerURL(t), "bench", "--scale", "0.01", "--only", "append_single, read_stream_raw", "--quiet")
+	requireOK(t, r)
+	var rows []string
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && slices.Contains(bench.Scenarios(), f[0]) {
+			rows = append(rows, f[0])
+		}
+	}
+	require.Equal(t, []string{"append_single", "read_stream_raw"}, rows)
+	require.Contains(t, r.stdout, "ratio")
+}
+
+func TestBenchRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	server := testdb.ServerURL(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown scenario", []string{"--only", "append_everything"}, `unknown scenario "append_everything"`},
+		{"too few repeats", []string{"--repeats", "2"}, "at least 3"},
+		{"negative scale", []string{"--scale", "-1"}, "invalid scale"},
+		{"positional argument", []string{"now"}, "bench takes no arguments"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := runCLI(t, append([]string{"--database-url", server, "bench", "--quiet"}, tc.args...)...)
+			requireFail(t, r, tc.want)
+		})
+	}
+}

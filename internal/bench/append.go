@@ -1,0 +1,180 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gamebot/eventstore/store"
+)
+
+// appendShape is the size of an append scenario at scale 1.
+type appendShape struct {
+	writers        int
+	perCall        int
+	callsPerWriter int
+}
+
+// eventsPerStream is the length of a benchmark game stream: a writer moves
+// to a fresh stream after this many events.
+const eventsPerStream = 1000
+
+// planFor builds repeat rep's plan (rep < 0: the warm-up, a quarter of the
+// size). Streams are fresh in every repeat.
+func (r *runner) planFor(name string, sh appendShape, rep int, shared, rows bool) (plan, error) {
+	calls := r.scaled(sh.callsPerWriter, 2)
+	tag := fmt.Sprintf("%s-%s-r%d", r.tag, name, rep)
+	if rep < 0 {
+		calls = max(1, calls/4)
+		tag = fmt.Sprintf("%s-%s-warm", r.tag, name)
+	}
+	return newPlan(planSpec{
+		tag: tag, writers: sh.writers, callsPerWriter: calls, perCall: sh.perCall,
+		eventsPerStream: eventsPerStream, shared: shared, rows: rows,
+	}, r.ser)
+}
+
+// appendOurs runs p's calls through Store.Append, one goroutine per writer.
+func (r *runner) appendOurs(ctx context.Context, s *store.Store, p plan) (sample, error) {
+	ctx = store.WithGuild(ctx, Guild)
+	lat := make([][]time.Duration, len(p))
+	elapsed, err := runWriters(ctx, len(p), func(ctx context.Context, w int) error {
+		lat[w] = make([]time.Duration, 0, len(p[w]))
+		for _, c := range p[w] {
+			t0 := time.Now()
+			if _, err := s.Append(ctx, c.stream, c.expected, c.events...); err != nil {
+				return err
+			}
+			lat[w] = append(lat[w], time.Since(t0))
+		}
+		return nil
+	})
+	return sample{events: p.eventCount(), elapsed: elapsed, latencies: flatten(lat)}, err
+}
+
+// appendBaseline writes p's rows into the twin table, one goroutine per
+// writer: with COPY when useCopy is set, else with one INSERT per call.
+func (r *runner) appendBaseline(ctx context.Context, p plan, useCopy bool) (sample, error) {
+	lat := make([][]time.Duration, len(p))
+	q := insertSQL(len(p[0][0].rows))
+	elapsed, err := runWriters(ctx, len(p), func(ctx context.Context, w int) error {
+		lat[w] = make([]time.Duration, 0, len(p[w]))
+		for _, c := range p[w] {
+			t0 := time.Now()
+			var err error
+			if useCopy {
+				err = r.copyRows(ctx, c.rows)
+			} else {
+				err = r.insertRows(ctx, q, c.rows)
+			}
+			if err != nil {
+				return err
+			}
+			lat[w] = append(lat[w], time.Since(t0))
+		}
+		return nil
+	})
+	return sample{events: p.eventCount(), elapsed: elapsed, latencies: flatten(lat)}, err
+}
+
+func flatten(xs [][]time.Duration) []time.Duration {
+	var out []time.Duration
+	for _, x := range xs {
+		out = append(out, x...)
+	}
+	return out
+}
+
+// appendVsBaseline measures Store.Append against the twin-table baseline on
+// the same plans.
+func (r *runner) appendVsBaseline(ctx context.Context, name string, sh appendShape, useCopy bool, baseWhat string, target *Target) (Result, error) {
+	plans := map[int]plan{}
+	get := func(rep int) (plan, error) {
+		if p, ok := plans[rep]; ok {
+			delete(plans, rep) // each plan is used once by each side
+			return p, nil
+		}
+		p, err := r.planFor(name, sh, rep, false, true)
+		if err == nil {
+			plans[rep] = p
+		}
+		return p, err
+	}
+	ours := func(ctx context.Context, rep int) (sample, error) {
+		p, err := get(rep)
+		if err != nil {
+			return sample{}, err
+		}
+		return r.appendOurs(ctx, r.typed, p)
+	}
+	base := func(ctx context.Context, rep int) (sample, error) {
+		p, err := get(rep)
+		if err != nil {
+			return sample{}, err
+		}
+		return r.appendBaseline(ctx, p, useCopy)
+	}
+	o, b, err := r.compare(ctx, name, ours, base)
+	if err != nil {
+		return Result{}, err
+	}
+	params := map[string]any{
+		"writers": sh.writers, "events_per_call": sh.perCall, "calls_per_writer": r.scaled(sh.callsPerWriter, 2),
+		"events_per_stream": eventsPerStream, "expected_version": "exact", "event": "guess_processed v1 (typed)",
+	}
+	what := fmt.Sprintf("Store.Append, %d typed events per call, %d writer(s)", sh.perCall, sh.writers)
+	return rateResult(params, measureOf(what, o), measureOf(baseWhat, b), target), nil
+}
+
+func appendBatch1000(ctx context.Context, r *runner) (Result, error) {
+	return r.appendVsBaseline(ctx, "append_batch_1000", appendShape{writers: 1, perCall: 1000, callsPerWriter: 20}, true,
+		"COPY of the same pre-serialized rows into the twin table, 1000 rows per COPY, 1 writer",
+		&Target{Op: ">=", Value: 0.8})
+}
+
+func appendBatch100(ctx context.Context, r *runner) (Result, error) {
+	return r.appendVsBaseline(ctx, "append_batch_100", appendShape{writers: 4, perCall: 100, callsPerWriter: 25}, false,
+		"multi-row INSERT of the same rows into the twin table, 100 rows per transaction, 4 writers",
+		&Target{Op: ">=", Value: 0.8})
+}
+
+// singleShape is append_single's workload, shared by the scenarios that
+// compare against it.
+var singleShape = appendShape{writers: 8, perCall: 1, callsPerWriter: 250}
+
+func appendSingle(ctx context.Context, r *runner) (Result, error) {
+	return r.appendVsBaseline(ctx, "append_single", singleShape, false,
+		"single-row INSERT transactions of the same rows into the twin table, 8 writers",
+		&Target{Op: ">=", Value: 0.8})
+}
+
+// appendContended appends single events from 8 writers to one stream with
+// Any, against append_single (8 writers, one stream each) in the same run.
+func appendContended(ctx context.Context, r *runner) (Result, error) {
+	ours := func(ctx context.Context, rep int) (sample, error) {
+		p, err := r.planFor("append_contended", singleShape, rep, true, false)
+		if err != nil {
+			return sample{}, err
+		}
+		return r.appendOurs(ctx, r.typed, p)
+	}
+	base := func(ctx context.Context, rep int) (sample, error) {
+		p, err := r.planFor("append_contended_single", singleShape, rep, false, false)
+		if err != nil {
+			return sample{}, err
+		}
+		return r.appendOurs(ctx, r.typed, p)
+	}
+	o, b, err := r.compare(ctx, "append_contended", ours, base)
+	if err != nil {
+		return Result{}, err
+	}
+	params := map[string]any{
+		"writers": singleShape.writers, "events_per_call": 1, "calls_per_writer": r.scaled(singleShape.callsPerWriter, 2),
+		"streams": 1, "expected_version": "any", "event": "guess_processed v1 (typed)",
+	}
+	return rateResult(params,
+		measureOf("Store.Append, 1 event per call, 8 writers on one stream, expected version any", o),
+		measureOf("append_single (Store.Append, 1 event per call, 8 writers, one stream each)", b),
+		&Target{Op: ">=", Value: 0.3}), nil
+}

@@ -1,0 +1,432 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gamebot/eventstore/events"
+	"github.com/gamebot/eventstore/serde"
+	"github.com/gamebot/eventstore/store"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DefaultRepeats is the number of measured repeats of each side of a
+// scenario when Options.Repeats is zero; fewer than 3 are refused.
+const DefaultRepeats = 3
+
+// Options configures Run. The zero value runs every scenario at the default
+// size.
+type Options struct {
+	// Scale multiplies the work of every scenario (events appended, passes
+	// over the read fixtures, the feed's size, latency probes); default 1.
+	// Values below 1 make a quick smoke run, which also shortens the
+	// 10,000-event stream and game the read and recovery scenarios use.
+	Scale float64
+	// Repeats is the number of measured repeats per side (median taken);
+	// default DefaultRepeats, at least 3.
+	Repeats int
+	// Only restricts the run to the named scenarios (see Scenarios).
+	Only []string
+	// Prefill loads this many events (and the same rows into the baseline
+	// table) before the scenarios run, to measure a store that already
+	// holds that much. Default 0.
+	Prefill int64
+	// Progress receives a line per step; nil discards them.
+	Progress io.Writer
+}
+
+// Target is a scenario's goal for its ratio.
+type Target struct {
+	// Op is ">=" (the ratio must reach Value) or "<=" (must not exceed it).
+	Op string `json:"op"`
+	// Value is the bound.
+	Value float64 `json:"value"`
+}
+
+// Met reports whether ratio satisfies t.
+func (t Target) Met(ratio float64) bool {
+	if t.Op == "<=" {
+		return ratio <= t.Value
+	}
+	return ratio >= t.Value
+}
+
+// String returns e.g. ">= 0.80", or "none" for a nil Target.
+func (t *Target) String() string {
+	if t == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%s %.2f", t.Op, t.Value)
+}
+
+// Measure is one side of a scenario: the median of its repeats.
+type Measure struct {
+	// What says what was measured.
+	What string `json:"what"`
+	// Events is the number of events one repeat handled.
+	Events int `json:"events"`
+	// Seconds is the median duration of a repeat.
+	Seconds float64 `json:"seconds"`
+	// EventsPerSec is the median of the repeats' events per second.
+	EventsPerSec float64 `json:"events_per_sec"`
+	// P50Ms and P99Ms are per-call (or per-event, for latency scenarios)
+	// latency percentiles over all repeats, in milliseconds; absent where
+	// they do not apply.
+	P50Ms *float64 `json:"p50_ms,omitempty"`
+	P99Ms *float64 `json:"p99_ms,omitempty"`
+	// Samples are the repeats' events per second, in run order.
+	Samples []float64 `json:"samples_events_per_sec"`
+}
+
+// Result is one scenario's outcome.
+type Result struct {
+	// Name is the scenario name (see Scenarios).
+	Name string `json:"name"`
+	// Parameters are the scenario's sizes (writers, batch, ...).
+	Parameters map[string]any `json:"parameters"`
+	// StoreEvents is the number of events the store held when the
+	// scenario started (prefill and earlier scenarios included).
+	StoreEvents int64 `json:"store_events"`
+	// Measure is the event store's side.
+	Measure
+	// Baseline is the raw-PostgreSQL side, measured in the same run.
+	Baseline Measure `json:"baseline"`
+	// RatioOf names what Ratio compares: "events_per_sec" (ours/baseline)
+	// or "p99" (ours/baseline latency).
+	RatioOf string `json:"ratio_of"`
+	// Ratio is ours divided by the baseline.
+	Ratio float64 `json:"ratio"`
+	// Target is the goal for Ratio and Met says whether it was reached;
+	// both are null for a scenario that is reported without a target.
+	Target *Target `json:"target"`
+	Met    *bool   `json:"met"`
+}
+
+// Skipped is a scenario that could not run, and why.
+type Skipped struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// Server describes the PostgreSQL server measured.
+type Server struct {
+	// Version is server_version.
+	Version string `json:"version"`
+	// Settings are the settings that matter for these figures.
+	Settings map[string]string `json:"settings"`
+}
+
+// Machine describes the client machine (the server ran on the same host
+// when it is local).
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	GOOS      string `json:"goos"`
+	GOARCH    string `json:"goarch"`
+	GoVersion string `json:"go_version"`
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	StartedAt time.Time `json:"started_at"`
+	// Seconds is the wall time of the whole run.
+	Seconds float64 `json:"seconds"`
+	Scale   float64 `json:"scale"`
+	Repeats int     `json:"repeats"`
+	Prefill int64   `json:"prefill"`
+	// Database is the scratch database the run created and dropped.
+	Database  string    `json:"database"`
+	Server    Server    `json:"server"`
+	Machine   Machine   `json:"machine"`
+	Scenarios []Result  `json:"scenarios"`
+	Skipped   []Skipped `json:"skipped,omitempty"`
+}
+
+// scenario is one entry of the fixed list.
+type scenario struct {
+	name string
+	run  func(ctx context.Context, r *runner) (Result, error)
+	// unavailable, when set, is why the scenario cannot run in this build.
+	unavailable string
+}
+
+func scenarioList() []scenario {
+	return []scenario{
+		{name: "append_batch_1000", run: appendBatch1000},
+		{name: "append_batch_100", run: appendBatch100},
+		{name: "append_single", run: appendSingle},
+		{name: "append_contended", run: appendContended},
+		{name: "append_single_live", run: appendSingleLive},
+		{name: "read_stream", run: readStreamTyped},
+		{name: "read_stream_raw", run: readStreamRaw},
+		{name: "feed_catchup", run: feedCatchupRaw},
+		{name: "feed_catchup_typed", run: feedCatchupTyped},
+		{name: "subscription_latency", run: subscriptionLatency},
+		{name: "recover_game", run: recoverGame},
+		{name: "recover_game_snapshot", run: recoverGameSnapshot},
+	}
+}
+
+// Scenarios returns the scenario names in run order, including those this
+// build cannot run (they are reported as skipped).
+func Scenarios() []string {
+	var names []string
+	for _, s := range scenarioList() {
+		names = append(names, s.name)
+	}
+	return names
+}
+
+// runner carries what the scenarios share.
+type runner struct {
+	opts    Options
+	pool    *pgxpool.Pool // on the scratch database
+	ser     serde.Serializer
+	typed   *store.Store // GameBot events through serde.JSON
+	raw     *store.Store // serde.Passthrough: no decoding
+	tag     string       // prefix of every stream of this run
+	repeats int
+	// fixture sizes: full size from Scale 1 up, smaller in a smoke run
+	streamEvents int // read_stream's stream
+	gameEvents   int // recover_game's game
+	snapshotAt   int // its snapshot version
+	// fixtures, built on first use
+	readStreamID  string
+	feed          *feedFixture
+	recoverGameID string
+}
+
+func (r *runner) logf(format string, args ...any) {
+	if r.opts.Progress != nil {
+		fmt.Fprintf(r.opts.Progress, "bench: "+format+"\n", args...)
+	}
+}
+
+// scaled returns base*Scale rounded, at least lo.
+func (r *runner) scaled(base int, lo int) int {
+	return max(lo, int(math.Round(float64(base)*r.opts.Scale)))
+}
+
+// fixtureSize returns base from Scale 1 up and base*Scale (at least 1000)
+// below: the fixed-size fixtures shrink only in a smoke run.
+func (r *runner) fixtureSize(base int) int {
+	if r.opts.Scale >= 1 {
+		return base
+	}
+	return r.scaled(base, 1000)
+}
+
+// Run creates a scratch database on the server of pool, runs the selected
+// scenarios in it and drops it. pool needs a role that may create
+// databases; the database pool points at is not touched.
+func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (_ Report, err error) {
+	if opts.Scale == 0 {
+		opts.Scale = 1
+	}
+	if opts.Scale < 0 || math.IsNaN(opts.Scale) || math.IsInf(opts.Scale, 0) {
+		return Report{}, fmt.Errorf("bench: invalid scale %v (want a positive number)", opts.Scale)
+	}
+	if opts.Repeats == 0 {
+		opts.Repeats = DefaultRepeats
+	}
+	if opts.Repeats < 3 {
+		return Report{}, fmt.Errorf("bench: %d repeats: at least 3 are needed for a median", opts.Repeats)
+	}
+	if opts.Prefill < 0 {
+		return Report{}, fmt.Errorf("bench: invalid prefill %d", opts.Prefill)
+	}
+	selected, err := selectScenarios(opts.Only)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{
+		StartedAt: time.Now().UTC(),
+		Scale:     opts.Scale,
+		Repeats:   opts.Repeats,
+		Prefill:   opts.Prefill,
+		Machine:   Machine{CPUs: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version()},
+	}
+	scratch, err := openScratch(ctx, pool)
+	if err != nil {
+		return rep, err
+	}
+	rep.Database = scratch.name
+	defer func() {
+		if derr := scratch.drop(); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	if rep.Server, err = serverInfo(ctx, scratch.pool); err != nil {
+		return rep, err
+	}
+	ser := serde.NewJSON(events.NewRegistry())
+	r := &runner{
+		opts:    opts,
+		pool:    scratch.pool,
+		ser:     ser,
+		typed:   store.New(scratch.pool, store.Config{Serializer: ser}),
+		raw:     store.New(scratch.pool, store.Config{}),
+		tag:     "bench-" + randomHex(4),
+		repeats: opts.Repeats,
+	}
+	r.streamEvents = r.fixtureSize(readStreamEvents)
+	r.gameEvents = r.fixtureSize(recoverEvents)
+	r.snapshotAt = r.gameEvents * 9 / 10
+	defer r.typed.Close()
+	defer r.raw.Close()
+	r.logf("scratch database %s on PostgreSQL %s", scratch.name, rep.Server.Version)
+	if opts.Prefill > 0 {
+		if err := r.prefill(ctx, opts.Prefill); err != nil {
+			return rep, err
+		}
+	}
+	for _, sc := range selected {
+		if sc.unavailable != "" {
+			rep.Skipped = append(rep.Skipped, Skipped{Name: sc.name, Reason: sc.unavailable})
+			r.logf("%s: skipped: %s", sc.name, sc.unavailable)
+			continue
+		}
+		held, err := r.storeEvents(ctx)
+		if err != nil {
+			return rep, err
+		}
+		r.logf("%s: running (the store holds %d events)", sc.name, held)
+		res, err := sc.run(ctx, r)
+		if err != nil {
+			return rep, fmt.Errorf("bench %s: %w", sc.name, err)
+		}
+		res.Name = sc.name
+		res.StoreEvents = held
+		if res.Target != nil {
+			met := res.Target.Met(res.Ratio)
+			res.Met = &met
+		}
+		rep.Scenarios = append(rep.Scenarios, res)
+		r.logf("%s: %.0f events/s, baseline %.0f, ratio %.2f (target %s)", sc.name, res.EventsPerSec, res.Baseline.EventsPerSec, res.Ratio, res.Target)
+	}
+	rep.Seconds = time.Since(rep.StartedAt).Seconds()
+	return rep, nil
+}
+
+// storeEvents returns the number of events stored: the highest global
+// position, since the scratch store never deletes and no append fails (an
+// index probe, not a count, so it stays cheap at ten million events).
+func (r *runner) storeEvents(ctx context.Context) (int64, error) {
+	var n int64
+	if err := r.pool.QueryRow(ctx, `SELECT coalesce(max(global_position), 0) FROM eventstore.events`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("bench: count events: %w", err)
+	}
+	return n, nil
+}
+
+func selectScenarios(only []string) ([]scenario, error) {
+	all := scenarioList()
+	if len(only) == 0 {
+		return all, nil
+	}
+	var out []scenario
+	for _, sc := range all {
+		if slices.Contains(only, sc.name) {
+			out = append(out, sc)
+		}
+	}
+	for _, name := range only {
+		if !slices.Contains(Scenarios(), name) {
+			return nil, fmt.Errorf("bench: unknown scenario %q (known: %s)", name, strings.Join(Scenarios(), ", "))
+		}
+	}
+	return out, nil
+}
+
+// serverInfo reads the version and the settings that shape the figures.
+func serverInfo(ctx context.Context, pool *pgxpool.Pool) (Server, error) {
+	names := []string{
+		"server_version", "shared_buffers", "synchronous_commit", "fsync", "full_page_writes",
+		"wal_level", "max_wal_size", "checkpoint_timeout", "work_mem", "max_connections", "jit",
+	}
+	s := Server{Settings: map[string]string{}}
+	rows, err := pool.Query(ctx, `SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY($1::text[])`, names)
+	if err != nil {
+		return s, fmt.Errorf("bench: read server settings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return s, fmt.Errorf("bench: read server settings: %w", err)
+		}
+		s.Settings[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return s, fmt.Errorf("bench: read server settings: %w", err)
+	}
+	s.Version = s.Settings["server_version"]
+	delete(s.Settings, "server_version")
+	return s, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+// compare measures ours and base: a warm-up of each (repeat -1), then
+// opts.Repeats repeats that alternate which side goes first.
+func (r *runner) compare(ctx context.Context, name string, ours, base func(ctx context.Context, rep int) (sample, error)) (summary, summary, error) {
+	if _, err := ours(ctx, -1); err != nil {
+		return summary{}, summary{}, fmt.Errorf("warm-up: %w", err)
+	}
+	if _, err := base(ctx, -1); err != nil {
+		return summary{}, summary{}, fmt.Errorf("baseline warm-up: %w", err)
+	}
+	var oursS, baseS []sample
+	for rep := range r.repeats {
+		first, second := ours, base
+		if rep%2 == 1 {
+			first, second = base, ours
+		}
+		a, err := first(ctx, rep)
+		if err != nil {
+			return summary{}, summary{}, err
+		}
+		b, err := second(ctx, rep)
+		if err != nil {
+			return summary{}, summary{}, err
+		}
+		if rep%2 == 1 {
+			a, b = b, a
+		}
+		oursS, baseS = append(oursS, a), append(baseS, b)
+		r.logf("%s: repeat %d: %.0f vs %.0f events/s", name, rep+1, a.rate(), b.rate())
+	}
+	return summarize(oursS), summarize(baseS), nil
+}
+
+// measureOf converts a summary.
+func measureOf(what string, s summary) Measure {
+	m := Measure{What: what, Events: s.events, Seconds: s.seconds, EventsPerSec: s.rate, Samples: s.rates}
+	if s.hasLat {
+		p50, p99 := ms(s.p50), ms(s.p99)
+		m.P50Ms, m.P99Ms = &p50, &p99
+	}
+	return m
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// rateResult builds a Result whose ratio is ours/baseline events per second.
+func rateResult(params map[string]any, ours Measure, base Measure, target *Target) Result {
+	res := Result{Parameters: params, Measure: ours, Baseline: base, RatioOf: "events_per_sec", Target: target}
+	if base.EventsPerSec > 0 {
+		res.Ratio = ours.EventsPerSec / base.EventsPerSec
+	}
+	return res
+}

@@ -1,0 +1,108 @@
+package bench
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// sample is one measured repeat of one side of a scenario.
+type sample struct {
+	events    int
+	elapsed   time.Duration
+	latencies []time.Duration // per call, where the scenario has calls
+}
+
+func (s sample) rate() float64 {
+	if s.elapsed <= 0 {
+		return 0
+	}
+	return float64(s.events) / s.elapsed.Seconds()
+}
+
+// summary is the median of a side's repeats.
+type summary struct {
+	events  int
+	seconds float64
+	rate    float64
+	rates   []float64
+	p50     time.Duration
+	p99     time.Duration
+	hasLat  bool
+}
+
+// summarize returns the median rate and seconds of samples and the
+// percentiles of all their latencies together.
+func summarize(samples []sample) summary {
+	var s summary
+	secs := make([]float64, len(samples))
+	var lat []time.Duration
+	for i, sm := range samples {
+		s.rates = append(s.rates, sm.rate())
+		secs[i] = sm.elapsed.Seconds()
+		lat = append(lat, sm.latencies...)
+		s.events = sm.events
+	}
+	s.rate = median(s.rates)
+	s.seconds = median(secs)
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		s.p50, s.p99, s.hasLat = percentile(lat, 0.50), percentile(lat, 0.99), true
+	}
+	return s
+}
+
+// median returns the median of xs (the mean of the middle two for an even
+// count); 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// percentile returns the nearest-rank p-quantile (0 < p <= 1) of sorted.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(0, min(rank, len(sorted)-1))]
+}
+
+// runWriters runs fn for writers 0..n-1 concurrently, started together, and
+// returns the time until the last one finished. The first error cancels the
+// others and is returned.
+func runWriters(ctx context.Context, n int, fn func(ctx context.Context, w int) error) (time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		ready    sync.WaitGroup
+		start    = make(chan struct{})
+		errOnce  sync.Once
+		firstErr error
+	)
+	ready.Add(n)
+	for w := range n {
+		wg.Go(func() {
+			ready.Done()
+			<-start
+			if err := fn(ctx, w); err != nil {
+				errOnce.Do(func() { firstErr = err; cancel() })
+			}
+		})
+	}
+	ready.Wait()
+	t0 := time.Now()
+	close(start)
+	wg.Wait()
+	return time.Since(t0), firstErr
+}

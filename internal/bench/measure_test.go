@@ -1,0 +1,134 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestMedian(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		in   []float64
+		want float64
+	}{
+		{"none", nil, 0},
+		{"one", []float64{4}, 4},
+		{"odd count, unsorted", []float64{9, 1, 5}, 5},
+		{"even count: mean of the middle two", []float64{8, 2, 4, 6}, 5},
+		{"outlier does not move it", []float64{100, 101, 99, 1e9, 1}, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := append([]float64(nil), tc.in...)
+			require.Equal(t, tc.want, median(tc.in))
+			require.Equal(t, in, tc.in, "median must not reorder its input")
+		})
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	t.Parallel()
+	sorted := make([]time.Duration, 100)
+	for i := range sorted {
+		sorted[i] = time.Duration(i+1) * time.Millisecond
+	}
+	for _, tc := range []struct {
+		name string
+		in   []time.Duration
+		p    float64
+		want time.Duration
+	}{
+		{"p50 of 1..100", sorted, 0.50, 50 * time.Millisecond},
+		{"p99 of 1..100", sorted, 0.99, 99 * time.Millisecond},
+		{"p100 is the maximum", sorted, 1, 100 * time.Millisecond},
+		{"single value", []time.Duration{7}, 0.99, 7},
+		{"none", nil, 0.5, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, percentile(tc.in, tc.p))
+		})
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	t.Parallel()
+	s := summarize([]sample{
+		{events: 100, elapsed: time.Second, latencies: []time.Duration{3, 1}},
+		{events: 100, elapsed: 500 * time.Millisecond, latencies: []time.Duration{2}},
+		{events: 100, elapsed: 250 * time.Millisecond},
+	})
+	require.Equal(t, 100, s.events)
+	require.Equal(t, []float64{100, 200, 400}, s.rates)
+	require.Equal(t, 200.0, s.rate)
+	require.Equal(t, 0.5, s.seconds)
+	require.True(t, s.hasLat)
+	require.Equal(t, time.Duration(2), s.p50)
+	require.Equal(t, time.Duration(3), s.p99)
+}
+
+func TestTargetMet(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		target *Target
+		ratio  float64
+		want   bool
+	}{
+		{"at least: above", &Target{">=", 0.8}, 0.81, true},
+		{"at least: equal", &Target{">=", 0.8}, 0.8, true},
+		{"at least: below", &Target{">=", 0.8}, 0.79, false},
+		{"at most: below", &Target{"<=", 3}, 2.5, true},
+		{"at most: above", &Target{"<=", 3}, 3.1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, tc.target.Met(tc.ratio))
+		})
+	}
+}
+
+func TestRunWriters(t *testing.T) {
+	t.Parallel()
+	t.Run("runs every writer concurrently", func(t *testing.T) {
+		t.Parallel()
+		var running, peak atomic.Int32
+		elapsed, err := runWriters(t.Context(), 4, func(ctx context.Context, w int) error {
+			n := running.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+			running.Add(-1)
+			return nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, int32(4), peak.Load())
+		require.GreaterOrEqual(t, elapsed, 20*time.Millisecond)
+	})
+	t.Run("first error cancels the others", func(t *testing.T) {
+		t.Parallel()
+		boom := errors.New("boom")
+		_, err := runWriters(t.Context(), 3, func(ctx context.Context, w int) error {
+			if w == 1 {
+				return boom
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Second):
+				return errors.New("not cancelled")
+			}
+		})
+		require.ErrorIs(t, err, boom)
+	})
+}

@@ -1,0 +1,207 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gamebot/eventstore/store"
+	"github.com/google/uuid"
+)
+
+// latencyTimeout bounds the wait for one event to reach a handler.
+const latencyTimeout = 10 * time.Second
+
+// liveSubscription is a global-feed subscription started at the feed's end
+// whose handler counts the events it is given.
+type liveSubscription struct {
+	sub     *store.Subscription
+	handled atomic.Int64
+}
+
+// startLive subscribes to the global feed from its end and waits until the
+// subscription is live.
+func (r *runner) startLive(ctx context.Context, handler func(store.Recorded)) (*liveSubscription, error) {
+	ls := &liveSubscription{}
+	sub, err := r.typed.Subscribe(ctx, store.SubscriptionOptions{Start: store.FromEnd(), BatchSize: readBatch},
+		func(_ context.Context, ev store.Recorded) error {
+			if handler != nil {
+				handler(ev)
+			}
+			ls.handled.Add(1)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	ls.sub = sub
+	select {
+	case <-sub.Live():
+		return ls, nil
+	case <-sub.Done():
+		return nil, fmt.Errorf("subscription stopped before going live: %w", sub.Wait())
+	case <-time.After(latencyTimeout):
+		_ = sub.Stop()
+		return nil, errors.New("subscription did not go live within 10s")
+	}
+}
+
+// drain waits until the subscription has handled n events, then stops it.
+func (ls *liveSubscription) drain(n int64) error {
+	deadline := time.Now().Add(time.Minute)
+	for ls.handled.Load() < n {
+		select {
+		case <-ls.sub.Done():
+			return fmt.Errorf("subscription stopped after %d of %d events: %w", ls.handled.Load(), n, ls.sub.Wait())
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = ls.sub.Stop()
+			return fmt.Errorf("subscription handled %d of %d events within a minute", ls.handled.Load(), n)
+		}
+	}
+	return ls.sub.Stop()
+}
+
+// appendSingleLive runs append_single with a live global-feed subscription
+// attached (it decodes and handles every event), against append_single
+// without one, in the same run. Only the writers are timed; the
+// subscription then catches up before the next repeat.
+func appendSingleLive(ctx context.Context, r *runner) (Result, error) {
+	ours := func(ctx context.Context, rep int) (sample, error) {
+		p, err := r.planFor("append_single_live", singleShape, rep, false, false)
+		if err != nil {
+			return sample{}, err
+		}
+		ls, err := r.startLive(ctx, nil)
+		if err != nil {
+			return sample{}, err
+		}
+		s, err := r.appendOurs(ctx, r.typed, p)
+		if err != nil {
+			_ = ls.sub.Stop()
+			return sample{}, err
+		}
+		return s, ls.drain(int64(s.events))
+	}
+	base := func(ctx context.Context, rep int) (sample, error) {
+		p, err := r.planFor("append_single_dark", singleShape, rep, false, false)
+		if err != nil {
+			return sample{}, err
+		}
+		return r.appendOurs(ctx, r.typed, p)
+	}
+	o, b, err := r.compare(ctx, "append_single_live", ours, base)
+	if err != nil {
+		return Result{}, err
+	}
+	params := map[string]any{
+		"writers": singleShape.writers, "events_per_call": 1, "calls_per_writer": r.scaled(singleShape.callsPerWriter, 2),
+		"subscription": "global feed from its end, typed decode", "event": "guess_processed v1 (typed)",
+	}
+	return rateResult(params,
+		measureOf("append_single with a live global-feed subscription attached", o),
+		measureOf("append_single without a subscription, same run", b),
+		&Target{Op: ">=", Value: 0.9}), nil
+}
+
+// subscriptionLatency appends one event at a time and measures from the
+// moment Append returned (the commit) until the handler of a live
+// global-feed subscription was called, against a bare NOTIFY → LISTEN
+// round trip on the same server: from sending an autocommitted
+// pg_notify until a dedicated listening connection received it.
+func subscriptionLatency(ctx context.Context, r *runner) (Result, error) {
+	probes := r.scaled(500, 10)
+	ours := func(ctx context.Context, rep int) (sample, error) {
+		return r.latencyOurs(ctx, warmCount(rep, probes))
+	}
+	base := func(ctx context.Context, rep int) (sample, error) {
+		return r.latencyBare(ctx, warmCount(rep, probes))
+	}
+	o, b, err := r.compare(ctx, "subscription_latency", ours, base)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{
+		Parameters: map[string]any{"probes": probes, "sequential": true, "event": "guess_processed v1 (typed)"},
+		Measure:    measureOf("Append commit → handler of a live global-feed subscription (typed decode)", o),
+		Baseline:   measureOf("bare round trip: send pg_notify (autocommit) → receipt on a dedicated LISTEN connection", b),
+		RatioOf:    "p99",
+		Target:     &Target{Op: "<=", Value: 3},
+	}
+	if b.p99 > 0 {
+		res.Ratio = float64(o.p99) / float64(b.p99)
+	}
+	return res, nil
+}
+
+func (r *runner) latencyOurs(ctx context.Context, n int) (sample, error) {
+	arrived := make(chan time.Time, 1)
+	ls, err := r.startLive(ctx, func(store.Recorded) {
+		select {
+		case arrived <- time.Now():
+		default:
+		}
+	})
+	if err != nil {
+		return sample{}, err
+	}
+	defer func() { _ = ls.sub.Stop() }()
+	gctx := store.WithGuild(ctx, Guild)
+	stream := r.tag + "-latency-" + uuid.NewString()[:8]
+	lat := make([]time.Duration, 0, n)
+	start := time.Now()
+	for i := range n {
+		if _, err := r.typed.Append(gctx, stream, store.Exact(int64(i)), StoreEvent(stream, i)); err != nil {
+			return sample{}, err
+		}
+		committed := time.Now()
+		select {
+		case at := <-arrived:
+			lat = append(lat, max(0, at.Sub(committed)))
+		case <-time.After(latencyTimeout):
+			return sample{}, fmt.Errorf("event %d did not reach the handler within %s", i+1, latencyTimeout)
+		case <-ls.sub.Done():
+			return sample{}, fmt.Errorf("subscription stopped: %w", ls.sub.Wait())
+		}
+	}
+	return sample{events: n, elapsed: time.Since(start), latencies: lat}, nil
+}
+
+func (r *runner) latencyBare(ctx context.Context, n int) (sample, error) {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return sample{}, fmt.Errorf("baseline listen: %w", err)
+	}
+	// The listening connection is closed rather than returned to the pool,
+	// so no LISTEN outlives the baseline.
+	listener := conn.Hijack()
+	defer func() { _ = listener.Close(context.WithoutCancel(ctx)) }()
+	const channel = "eventstore_bench_probe"
+	if _, err := listener.Exec(ctx, "LISTEN "+channel); err != nil {
+		return sample{}, fmt.Errorf("baseline listen: %w", err)
+	}
+	lat := make([]time.Duration, 0, n)
+	start := time.Now()
+	for i := range n {
+		payload := strconv.Itoa(i)
+		sent := time.Now()
+		if _, err := r.pool.Exec(ctx, "SELECT pg_notify($1, $2)", channel, payload); err != nil {
+			return sample{}, fmt.Errorf("baseline notify: %w", err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, latencyTimeout)
+		note, err := listener.WaitForNotification(wctx)
+		cancel()
+		if err != nil {
+			return sample{}, fmt.Errorf("baseline notification %d: %w", i+1, err)
+		}
+		if note.Payload != payload {
+			return sample{}, fmt.Errorf("baseline notification %d: payload %q, want %q", i+1, note.Payload, payload)
+		}
+		lat = append(lat, time.Since(sent))
+	}
+	return sample{events: n, elapsed: time.Since(start), latencies: lat}, nil
+}
