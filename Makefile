@@ -13,6 +13,7 @@ PKGS := ./...
 TEST_FLAGS ?= -count=1 -parallel 8 -timeout 20m
 DEMO_FLAGS ?=
 BENCH_FLAGS ?=
+SOAK ?= 5m
 
 .DEFAULT_GOAL := help
 
@@ -29,7 +30,7 @@ generate: ## Regenerate db/ from sql/ with the pinned sqlc (stale generated file
 		rm -f db/*.go && cp $$tmp/db/*.go db/
 
 .PHONY: verify
-verify: ## Fail when db/ drifts from sql/, a generated file is stale, go.mod is untidy, or code is unformatted
+verify: ## Fail when db/ drifts from sql/, a generated file is stale, go.mod is untidy, code is unformatted or plpgsql_check finds a defect
 	@echo "verify: sqlc diff"
 	@$(SQLC) diff
 	@echo "verify: no stale generated files"
@@ -43,6 +44,8 @@ verify: ## Fail when db/ drifts from sql/, a generated file is stale, go.mod is 
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@echo "verify: go vet"
 	@$(GO) vet $(PKGS)
+	@echo "verify: plpgsql_check (every PL/pgSQL function of the schema)"
+	@$(WITH_DB) internal/devdb/plpgsql-check.sh
 
 .PHONY: vet
 vet: ## go vet
@@ -75,6 +78,10 @@ db/stop: ## Stop the throwaway PostgreSQL
 .PHONY: db/reset
 db/reset: ## Reset the dev database through goose (down to 0, then up)
 	$(WITH_DB) $(GO) run ./cmd/eventstore migrate reset --yes
+
+.PHONY: test/soak
+test/soak: ## Soak test: writers, readers, subscribers and killed backends for SOAK (default 5m), then every invariant
+	$(WITH_DB) env EVENTSTORE_SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -run Soak -v ./internal/reliability/...
 
 .PHONY: test/race-core
 test/race-core: ## Run the store package's tests with the race detector

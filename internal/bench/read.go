@@ -226,8 +226,37 @@ func (r *runner) feedFixture(ctx context.Context) (*feedFixture, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The feed delivers an event once every older transaction of the
+	// cluster has ended; wait for that, so that a busy cluster cannot make
+	// a measured read stop short.
+	if err := waitFeedCurrent(ctx, r.raw); err != nil {
+		return nil, fmt.Errorf("feed fixture: %w", err)
+	}
 	r.feed = fx
 	return fx, nil
+}
+
+// waitFeedCurrent waits until the feed holds none of the database's
+// committed events back (at most a minute).
+func waitFeedCurrent(ctx context.Context, s *store.Store) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		lag, err := s.FeedLag(ctx)
+		if err != nil {
+			return err
+		}
+		if lag.HeldEvents == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the feed still holds %d events back after a minute", lag.HeldEvents)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // feedOurs reads count events of the feed after from with Store.ReadFeed;
