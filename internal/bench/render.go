@@ -36,7 +36,7 @@ func WriteTable(w io.Writer, rep Report) error {
 		if s.Met != nil {
 			met = map[bool]string{true: "yes", false: "no"}[*s.Met]
 		}
-		fmt.Fprintf(&b, "%-22s %8d %8.3f %10.0f %8s %8s %11.0f %9s %6.2f %8s %4s\n",
+		fmt.Fprintf(&b, "%-22s %8d %8.3f %10.0f %8s %8s %11.0f %9s %6.3f %8s %4s\n",
 			s.Name, s.Events, s.Seconds, s.EventsPerSec, msCell(s.P50Ms), msCell(s.P99Ms),
 			s.Baseline.EventsPerSec, msCell(s.Baseline.P99Ms), s.Ratio, target, met)
 	}

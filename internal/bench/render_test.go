@@ -53,11 +53,11 @@ func TestWriteTable(t *testing.T) {
 		t.Fatalf("no line for %s in:\n%s", prefix, buf.String())
 		return ""
 	}
-	require.Equal(t, []string{"append_single", "2000", "0.500", "4000", "1.25", "4.50", "5000", "2.00", "0.80", ">=", "0.80", "yes"},
+	require.Equal(t, []string{"append_single", "2000", "0.500", "4000", "1.25", "4.50", "5000", "2.00", "0.800", ">=", "0.80", "yes"},
 		strings.Fields(find("append_single")))
-	require.Equal(t, []string{"read_stream", "30000", "0.300", "100000", "-", "-", "0", "-", "0.50", ">=", "0.60", "no"},
+	require.Equal(t, []string{"read_stream", "30000", "0.300", "100000", "-", "-", "0", "-", "0.500", ">=", "0.60", "no"},
 		strings.Fields(find("read_stream")))
-	require.Equal(t, []string{"recover_game", "10000", "0.500", "20000", "-", "-", "0", "-", "0.70", "none", "-"},
+	require.Equal(t, []string{"recover_game", "10000", "0.500", "20000", "-", "-", "0", "-", "0.700", "none", "-"},
 		strings.Fields(find("recover_game")))
 	require.Contains(t, find("future_scenario"), "skipped: not in this build")
 	require.Contains(t, buf.String(), "PostgreSQL 15.18")
