@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/gamebot/eventstore/serde"
 	"github.com/gamebot/eventstore/store"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -276,4 +277,29 @@ func TestGuildOwnsStream(t *testing.T) {
 	_, err = b.store.DeleteStream(other, "game-1", store.Any)
 	require.ErrorIs(t, err, store.ErrGuildMismatch)
 	require.Equal(t, 1, countRows(t, b, "game-1"))
+}
+
+// badSerializer returns fixed bytes, to show the store refuses whatever a
+// custom serializer produces that is not one JSON object.
+type badSerializer struct{ out string }
+
+func (b badSerializer) Marshal(serde.Event) ([]byte, error) { return []byte(b.out), nil }
+func (badSerializer) Unmarshal(typ string, version int, data []byte) (serde.Event, error) {
+	return serde.Passthrough{}.Unmarshal(typ, version, data)
+}
+
+func TestAppendRefusesBadSerializerOutput(t *testing.T) {
+	t.Parallel()
+	pool := setup(t).pool
+	for _, out := range []string{`[1]`, `"x"`, `{"a":`, `{"a" 1}`, `{"a":1} {"b":2}`, ``} {
+		t.Run(out, func(t *testing.T) {
+			s := store.New(pool, store.Config{Serializer: badSerializer{out: out}})
+			defer s.Close()
+			_, err := s.Append(store.WithGuild(t.Context(), testGuild), "s", store.Any, rawEvent("x", 1))
+			require.ErrorIs(t, err, store.ErrInvalidEventData)
+			var n int
+			require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM eventstore.streams`).Scan(&n))
+			require.Zero(t, n)
+		})
+	}
 }

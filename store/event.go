@@ -92,6 +92,12 @@ func decodeMetadata(b []byte) map[string]string {
 	if len(b) == 0 || string(b) == "{}" {
 		return nil
 	}
+	// Metadata written by the store is a flat object of strings: decode it
+	// directly, and take the slower path only for other shapes.
+	var flat map[string]string
+	if err := json.Unmarshal(b, &flat); err == nil {
+		return flat
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return map[string]string{"": string(b)}

@@ -176,3 +176,18 @@ func TestStreamIterator(t *testing.T) {
 		require.ErrorIs(t, err, store.ErrStreamNotFound)
 	}
 }
+
+// TestMetadataWrittenByOtherTools: metadata that is not a flat object of
+// strings (written with SQL, say) is still read; other values come back as
+// their JSON text.
+func TestMetadataWrittenByOtherTools(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.pool.Exec(b.ctx, `SELECT * FROM eventstore.append_events('s', $1, -1, ARRAY[gen_random_uuid(), gen_random_uuid()],
+		ARRAY['t', 't'], ARRAY[1, 1], ARRAY['{}'::jsonb, '{}'], ARRAY['{"a": 1, "b": "x", "c": {"d": [true]}}'::jsonb, '{"e": "f"}'])`, testGuild)
+	require.NoError(t, err)
+	recs, err := b.store.ReadForward(b.ctx, "s", 0, 10)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"a": "1", "b": "x", "c": `{"d": [true]}`}, recs[0].Metadata)
+	require.Equal(t, map[string]string{"e": "f"}, recs[1].Metadata)
+}
