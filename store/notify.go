@@ -18,15 +18,23 @@ const NotifyChannel = "eventstore_events"
 // in flight are covered by a single follow-up notification. Sending it
 // outside the append transaction keeps writers' commits free of the global
 // notification-queue lock (see DESIGN.md §3).
+//
+// Under sustained appends the follow-up notifications are spaced at least
+// interval apart, so a busy writer process sends a bounded number of
+// NOTIFYs (and wakes its listeners a bounded number of times) per second;
+// the first notification after a quiet spell goes out at once.
 type notifier struct {
-	pool    *pgxpool.Pool
-	mu      sync.Mutex
-	running bool
-	dirty   bool
-	wg      sync.WaitGroup
+	pool     *pgxpool.Pool
+	interval time.Duration
+	mu       sync.Mutex
+	running  bool
+	dirty    bool
+	wg       sync.WaitGroup
 }
 
-func newNotifier(pool *pgxpool.Pool) *notifier { return &notifier{pool: pool} }
+func newNotifier(pool *pgxpool.Pool, interval time.Duration) *notifier {
+	return &notifier{pool: pool, interval: interval}
+}
 
 // wake asks for a notification; it never blocks.
 func (n *notifier) wake() {
@@ -44,6 +52,7 @@ func (n *notifier) wake() {
 func (n *notifier) run() {
 	defer n.wg.Done()
 	for {
+		sent := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// A failed notification is covered by subscribers' polling.
 		_, _ = n.pool.Exec(ctx, "SELECT pg_notify('"+NotifyChannel+"', '')")
@@ -56,6 +65,9 @@ func (n *notifier) run() {
 		}
 		n.dirty = false
 		n.mu.Unlock()
+		if wait := n.interval - time.Since(sent); wait > 0 {
+			time.Sleep(wait)
+		}
 	}
 }
 

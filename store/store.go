@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/gamebot/eventstore/db"
 	"github.com/gamebot/eventstore/serde"
@@ -17,6 +18,9 @@ const (
 	DefaultMaxStreamEvents = 10_000
 	// DefaultMaxAppendBatch is the default largest batch one Append accepts.
 	DefaultMaxAppendBatch = 10_000
+	// DefaultNotifyInterval is the default shortest gap between two
+	// follow-up wake-up notifications (Config.NotifyInterval).
+	DefaultNotifyInterval = time.Millisecond
 	// DefaultMaxReadBatch is the default largest page one read returns.
 	DefaultMaxReadBatch = 1_000
 )
@@ -46,6 +50,10 @@ type Config struct {
 	// DisableNotify turns off the coalesced wake-up NOTIFY sent after
 	// appends commit (subscribers then rely on polling alone).
 	DisableNotify bool
+	// NotifyInterval spaces the wake-up notifications of a busy store: a
+	// follow-up NOTIFY is sent at least this long after the previous one.
+	// Default DefaultNotifyInterval.
+	NotifyInterval time.Duration
 	// Retry is the retry policy for recoverable errors (see RetryPolicy).
 	// Zero fields take their defaults; MaxAttempts 1 disables retries.
 	Retry RetryPolicy
@@ -81,6 +89,9 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	if cfg.MaxReadBatch <= 0 {
 		cfg.MaxReadBatch = DefaultMaxReadBatch
 	}
+	if cfg.NotifyInterval <= 0 {
+		cfg.NotifyInterval = DefaultNotifyInterval
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -90,7 +101,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	}
 	s := &Store{pool: pool, q: db.New(pool), cfg: cfg, log: cfg.Logger}
 	if !cfg.DisableNotify {
-		s.notifier = newNotifier(pool)
+		s.notifier = newNotifier(pool, cfg.NotifyInterval)
 	}
 	return s
 }

@@ -1,0 +1,76 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gamebot/eventstore/store"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+)
+
+// TestNotifyAfterCommitIsSpaced: appends wake listeners on NotifyChannel
+// after they commit, and a busy store spaces its notifications at least
+// NotifyInterval apart instead of sending one per append.
+func TestNotifyAfterCommitIsSpaced(t *testing.T) {
+	t.Parallel()
+	const interval = 25 * time.Millisecond
+	b := setup(t, store.Config{NotifyInterval: interval})
+
+	conn, err := pgx.Connect(t.Context(), b.pool.Config().ConnConfig.ConnString())
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(t.Context(), "LISTEN "+store.NotifyChannel)
+	require.NoError(t, err)
+
+	var received atomic.Int64
+	listenCtx, stopListening := context.WithCancel(t.Context())
+	listened := make(chan struct{})
+	go func() {
+		defer close(listened)
+		for {
+			if _, err := conn.WaitForNotification(listenCtx); err != nil {
+				return
+			}
+			received.Add(1)
+		}
+	}()
+
+	// One append after a quiet spell is announced promptly.
+	_, err = b.store.Append(b.ctx, "s-0", store.NoStream, rawEvent("test_event", 0))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return received.Load() == 1 }, 5*time.Second, time.Millisecond)
+
+	// Sustained appends from 8 writers for about half a second.
+	const run = 500 * time.Millisecond
+	var appends atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; time.Since(start) < run; i++ {
+				if _, err := b.store.Append(b.ctx, "w-"+string(rune('a'+w)), store.Any, rawEvent("test_event", i)); err != nil {
+					t.Error(err)
+					return
+				}
+				appends.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.store.Close() // waits for the last follow-up notification
+	require.Eventually(t, func() bool { return received.Load() > 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // let the last notification arrive
+	stopListening()
+	<-listened
+
+	got := received.Load() - 1
+	maxNotifies := int64(elapsed/interval) + 2
+	t.Logf("%d appends in %s, %d notifications (at most %d allowed)", appends.Load(), elapsed, got, maxNotifies)
+	require.Greater(t, appends.Load(), got, "notifications are coalesced")
+	require.LessOrEqual(t, got, maxNotifies)
+}
