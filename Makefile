@@ -92,4 +92,5 @@ bench: ## Benchmarks against raw PostgreSQL baselines, side by side (BENCH_FLAGS
 	$(WITH_DB) $(GO) run ./cmd/eventstore bench $(BENCH_FLAGS)
 
 .PHONY: ci
-ci: verify test test/race-core ## What .ci/run runs: verify, make test, and a race run of the store
+ci: verify test test/race-core ## What .ci/run runs: verify, make test, a race run of the store, a small demo
+	$(MAKE) demo DEMO_FLAGS="--games 30 --progress=false"
