@@ -22,6 +22,21 @@
 // stream in batches; ReadFeed reads every stream in commit-safe order after a
 // Checkpoint (see docs/FEED.md).
 //
+// Transactions and guilds: InTx runs a function in one transaction that
+// store calls made with its context join, with eventstore.guild_id set for
+// row-level security and whole-transaction retries of recoverable errors
+// (RetryPolicy). Every operation is reported to the Config.Observer and
+// counted in Stats; Tracer reports every pgx call (see docs/GUILDS.md).
+//
+// Subscriptions: Subscribe delivers the feed (or one stream) to a handler,
+// catching up and then following live; named subscriptions keep a
+// checkpoint and have one active consumer across processes; a Broadcaster
+// fans events out in process (see docs/FEED.md).
+//
+// Lifecycle: snapshots (SaveSnapshot, ReadSnapshot), per-stream limits,
+// archiving (ArchiveStream, ArchiveCompleted), soft and hard deletion, and
+// ListStreams for operators (see docs/LIFECYCLE.md).
+//
 // Appends are idempotent by event id: re-appending a batch whose ids are
 // already stored at the same positions returns the original result, so a
 // retry after an ambiguous failure (a lost connection during commit) never
