@@ -353,6 +353,32 @@ END;
 $$;
 -- +goose StatementEnd
 
+-- lock_stream locks an existing stream's row for a lifecycle change and
+-- returns it: ES002 when it does not exist (DETAIL carries the caller's
+-- expected version), ES009 when p_guild_id is set and owns it not.
+-- +goose StatementBegin
+CREATE FUNCTION eventstore.lock_stream(p_stream_id text, p_guild_id text, p_expected_version bigint)
+RETURNS eventstore.streams
+LANGUAGE plpgsql
+SET search_path = eventstore, pg_catalog
+AS $$
+DECLARE
+    v_stream eventstore.streams%ROWTYPE;
+BEGIN
+    SELECT * INTO v_stream FROM eventstore.streams s WHERE s.stream_id = p_stream_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM eventstore.raise_error('ES002', format('stream %L does not exist', p_stream_id),
+            jsonb_build_object('stream_id', p_stream_id, 'expected', p_expected_version, 'actual', NULL));
+    END IF;
+    IF p_guild_id IS NOT NULL AND v_stream.guild_id <> p_guild_id THEN
+        PERFORM eventstore.raise_error('ES009', format('stream %L belongs to another guild', p_stream_id),
+            jsonb_build_object('stream_id', p_stream_id, 'guild_id', p_guild_id));
+    END IF;
+    RETURN v_stream;
+END;
+$$;
+-- +goose StatementEnd
+
 -- delete_stream soft-deletes a stream: its events stay, but it can no longer
 -- be read or appended to. p_guild_id NULL skips the guild check (admin).
 -- +goose StatementBegin
@@ -365,15 +391,7 @@ DECLARE
     v_stream eventstore.streams%ROWTYPE;
 BEGIN
     PERFORM eventstore.check_stream_id(p_stream_id);
-    SELECT * INTO v_stream FROM eventstore.streams s WHERE s.stream_id = p_stream_id FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM eventstore.raise_error('ES002', format('stream %L does not exist', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'expected', p_expected_version, 'actual', NULL));
-    END IF;
-    IF p_guild_id IS NOT NULL AND v_stream.guild_id <> p_guild_id THEN
-        PERFORM eventstore.raise_error('ES009', format('stream %L belongs to another guild', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'guild_id', p_guild_id));
-    END IF;
+    v_stream := eventstore.lock_stream(p_stream_id, p_guild_id, p_expected_version);
     IF v_stream.deleted_at IS NOT NULL THEN
         PERFORM eventstore.raise_error('ES004', format('stream %L is deleted', p_stream_id),
             jsonb_build_object('stream_id', p_stream_id, 'deleted_at', v_stream.deleted_at));

@@ -364,15 +364,7 @@ BEGIN
             jsonb_build_object('argument', 'before_version', 'value', p_before));
     END IF;
 
-    SELECT * INTO v_stream FROM eventstore.streams s WHERE s.stream_id = p_stream_id FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM eventstore.raise_error('ES002', format('stream %L does not exist', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'expected', p_expected_version, 'actual', NULL));
-    END IF;
-    IF p_guild_id IS NOT NULL AND v_stream.guild_id <> p_guild_id THEN
-        PERFORM eventstore.raise_error('ES009', format('stream %L belongs to another guild', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'guild_id', p_guild_id));
-    END IF;
+    v_stream := eventstore.lock_stream(p_stream_id, p_guild_id, p_expected_version);
     IF v_stream.deleted_at IS NOT NULL THEN
         PERFORM eventstore.raise_error('ES004', format('stream %L is deleted', p_stream_id),
             jsonb_build_object('stream_id', p_stream_id, 'deleted_at', v_stream.deleted_at));
@@ -523,15 +515,7 @@ BEGIN
             jsonb_build_object('argument', 'expected_version', 'value', p_expected_version));
     END IF;
 
-    SELECT * INTO v_stream FROM eventstore.streams s WHERE s.stream_id = p_stream_id FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM eventstore.raise_error('ES002', format('stream %L does not exist', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'expected', p_expected_version, 'actual', NULL));
-    END IF;
-    IF p_guild_id IS NOT NULL AND v_stream.guild_id <> p_guild_id THEN
-        PERFORM eventstore.raise_error('ES009', format('stream %L belongs to another guild', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'guild_id', p_guild_id));
-    END IF;
+    v_stream := eventstore.lock_stream(p_stream_id, p_guild_id, p_expected_version);
     PERFORM eventstore.check_expected_version(p_stream_id, p_expected_version, true, v_stream.version);
 
     PERFORM pg_catalog.set_config('eventstore.allow_event_mutation', 'on', true);
