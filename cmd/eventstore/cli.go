@@ -62,7 +62,7 @@ func commands() []*command {
 func extraCommands() []*command {
 	return []*command{
 		demoCommand(), benchCommand(),
-		streamsCommand(), infoCommand(), readCommand(), feedCommand(), appendCommand(), statsCommand(),
+		streamsCommand(), infoCommand(), readCommand(), feedCommand(), appendCommand(), statsCommand(), replayCommand(),
 	}
 }
 
