@@ -62,8 +62,8 @@ func (s *Store) appendEncoded(ctx context.Context, streamID string, params db.Ev
 		if tv := txValueFrom(ctx); tv != nil && tv.owned {
 			tv.noteAppend(len(params.EventIds))
 		}
-	} else if s.notifier != nil {
-		s.notifier.wake()
+	} else {
+		s.committed()
 	}
 	return AppendResult{StreamID: streamID, Version: row.NewVersion, FirstPosition: row.FirstPosition, LastPosition: row.LastPosition}, nil
 }

@@ -78,3 +78,34 @@ func TestNotifyAfterCommitIsSpaced(t *testing.T) {
 	require.Greater(t, appends.Load(), got, "notifications are coalesced")
 	require.LessOrEqual(t, got, maxNotifies)
 }
+
+// TestLocalSubscriptionsWokenInProcess: a subscription on the same Store
+// as the writer is woken right after the commit, without NOTIFY and long
+// before its poll interval.
+func TestLocalSubscriptionsWokenInProcess(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.Config{DisableNotify: true})
+	got := make(chan int64, 10)
+	sub, err := b.store.Subscribe(b.ctx, store.SubscriptionOptions{Start: store.FromOrigin(), PollInterval: time.Minute},
+		func(_ context.Context, r store.Recorded) error {
+			got <- r.Version
+			return nil
+		})
+	require.NoError(t, err)
+	defer func() { _ = sub.Stop() }()
+	select {
+	case <-sub.Live():
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscription not live")
+	}
+	for v := int64(1); v <= 3; v++ {
+		_, err := b.store.Append(b.ctx, "s", store.Any, rawEvent("test_event", int(v)))
+		require.NoError(t, err)
+		select {
+		case gotV := <-got:
+			require.Equal(t, v, gotV)
+		case <-time.After(20 * time.Second): // the poll interval is a minute
+			t.Fatalf("event %d not delivered without NOTIFY", v)
+		}
+	}
+}

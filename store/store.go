@@ -70,6 +70,7 @@ type Store struct {
 	cfg      Config
 	log      *slog.Logger
 	notifier *notifier
+	local    localWaker
 	closeMu  sync.Once
 	stats    counters
 }

@@ -447,6 +447,8 @@ func (sub *Subscription) consume(ctx context.Context, lease *subscriptionLease, 
 	sub.setPosition(pos)
 	lctx, stopListener := context.WithCancel(ctx)
 	l := newListener(sub.store, sub.log)
+	// Appends made through this subscription's own Store wake it directly.
+	defer sub.store.local.add(l.wake)()
 	var wg sync.WaitGroup
 	wg.Go(func() { l.run(lctx) })
 	defer func() {

@@ -160,8 +160,8 @@ func (s *Store) InTxWith(ctx context.Context, opts pgx.TxOptions, fn func(ctx co
 			Err: err, Attempt: attempt, Retrying: retry,
 		})
 		if err == nil {
-			if events > 0 && s.notifier != nil {
-				s.notifier.wake()
+			if events > 0 {
+				s.committed()
 			}
 			return nil
 		}
