@@ -184,8 +184,15 @@ DECLARE
     v_matches     integer;
 BEGIN
     -- 1. Arguments.
-    PERFORM eventstore.check_stream_id(p_stream_id);
-    PERFORM eventstore.check_guild_id(p_guild_id);
+    -- The checks are inlined as plain expressions (cheap in plpgsql); the
+    -- check_* functions run only to raise the precise error.
+    IF p_stream_id IS NULL OR p_stream_id = '' OR length(p_stream_id) > 255
+       OR p_stream_id ~ '[[:cntrl:]]' OR left(p_stream_id, 1) = '$' THEN
+        PERFORM eventstore.check_stream_id(p_stream_id);
+    END IF;
+    IF p_guild_id IS NULL OR p_guild_id = '' OR length(p_guild_id) > 100 OR p_guild_id ~ '[[:cntrl:]]' THEN
+        PERFORM eventstore.check_guild_id(p_guild_id);
+    END IF;
     IF p_expected_version IS NULL OR p_expected_version < -3 THEN
         PERFORM eventstore.raise_error('ES008', format('invalid expected version %s', p_expected_version),
             jsonb_build_object('argument', 'expected_version', 'value', p_expected_version));
@@ -282,7 +289,10 @@ BEGIN
         PERFORM eventstore.raise_error('ES005', format('stream %L is archived and read-only', p_stream_id),
             jsonb_build_object('stream_id', p_stream_id, 'archived_at', v_stream.archived_at));
     END IF;
-    PERFORM eventstore.check_expected_version(p_stream_id, p_expected_version, true, v_stream.version);
+    IF NOT (p_expected_version = -1 OR p_expected_version = -3 OR p_expected_version = v_stream.version
+            OR (p_expected_version = -2 AND v_stream.version = 0)) THEN
+        PERFORM eventstore.check_expected_version(p_stream_id, p_expected_version, true, v_stream.version);
+    END IF;
 
     -- 5. Feed order within the stream. The feed orders by transaction id, so
     --    a transaction whose id is older than the stream's last writer must
