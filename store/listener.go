@@ -83,7 +83,7 @@ func (l *listener) run(ctx context.Context) {
 			backoff = reconnectMinBackoff
 		}
 		l.log.Warn("eventstore: listener connection lost, reconnecting", "error", err, "retry_in", backoff)
-		if !sleepContext(ctx, backoff) {
+		if sleepCtx(ctx, backoff) != nil {
 			return
 		}
 		backoff = min(2*backoff, reconnectMaxBackoff)
@@ -148,17 +148,4 @@ func closeDedicated(conn *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), dedicatedCloseTimeout)
 	defer cancel()
 	_ = conn.Close(ctx)
-}
-
-// sleepContext waits for d or until ctx is done; it reports whether the
-// full wait elapsed.
-func sleepContext(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

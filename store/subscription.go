@@ -476,7 +476,7 @@ func (sub *Subscription) consume(ctx context.Context, lease *subscriptionLease, 
 			failures++
 			wait := min(reconnectMinBackoff<<min(failures, 10), reconnectMaxBackoff)
 			sub.log.Warn("eventstore: subscription read failed, retrying", "error", err, "retry_in", wait)
-			if !sleepContext(ctx, wait) {
+			if sleepCtx(ctx, wait) != nil {
 				return ctx.Err()
 			}
 			continue
@@ -639,7 +639,7 @@ func (sub *Subscription) deliver(ctx context.Context, ev Recorded, evErr error) 
 			}
 			sub.log.Warn("eventstore: handler failed, retrying", "stream_id", ev.StreamID, "version", ev.Version,
 				"position", ev.GlobalPosition, "attempt", attempts, "retry_in", backoff, "error", evErr)
-			if !sleepContext(ctx, backoff) {
+			if sleepCtx(ctx, backoff) != nil {
 				return ctx.Err()
 			}
 			backoff = min(2*backoff, sub.opts.MaxRetryBackoff)
@@ -719,7 +719,7 @@ func (sub *Subscription) retryTransient(ctx context.Context, what string, fn fun
 			return err
 		}
 		sub.log.Warn("eventstore: subscription "+what+" failed, retrying", "error", err, "retry_in", backoff)
-		if !sleepContext(ctx, backoff) {
+		if sleepCtx(ctx, backoff) != nil {
 			return ctx.Err()
 		}
 		backoff = min(2*backoff, reconnectMaxBackoff)

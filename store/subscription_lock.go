@@ -80,7 +80,7 @@ func (sub *Subscription) acquire(ctx context.Context) (*subscriptionLease, error
 			standby = true
 			sub.log.Info("eventstore: subscription on standby: another consumer holds its lock")
 		}
-		if !sleepContext(ctx, sub.opts.LockRetryInterval) {
+		if sleepCtx(ctx, sub.opts.LockRetryInterval) != nil {
 			closeDedicated(conn)
 			return nil, ctx.Err()
 		}
@@ -98,7 +98,7 @@ func (sub *Subscription) acquireFailed(ctx context.Context, err error, backoff *
 		return err
 	}
 	sub.log.Warn("eventstore: subscription cannot take its lock, retrying", "error", err, "retry_in", *backoff)
-	if !sleepContext(ctx, *backoff) {
+	if sleepCtx(ctx, *backoff) != nil {
 		return ctx.Err()
 	}
 	*backoff = min(2**backoff, reconnectMaxBackoff)
