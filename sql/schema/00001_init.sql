@@ -414,7 +414,8 @@ $$;
 -- +goose StatementEnd
 
 -- Events are immutable. Only explicit admin paths (hard delete, archive) set
--- eventstore.allow_event_mutation = on for their own transaction.
+-- eventstore.allow_event_mutation = on for their own transaction. The same
+-- trigger function guards every table of events (the archive too).
 -- +goose StatementBegin
 CREATE FUNCTION eventstore.refuse_event_mutation()
 RETURNS trigger
@@ -427,7 +428,7 @@ BEGIN
     END IF;
     RAISE EXCEPTION USING
         ERRCODE = 'ES010',
-        MESSAGE = format('events are immutable: %s on eventstore.events is refused', TG_OP),
+        MESSAGE = format('events are immutable: %s on %I.%I is refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME),
         HINT = 'Soft-delete, archive or hard-delete the stream through the store instead.';
 END;
 $$;

@@ -72,28 +72,11 @@ CREATE INDEX streams_live_updated_idx ON eventstore.streams (updated_at)
     WHERE archived_at IS NULL AND deleted_at IS NULL;
 
 -- The archive is as immutable as the hot table: rows arrive and leave only
--- through the archive and hard-delete functions.
--- +goose StatementBegin
-CREATE FUNCTION eventstore.refuse_archive_mutation()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = eventstore, pg_catalog
-AS $$
-BEGIN
-    IF coalesce(current_setting('eventstore.allow_event_mutation', true), '') = 'on' THEN
-        RETURN NULL;
-    END IF;
-    RAISE EXCEPTION USING
-        ERRCODE = 'ES010',
-        MESSAGE = format('archived events are immutable: %s on eventstore.events_archive is refused', TG_OP),
-        HINT = 'Archive or hard-delete the stream through the store instead.';
-END;
-$$;
--- +goose StatementEnd
-
+-- through the archive and hard-delete functions (the hot table's trigger
+-- function, eventstore.refuse_event_mutation, guards it too).
 CREATE TRIGGER events_archive_immutable
     BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON eventstore.events_archive
-    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.refuse_archive_mutation();
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.refuse_event_mutation();
 
 -- is_admin reports whether the current role may run maintenance: a
 -- superuser, a role with BYPASSRLS, the owner of the eventstore schema or a
@@ -579,7 +562,6 @@ DROP FUNCTION eventstore.record_snapshot(text, text, bigint, text, integer, json
 DROP FUNCTION eventstore.require_admin(text);
 DROP FUNCTION eventstore.is_admin();
 DROP TABLE eventstore.events_archive;
-DROP FUNCTION eventstore.refuse_archive_mutation();
 DROP TABLE eventstore.snapshots;
 DROP INDEX eventstore.streams_live_updated_idx;
 DROP INDEX eventstore.streams_guild_created_idx;
