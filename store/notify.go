@@ -19,16 +19,19 @@ const NotifyChannel = "eventstore_events"
 // outside the append transaction keeps writers' commits free of the global
 // notification-queue lock (see DESIGN.md §3).
 //
-// Under sustained appends the follow-up notifications are spaced at least
-// interval apart, so a busy writer process sends a bounded number of
-// NOTIFYs (and wakes its listeners a bounded number of times) per second;
-// the first notification after a quiet spell goes out at once.
+// Notifications are spaced at least interval apart: a notification goes out
+// at once unless the previous one was sent less than interval ago, and then
+// waits for the rest of that interval. A busy writer process thus sends a
+// bounded number of NOTIFYs (and wakes its listeners a bounded number of
+// times) per second. Subscriptions on the same Store are woken in process
+// and never wait for it (see localWaker).
 type notifier struct {
 	pool     *pgxpool.Pool
 	interval time.Duration
 	mu       sync.Mutex
 	running  bool
 	dirty    bool
+	last     time.Time // when the previous notification was sent; only run touches it
 	wg       sync.WaitGroup
 }
 
@@ -49,10 +52,15 @@ func (n *notifier) wake() {
 	go n.run()
 }
 
+// run sends notifications until no append asked for another; at most one
+// run goroutine exists at a time (running), so last needs no lock.
 func (n *notifier) run() {
 	defer n.wg.Done()
 	for {
-		sent := time.Now()
+		if wait := n.interval - time.Since(n.last); wait > 0 {
+			time.Sleep(wait)
+		}
+		n.last = time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// A failed notification is covered by subscribers' polling.
 		_, _ = n.pool.Exec(ctx, "SELECT pg_notify('"+NotifyChannel+"', '')")
@@ -65,9 +73,6 @@ func (n *notifier) run() {
 		}
 		n.dirty = false
 		n.mu.Unlock()
-		if wait := n.interval - time.Since(sent); wait > 0 {
-			time.Sleep(wait)
-		}
 	}
 }
 

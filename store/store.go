@@ -51,7 +51,8 @@ type Config struct {
 	// appends commit (subscribers then rely on polling alone).
 	DisableNotify bool
 	// NotifyInterval spaces the wake-up notifications of a busy store: a
-	// follow-up NOTIFY is sent at least this long after the previous one.
+	// NOTIFY is sent at least this long after the previous one (the Store's
+	// own subscriptions are woken in process and never wait for it).
 	// Default DefaultNotifyInterval.
 	NotifyInterval time.Duration
 	// Retry is the retry policy for recoverable errors (see RetryPolicy).
