@@ -74,14 +74,25 @@ port_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# pick_port prints a port nobody listens on, chosen below the kernel's
+# ephemeral range (or above it when that leaves no room): a port inside the
+# range can be taken at any moment by an outgoing connection's local end,
+# and PostgreSQL then fails to bind it.
 pick_port() {
-	local p
+	local p lo=20000 hi=32767 elo ehi
 	if [ -n "${EVENTSTORE_DEVDB_PORT:-}" ]; then
 		echo "$EVENTSTORE_DEVDB_PORT"
 		return
 	fi
+	if read -r elo ehi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null; then
+		if [ "$elo" -gt 12000 ]; then
+			lo=10000 hi=$((elo - 1))
+		elif [ "$ehi" -lt 63000 ]; then
+			lo=$((ehi + 1)) hi=65535
+		fi
+	fi
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((lo + RANDOM % (hi - lo + 1)))
 		if port_free "$p"; then
 			echo "$p"
 			return
@@ -121,13 +132,28 @@ start() {
 		as_pg "$BIN/initdb" -D "$DATA" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$DIR/initdb.log" 2>&1 ||
 			{ cat "$DIR/initdb.log" >&2; exit 1; }
 	fi
-	local port
-	port=$(pick_port)
-	echo "$port" >"$DIR/port"
-	say "starting PostgreSQL ($("$BIN/postgres" --version | awk '{print $3}')) on 127.0.0.1:$port, data in $DATA"
-	as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start -o \
-		"-p $port -k $SOCK -c listen_addresses=127.0.0.1 -c max_connections=500 -c shared_buffers=512MB -c max_wal_size=4GB -c log_min_messages=warning" \
-		>/dev/null || { tail -n 30 "$LOG" >&2; exit 1; }
+	# Another server (say a test's own cluster started at the same moment)
+	# can take the chosen port between the check and the bind; then try
+	# another one. A fixed EVENTSTORE_DEVDB_PORT is tried once.
+	local port attempt offset out
+	for attempt in 1 2 3 4 5; do
+		port=$(pick_port)
+		echo "$port" >"$DIR/port"
+		offset=$(($(stat -c %s "$LOG" 2>/dev/null || echo 0) + 1))
+		say "starting PostgreSQL ($("$BIN/postgres" --version | awk '{print $3}')) on 127.0.0.1:$port, data in $DATA"
+		if out=$(as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start -o \
+			"-p $port -k $SOCK -c listen_addresses=127.0.0.1 -c max_connections=500 -c shared_buffers=512MB -c max_wal_size=4GB -c log_min_messages=warning" \
+			2>&1); then
+			break
+		fi
+		if [ -n "${EVENTSTORE_DEVDB_PORT:-}" ] || [ "$attempt" -eq 5 ] ||
+			! tail -c "+$offset" "$LOG" 2>/dev/null | grep -q "could not create any TCP/IP sockets"; then
+			echo "$out" >&2
+			tail -n 30 "$LOG" >&2
+			exit 1
+		fi
+		say "port $port was taken meanwhile; trying another"
+	done
 	url
 }
 
