@@ -16,16 +16,17 @@ const eventsAppend = `-- name: EventsAppend :one
 SELECT r.new_version::bigint    AS new_version,
        r.first_position::bigint AS first_position,
        r.last_position::bigint  AS last_position
-  FROM eventstore.append_events(
-        $1::text, $2::text, $3::bigint,
+  FROM (SELECT set_config('eventstore.guild_id', $1::text, true) AS guild_id) AS g
+ CROSS JOIN LATERAL eventstore.append_events(
+        $2::text, g.guild_id, $3::bigint,
         $4::uuid[], $5::text[], $6::int[],
         $7::jsonb[], $8::jsonb[], $9::uuid[], $10::uuid[],
         $11::bigint) AS r
 `
 
 type EventsAppendParams struct {
-	StreamID        string
 	GuildID         string
+	StreamID        string
 	ExpectedVersion int64
 	EventIds        []pgtype.UUID
 	EventTypes      []string
@@ -43,11 +44,14 @@ type EventsAppendRow struct {
 	LastPosition  int64
 }
 
-// Appends a batch through eventstore.append_events (one round trip).
+// Appends a batch through eventstore.append_events in one statement, which
+// first scopes the transaction to the guild (the set_config every
+// guild-scoped statement of the store sends; here it is the argument the
+// append receives, so it runs first).
 func (q *Queries) EventsAppend(ctx context.Context, arg EventsAppendParams) (EventsAppendRow, error) {
 	row := q.db.QueryRow(ctx, eventsAppend,
-		arg.StreamID,
 		arg.GuildID,
+		arg.StreamID,
 		arg.ExpectedVersion,
 		arg.EventIds,
 		arg.EventTypes,

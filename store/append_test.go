@@ -1,12 +1,16 @@
 package store_test
 
 import (
+	"context"
 	"errors"
+	"os"
 	"testing"
 
+	"github.com/gamebot/eventstore/internal/testdb"
 	"github.com/gamebot/eventstore/serde"
 	"github.com/gamebot/eventstore/store"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -301,5 +305,73 @@ func TestAppendRefusesBadSerializerOutput(t *testing.T) {
 			require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM eventstore.streams`).Scan(&n))
 			require.Zero(t, n)
 		})
+	}
+}
+
+// TestAppendFastPath checks which appends append_events completes in its
+// one-statement fast path and which it hands to the full path
+// (append_events_unchecked), by counting the full path's calls in the
+// transaction's function statistics. The behaviour of every refused case
+// is covered by the expected-version, limit, lifecycle and guild tests.
+// Turning on track_functions needs the server's superuser, so the test
+// connects to its database with TEST_DATABASE_URL's role.
+func TestAppendFastPath(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg, err := pgx.ParseConfig(os.Getenv(testdb.EnvURL))
+	require.NoError(t, err)
+	cfg.Database = b.pool.Config().ConnConfig.Database
+	conn, err := pgx.ConnectConfig(b.ctx, cfg)
+	require.NoError(t, err)
+	defer func() { _ = conn.Close(context.Background()) }()
+	tx, err := conn.Begin(b.ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	if _, err := tx.Exec(b.ctx, `SET LOCAL track_functions = 'pl'`); err != nil {
+		t.Skipf("%s cannot turn on track_functions: %v", testdb.EnvURL, err)
+	}
+	ctx := store.WithTx(b.ctx, tx)
+	fullPathCalls := func() int64 {
+		t.Helper()
+		var n int64
+		require.NoError(t, tx.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_xact_user_functions
+			WHERE schemaname = 'eventstore' AND funcname = 'append_events_unchecked'`).Scan(&n))
+		return n
+	}
+
+	_, err = b.store.Append(ctx, "game-1", store.NoStream, rawEvents(1, 1)...)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), fullPathCalls(), "a new stream is created by the full path")
+
+	second := rawEvents(2, 2)
+	for i := range second {
+		second[i].ID = uuid.New()
+	}
+	res, err := b.store.Append(ctx, "game-1", store.Exact(1), second...)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), res.Version)
+	require.Equal(t, res.FirstPosition+1, res.LastPosition)
+	_, err = b.store.Append(ctx, "game-1", store.Any, rawEvents(1, 4)...)
+	require.NoError(t, err)
+	_, err = b.store.Append(ctx, "game-1", store.StreamExists, rawEvents(1, 5)...)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), fullPathCalls(), "appends at the expected version take the fast path")
+
+	replay, err := b.store.Append(ctx, "game-1", store.Exact(1), second...)
+	require.NoError(t, err)
+	require.Equal(t, res, replay, "a replay returns the original result")
+	require.Equal(t, int64(2), fullPathCalls(), "a replay is recognised by the full path")
+
+	require.NoError(t, b.store.CreateStream(ctx, "game-2"))
+	_, err = b.store.Append(ctx, "game-2", store.NoStream, rawEvents(1, 1)...)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), fullPathCalls(), "no_stream on an empty stream takes the fast path")
+
+	recs, err := b.store.ReadForward(ctx, "game-1", 1, 10)
+	require.NoError(t, err)
+	require.Len(t, recs, 5)
+	for i, r := range recs {
+		require.Equal(t, int64(i+1), r.Version)
+		require.Equal(t, i+1, eventN(t, r))
 	}
 }

@@ -58,8 +58,8 @@ func tracedPool(t *testing.T, tracer *store.Tracer) *pgxpool.Pool {
 	return pool
 }
 
-// TestTracerSeesEveryCall: the store's batches (guild setting + statement),
-// plain queries, COPY FROM, prepares and connects are all reported, with
+// TestTracerSeesEveryCall: the store's appends (one statement that sets the
+// guild), its batches (guild setting + statement), plain queries, COPY FROM, prepares and connects are all reported, with
 // the guild of the call's context.
 func TestTracerSeesEveryCall(t *testing.T) {
 	t.Parallel()
@@ -69,10 +69,27 @@ func TestTracerSeesEveryCall(t *testing.T) {
 	t.Cleanup(s.Close)
 	ctx := store.WithGuild(t.Context(), testGuild)
 
-	t.Run("append is one batch", func(t *testing.T) {
+	t.Run("append is one statement", func(t *testing.T) {
 		tr.reset()
 		_, err := s.Append(ctx, "traced", store.NoStream, rawEvents(2, 0)...)
 		require.NoError(t, err)
+		app := tr.find(store.TraceQuery, "eventstore.append_events(")
+		require.Len(t, app, 1, "one round trip")
+		require.Contains(t, app[0].SQL, "set_config('eventstore.guild_id'", "the statement sets the guild itself")
+		require.Equal(t, 11, app[0].Args)
+		require.Equal(t, "SELECT 1", app[0].Command)
+		require.NoError(t, app[0].Err)
+		require.Equal(t, testGuild, app[0].GuildID)
+		require.NotZero(t, app[0].PID)
+		require.Empty(t, tr.find(store.TraceBatch, ""), "no batch")
+		require.Len(t, tr.find(store.TraceQuery, ""), 1, "no other statement")
+	})
+
+	t.Run("read is one batch", func(t *testing.T) {
+		tr.reset()
+		recs, err := s.ReadForward(ctx, "traced", 1, 10)
+		require.NoError(t, err)
+		require.Len(t, recs, 2)
 		batches := tr.find(store.TraceBatch, "")
 		require.Len(t, batches, 1, "one round trip")
 		require.Equal(t, 2, batches[0].BatchSize)
@@ -82,9 +99,6 @@ func TestTracerSeesEveryCall(t *testing.T) {
 		guc := tr.find(store.TraceBatchQuery, "set_config('eventstore.guild_id'")
 		require.Len(t, guc, 1)
 		require.Equal(t, 1, guc[0].Args)
-		app := tr.find(store.TraceBatchQuery, "eventstore.append_events(")
-		require.Len(t, app, 1)
-		require.Equal(t, "SELECT 1", app[0].Command)
 		require.Empty(t, tr.find(store.TraceQuery, ""), "no statement outside the batch")
 	})
 
@@ -92,7 +106,7 @@ func TestTracerSeesEveryCall(t *testing.T) {
 		tr.reset()
 		_, err := s.Append(ctx, "traced", store.NoStream, rawEvent("test_event", 9))
 		require.ErrorIs(t, err, store.ErrWrongExpectedVersion)
-		app := tr.find(store.TraceBatchQuery, "eventstore.append_events(")
+		app := tr.find(store.TraceQuery, "eventstore.append_events(")
 		require.Len(t, app, 1)
 		require.ErrorIs(t, store.MapError(app[0].Err), store.ErrWrongExpectedVersion)
 	})
@@ -184,10 +198,9 @@ func TestTracerLogs(t *testing.T) {
 	_, err = s.Append(ctx, "logged", store.NoStream, store.Event{Data: rawData("secret_event", `{"password": "hunter2"}`)})
 	require.Error(t, err)
 
-	lines := buf.lines("kind=batch_query")
-	require.NotEmpty(t, lines)
+	lines := buf.lines("kind=query")
+	require.Len(t, lines, 2)
 	require.Contains(t, strings.Join(lines, "\n"), "guild_id=guild-1")
-	require.Len(t, buf.lines("kind=batch "), 2)
 	failed := buf.lines("level=INFO")
 	require.NotEmpty(t, failed)
 	require.Contains(t, strings.Join(failed, "\n"), "ES003")

@@ -78,7 +78,7 @@ func (v *txValue) appendedEvents() int {
 //
 // The store scopes tx to the context's guild itself: every operation with a
 // guild sends SELECT set_config('eventstore.guild_id', guild, true) in the
-// same round trip as its query, so row-level security and the write
+// same round trip as its query (Append in the same statement), so row-level security and the write
 // functions' guild check apply (see docs/GUILDS.md). The first guild used
 // in tx is its guild; an operation of another guild fails with
 // ErrGuildMismatch. The store does not retry operations in a caller's

@@ -1,10 +1,14 @@
 -- name: EventsAppend :one
--- Appends a batch through eventstore.append_events (one round trip).
+-- Appends a batch through eventstore.append_events in one statement, which
+-- first scopes the transaction to the guild (the set_config every
+-- guild-scoped statement of the store sends; here it is the argument the
+-- append receives, so it runs first).
 SELECT r.new_version::bigint    AS new_version,
        r.first_position::bigint AS first_position,
        r.last_position::bigint  AS last_position
-  FROM eventstore.append_events(
-        @stream_id::text, @guild_id::text, @expected_version::bigint,
+  FROM (SELECT set_config('eventstore.guild_id', @guild_id::text, true) AS guild_id) AS g
+ CROSS JOIN LATERAL eventstore.append_events(
+        @stream_id::text, g.guild_id, @expected_version::bigint,
         @event_ids::uuid[], @event_types::text[], @event_versions::int[],
         @data::jsonb[], @metadata::jsonb[], @causation_ids::uuid[], @correlation_ids::uuid[],
         sqlc.narg('max_stream_events')::bigint) AS r;
