@@ -23,13 +23,23 @@ import (
 // so a required enum field should also be checked with CheckEnum in the
 // event's Validate (which JSON calls after decoding).
 func DecodeEnum[T ~string](data []byte, allowed ...T) (T, error) {
+	// Fast path: a plain JSON string is its own contents.
+	if raw, ok := unquotePlain(data); ok {
+		for _, a := range allowed {
+			if string(a) == string(raw) {
+				return a, nil
+			}
+		}
+	}
 	var s string
 	if d := bytes.TrimSpace(data); len(d) == 0 || d[0] != '"' || json.Unmarshal(d, &s) != nil {
 		return "", fmt.Errorf("enum: want a JSON string, got %.40q", data)
 	}
 	v := T(s)
-	if err := CheckEnum(v, allowed...); err != nil {
-		return "", err
+	if !slices.Contains(allowed, v) {
+		// CheckEnum's error holds its argument; passing a copy keeps
+		// allowed itself off the heap.
+		return "", CheckEnum(v, slices.Clone(allowed)...)
 	}
 	return v, nil
 }
@@ -43,10 +53,12 @@ func DecodeEnum[T ~string](data []byte, allowed ...T) (T, error) {
 //
 // A value outside allowed is an error wrapping ErrInvalidEventData.
 func EncodeEnum[T ~string](v T, allowed ...T) ([]byte, error) {
-	if err := CheckEnum(v, allowed...); err != nil {
-		return nil, err
+	if !slices.Contains(allowed, v) {
+		// CheckEnum's error holds its argument; passing a copy keeps
+		// allowed itself off the heap.
+		return nil, CheckEnum(v, slices.Clone(allowed)...)
 	}
-	return encodeJSON(string(v))
+	return appendJSONString(make([]byte, 0, len(v)+2), string(v)), nil
 }
 
 // CheckEnum returns nil if v is one of allowed, and an error wrapping

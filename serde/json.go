@@ -83,6 +83,11 @@ func (j *JSON) Marshal(ev Event) (b []byte, err error) {
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidEventData, tv, err)
 	}
+	// The fast encoder's output is a JSON object by construction; if it
+	// gives up, encodeJSON decides the output or the error.
+	if fb, ok := fastEncode(p.Elem()); ok {
+		return fb, nil
+	}
 	b, err = encodeJSON(p.Interface())
 	if err == nil {
 		err = CheckObject(b)
@@ -102,7 +107,13 @@ func (j *JSON) Marshal(ev Event) (b []byte, err error) {
 // implements Validator and Validate fails, the error wraps both
 // ErrDeserializationFailed and ErrInvalidEventData. Every message names the
 // type and version.
-func (j *JSON) Unmarshal(typ string, version int, data []byte) (ev Event, err error) {
+func (j *JSON) Unmarshal(typ string, version int, data []byte) (Event, error) {
+	return j.unmarshal(typ, version, data, true)
+}
+
+// unmarshal is Unmarshal; with fast false it decodes with encoding/json
+// only, which tests compare the fast decoder against.
+func (j *JSON) unmarshal(typ string, version int, data []byte, fast bool) (ev Event, err error) {
 	tv := TypeVersion{typ, version}
 	e, ok := j.reg.lookup(tv)
 	if !ok {
@@ -113,15 +124,14 @@ func (j *JSON) Unmarshal(typ string, version int, data []byte) (ev Event, err er
 			ev, err = nil, fmt.Errorf("%w: %s: panic: %v", ErrDeserializationFailed, tv, rec)
 		}
 	}()
-	if err := CheckObject(data); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrDeserializationFailed, tv, err)
-	}
+	// The fast decoder validates the whole document itself. When it gives
+	// up, encoding/json decodes a fresh value and decides the result.
 	p := reflect.New(e.elem)
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(p.Interface()); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrDeserializationFailed, tv, err)
+	if !fast || !decodeFast(p, data) {
+		p = reflect.New(e.elem)
+		if err := decodeSlow(p, data); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrDeserializationFailed, tv, err)
+		}
 	}
 	if err := validate(p); err != nil {
 		if errors.Is(err, ErrInvalidEventData) {
@@ -133,6 +143,18 @@ func (j *JSON) Unmarshal(typ string, version int, data []byte) (ev Event, err er
 		return p.Interface().(Event), nil
 	}
 	return p.Elem().Interface().(Event), nil
+}
+
+// decodeSlow checks that data is one JSON object and decodes it into p
+// with encoding/json, refusing unknown fields.
+func decodeSlow(p reflect.Value, data []byte) error {
+	if err := CheckObject(data); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	return dec.Decode(p.Interface())
 }
 
 // validate calls Validate on the pointer p if its type implements Validator.

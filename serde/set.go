@@ -90,6 +90,9 @@ func (s Set[T]) Equal(o Set[T]) bool {
 
 // MarshalJSON encodes s as a sorted JSON array.
 func (s Set[T]) MarshalJSON() ([]byte, error) {
+	if b, ok := s.appendJSON(nil); ok {
+		return b, nil
+	}
 	return encodeJSON(s.Sorted())
 }
 
@@ -97,6 +100,9 @@ func (s Set[T]) MarshalJSON() ([]byte, error) {
 // replacing its members. A duplicate member is an error wrapping
 // ErrInvalidEventData; on any error s is left unchanged.
 func (s *Set[T]) UnmarshalJSON(data []byte) error {
+	if s.decodeStrings(data) {
+		return nil
+	}
 	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
 		*s = Set[T]{}
 		return nil

@@ -74,6 +74,9 @@ func (t *Time) UnmarshalText(data []byte) error {
 
 // MarshalJSON encodes t as a JSON string in TimeLayout.
 func (t Time) MarshalJSON() ([]byte, error) {
+	if b, ok := t.appendJSON(make([]byte, 0, len(TimeLayout)+2)); ok {
+		return b, nil
+	}
 	b, err := t.MarshalText()
 	if err != nil {
 		return nil, err
@@ -84,6 +87,10 @@ func (t Time) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes a JSON string holding an RFC 3339 time into t, in
 // UTC. JSON null leaves t unchanged, as encoding/json does for time.Time.
 func (t *Time) UnmarshalJSON(data []byte) error {
+	// Fast path: a plain JSON string is its own contents.
+	if raw, ok := unquotePlain(data); ok {
+		return t.UnmarshalText(raw)
+	}
 	if bytes.Equal(data, []byte("null")) {
 		return nil
 	}
