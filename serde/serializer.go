@@ -5,7 +5,8 @@ import (
 	"errors"
 )
 
-// Serializer encodes events to JSON objects and decodes them back.
+// Serializer encodes events to JSON objects and decodes them back. An
+// implementation must be safe for concurrent use.
 type Serializer interface {
 	// Marshal encodes ev's data as a JSON object. A Raw is returned as is,
 	// after checking that it holds a JSON object.

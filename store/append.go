@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/gamebot/eventstore/db"
 	"github.com/google/uuid"
@@ -107,16 +108,47 @@ func (s *Store) appendParams(ctx context.Context, streamID string, expected Expe
 	if s.cfg.MaxStreamEvents > 0 {
 		p.MaxStreamEvents = pgtype.Int8{Int64: s.cfg.MaxStreamEvents, Valid: true}
 	}
+	// Ids first, in order, so that new UUIDv7 ids follow the batch order;
+	// then the events are encoded, a large batch on several goroutines.
 	seen := make(map[uuid.UUID]struct{}, n)
+	dupAt := -1
 	for i, ev := range events {
-		if err := s.encodeEvent(guild, i, n, ev, &p); err != nil {
-			return p, err
+		id := ev.ID
+		if id == uuid.Nil {
+			if id, err = uuid.NewV7(); err != nil {
+				return p, fmt.Errorf("event %d of %d: new id: %w", i+1, n, err)
+			}
 		}
-		id := uuid.UUID(p.EventIds[i].Bytes)
-		if _, dup := seen[id]; dup {
-			return p, fmt.Errorf("%w: event %d of %d repeats id %s within the batch", ErrDuplicateEvent, i+1, n, id)
+		p.EventIds[i] = toPgUUID(id)
+		if _, dup := seen[id]; dup && dupAt < 0 {
+			dupAt = i
 		}
 		seen[id] = struct{}{}
+	}
+	var (
+		mu      sync.Mutex
+		errAt   = n
+		firstEr error
+	)
+	forEachChunk(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if err := s.encodeEvent(guild, i, n, events[i], &p); err != nil {
+				mu.Lock()
+				if i < errAt {
+					errAt, firstEr = i, err
+				}
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	// The error of the first bad event wins, as if encoded one by one.
+	if firstEr != nil && (dupAt < 0 || errAt <= dupAt) {
+		return p, firstEr
+	}
+	if dupAt >= 0 {
+		return p, fmt.Errorf("%w: event %d of %d repeats id %s within the batch",
+			ErrDuplicateEvent, dupAt+1, n, uuid.UUID(p.EventIds[dupAt].Bytes))
 	}
 	return p, nil
 }
@@ -126,6 +158,8 @@ type guildOwned interface {
 	EventGuildID() string
 }
 
+// encodeEvent checks and encodes event i (its id is already set) into p's
+// slots i; it touches no other slot.
 func (s *Store) encodeEvent(guild string, i, n int, ev Event, p *db.EventsAppendParams) error {
 	if ev.Data == nil {
 		return fmt.Errorf("%w: event %d of %d has no data", ErrInvalidEventData, i+1, n)
@@ -151,13 +185,6 @@ func (s *Store) encodeEvent(guild string, i, n int, ev Event, p *db.EventsAppend
 	if !looksLikeObject(data) {
 		return fmt.Errorf("%w: event %d of %d (%s v%d): serializer output is not a JSON object", ErrInvalidEventData, i+1, n, typ, ver)
 	}
-	id := ev.ID
-	if id == uuid.Nil {
-		if id, err = uuid.NewV7(); err != nil {
-			return fmt.Errorf("event %d of %d: new id: %w", i+1, n, err)
-		}
-	}
-	p.EventIds[i] = toPgUUID(id)
 	p.EventTypes[i] = typ
 	p.EventVersions[i] = int32(ver)
 	p.Data[i] = data

@@ -3,11 +3,13 @@ package store_test
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/gamebot/eventstore/serde"
 	"github.com/gamebot/eventstore/store"
 	"github.com/gamebot/eventstore/translator"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 )
 
@@ -135,4 +137,83 @@ func TestAppendRefusesUnknownTypesWithTypedSerializer(t *testing.T) {
 	var n int
 	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM eventstore.streams`).Scan(&n))
 	require.Zero(t, n)
+}
+
+// TestLargeBatchesKeepOrder: large batches are encoded and decoded on
+// several goroutines; the results, the upcasting and the errors are those
+// of one-by-one processing: every event in its place, the first bad event
+// reported first.
+func TestLargeBatchesKeepOrder(t *testing.T) {
+	t.Parallel()
+	b := typedSetup(t)
+	const n = 1000
+	evs := make([]store.Event, n)
+	for i := range evs {
+		evs[i] = store.Event{Data: scoredV1{Score: i + 1}}
+	}
+	broken := map[int]bool{211: true, 702: true, 703: true, 998: true}
+	for i := range broken {
+		evs[i] = store.Event{Data: serde.Raw{Type: "scored", Version: 2, Data: json.RawMessage(`{"score":"x"}`)}}
+	}
+
+	// Encoding: the first invalid event wins, whichever goroutine meets it.
+	bad := slices.Clone(evs)
+	bad[640] = store.Event{Data: scoredV1{Score: 1}, ID: uuid.New()}
+	bad[900] = store.Event{Data: nil}
+	bad[950] = store.Event{Data: scoredV1{Score: 2}, ID: bad[640].ID}
+	bad[300] = store.Event{Data: serde.Raw{Version: 1, Data: json.RawMessage(`{}`)}}
+	_, err := b.store.Append(b.ctx, "big", store.NoStream, bad...)
+	require.ErrorIs(t, err, store.ErrInvalidEventType)
+	require.Contains(t, err.Error(), "event 301 of 1000")
+	bad[300] = evs[300]
+	_, err = b.store.Append(b.ctx, "big", store.NoStream, bad...)
+	require.ErrorIs(t, err, store.ErrInvalidEventData)
+	require.Contains(t, err.Error(), "event 901 of 1000")
+	bad[900] = evs[900]
+	_, err = b.store.Append(b.ctx, "big", store.NoStream, bad...)
+	require.ErrorIs(t, err, store.ErrDuplicateEvent)
+	require.Contains(t, err.Error(), "event 951 of 1000")
+
+	res, err := b.store.Append(b.ctx, "big", store.NoStream, evs...)
+	require.NoError(t, err)
+	require.Equal(t, int64(n), res.Version)
+
+	recs, err := b.store.ReadForward(b.ctx, "big", 1, n)
+	require.Len(t, recs, n)
+	failed := decodeFailures(err)
+	require.Equal(t, []int64{212, 703, 704, 999}, failed)
+	var de *store.DecodeError
+	require.ErrorAs(t, err, &de)
+	for i, r := range recs {
+		require.Equal(t, int64(i+1), r.Version)
+		if broken[i] {
+			require.Nil(t, r.Event)
+			continue
+		}
+		require.Equal(t, scoredV3{Points: i + 1, Bonus: 5}, r.Event, "upcast v1 -> v3")
+	}
+}
+
+// decodeFailures returns the versions of the *DecodeErrors in err's tree,
+// depth first, in order.
+func decodeFailures(err error) []int64 {
+	var de *store.DecodeError
+	switch e := err.(type) {
+	case nil:
+		return nil
+	case *store.DecodeError:
+		return []int64{e.Record.Version}
+	case interface{ Unwrap() []error }:
+		var out []int64
+		for _, one := range e.Unwrap() {
+			out = append(out, decodeFailures(one)...)
+		}
+		return out
+	case interface{ Unwrap() error }:
+		return decodeFailures(e.Unwrap())
+	}
+	if errors.As(err, &de) {
+		return []int64{de.Record.Version}
+	}
+	return nil
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/gamebot/eventstore/db"
@@ -103,17 +106,33 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 	return s.decodeRows(rows)
 }
 
-// decodeRows converts rows and decodes their events. Undecodable events keep
-// their raw record; the first failure is returned as a *DecodeError and the
+// decodeRows converts rows and decodes their events, a large page on
+// several goroutines. Undecodable events keep their raw record; the first
+// failure (in stream or feed order) is returned as a *DecodeError and the
 // others are joined to it.
 func (s *Store) decodeRows(rows []db.EventstoreEvent) ([]Recorded, error) {
 	recs := make([]Recorded, len(rows))
-	var errs []error
-	for i, row := range rows {
-		recs[i] = recordFromRow(row)
-		if err := s.decode(&recs[i]); err != nil {
-			errs = append(errs, err)
+	var (
+		mu     sync.Mutex
+		failed = map[int][]error{} // by the index of the chunk's first row
+	)
+	forEachChunk(len(rows), func(lo, hi int) {
+		var errs []error
+		for i := lo; i < hi; i++ {
+			recs[i] = recordFromRow(rows[i])
+			if err := s.decode(&recs[i]); err != nil {
+				errs = append(errs, err)
+			}
 		}
+		if len(errs) > 0 {
+			mu.Lock()
+			failed[lo] = errs
+			mu.Unlock()
+		}
+	})
+	var errs []error
+	for _, lo := range slices.Sorted(maps.Keys(failed)) {
+		errs = append(errs, failed[lo]...)
 	}
 	return recs, errors.Join(errs...)
 }

@@ -29,7 +29,9 @@ const (
 // its default.
 type Config struct {
 	// Serializer encodes appended events and decodes read ones. Default:
-	// serde.Passthrough (raw JSON in, serde.Raw out).
+	// serde.Passthrough (raw JSON in, serde.Raw out). It must be safe for
+	// concurrent use: the store encodes and decodes large batches on
+	// several goroutines, and subscriptions decode alongside other calls.
 	Serializer serde.Serializer
 	// Translator, when set, upcasts stored events on read: an event stored
 	// at an older version of a type the translator knows is translated to
