@@ -35,6 +35,7 @@ type listener struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 	health    time.Duration
+	self      string // notifications with this payload come from our own Store
 }
 
 // newListener returns a listener whose connections use the pool's
@@ -52,6 +53,7 @@ func newListener(s *Store, log *slog.Logger) *listener {
 		wake:   make(chan struct{}, 1),
 		ready:  make(chan struct{}),
 		health: listenerHealthInterval,
+		self:   s.instance,
 	}
 }
 
@@ -105,9 +107,11 @@ func (l *listener) session(ctx context.Context) error {
 	l.signal()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, l.health)
-		_, err := conn.WaitForNotification(wctx)
+		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
+		case err == nil && n.Payload == l.self:
+			// Our own Store's commit: it already woke us in process.
 		case err == nil:
 			l.signal()
 		case ctx.Err() != nil:

@@ -9,8 +9,11 @@ import (
 )
 
 // NotifyChannel is the LISTEN/NOTIFY channel on which the store announces
-// that new events have committed. The payload is empty: a listener reads the
-// feed to find out what is new.
+// that new events have committed. The payload names the sending Store (a
+// random id), so that its own listeners, already woken in process, skip it;
+// it says nothing about the events: a listener reads the feed to find out
+// what is new. Any other payload (an empty one from psql's NOTIFY, say)
+// wakes every listener.
 const NotifyChannel = "eventstore_events"
 
 // notifier sends at most one wake-up NOTIFY at a time per Store, after the
@@ -28,6 +31,7 @@ const NotifyChannel = "eventstore_events"
 type notifier struct {
 	pool     *pgxpool.Pool
 	interval time.Duration
+	payload  string // the Store's instance id
 	mu       sync.Mutex
 	running  bool
 	dirty    bool
@@ -35,8 +39,8 @@ type notifier struct {
 	wg       sync.WaitGroup
 }
 
-func newNotifier(pool *pgxpool.Pool, interval time.Duration) *notifier {
-	return &notifier{pool: pool, interval: interval}
+func newNotifier(pool *pgxpool.Pool, interval time.Duration, payload string) *notifier {
+	return &notifier{pool: pool, interval: interval, payload: payload}
 }
 
 // wake asks for a notification; it never blocks.
@@ -63,7 +67,7 @@ func (n *notifier) run() {
 		n.last = time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// A failed notification is covered by subscribers' polling.
-		_, _ = n.pool.Exec(ctx, "SELECT pg_notify('"+NotifyChannel+"', '')")
+		_, _ = n.pool.Exec(ctx, "SELECT pg_notify('"+NotifyChannel+"', $1)", n.payload)
 		cancel()
 		n.mu.Lock()
 		if !n.dirty {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gamebot/eventstore/internal/testdb"
 	"github.com/gamebot/eventstore/store"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -107,4 +108,82 @@ func TestLocalSubscriptionsWokenInProcess(t *testing.T) {
 			t.Fatalf("event %d not delivered without NOTIFY", v)
 		}
 	}
+}
+
+// TestAnotherStoresNotificationWakes: a subscription is woken by the NOTIFY
+// of another Store (another process, say), not only by its own Store's
+// commits; the poll interval here is a minute.
+func TestAnotherStoresNotificationWakes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	got := make(chan int64, 10)
+	sub, err := b.store.Subscribe(b.ctx, store.SubscriptionOptions{Start: store.FromOrigin(), PollInterval: time.Minute},
+		func(_ context.Context, r store.Recorded) error {
+			got <- r.Version
+			return nil
+		})
+	require.NoError(t, err)
+	defer func() { _ = sub.Stop() }()
+	waitClosed(t, sub.Live(), "live")
+	other := store.New(testdb.Connect(t, b.pool.Config().ConnString()), store.Config{})
+	t.Cleanup(other.Close)
+	for v := int64(1); v <= 3; v++ {
+		_, err := other.Append(b.ctx, "s", store.Any, rawEvent("test_event", int(v)))
+		require.NoError(t, err)
+		select {
+		case gotV := <-got:
+			require.Equal(t, v, gotV)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("event %d: another Store's NOTIFY did not wake the subscription", v)
+		}
+	}
+}
+
+// TestBusySubscriptionCoalescesReads: while commits keep arriving, a live
+// subscription reads them in few batches (CoalesceWindow) instead of once
+// per commit; every event is still delivered once, in order.
+func TestBusySubscriptionCoalescesReads(t *testing.T) {
+	t.Parallel()
+	tr := &traces{}
+	pool := tracedPool(t, &store.Tracer{TraceFunc: tr.add})
+	s := store.New(pool, store.Config{})
+	t.Cleanup(s.Close)
+	ctx := store.WithGuild(t.Context(), testGuild)
+	var r sink
+	slow := func(ctx context.Context, ev store.Recorded) error {
+		if ev.Version == 1 {
+			time.Sleep(30 * time.Millisecond) // commits arrive while it is handled
+		}
+		return r.handle(ctx, ev)
+	}
+	sub := subscribe(t, s, ctx, store.SubscriptionOptions{PollInterval: time.Minute, CoalesceWindow: 500 * time.Millisecond}, slow)
+	waitClosed(t, sub.Live(), "live")
+	// Reads that found events: a read that finds nothing yet (the feed's
+	// horizon is held back by a transaction of a test running alongside)
+	// is re-tried and does not count.
+	feedReads := func() int {
+		n := 0
+		for _, q := range tr.find(store.TraceBatchQuery, "name: EventsReadFeed ") {
+			if q.Rows > 0 {
+				n++
+			}
+		}
+		return n
+	}
+
+	const n = 20
+	before := feedReads()
+	for i := 1; i <= n; i++ {
+		_, err := s.Append(ctx, "s", store.Any, rawEvent("test_event", i))
+		require.NoError(t, err)
+		time.Sleep(2 * time.Millisecond)
+	}
+	want := make([]int, n)
+	for i := range want {
+		want[i] = i + 1
+	}
+	require.Equal(t, want, ns(t, r.waitLen(t, n)))
+	reads := feedReads() - before
+	require.LessOrEqual(t, reads, 6, "%d reads for %d commits", reads, n)
+	t.Logf("%d commits delivered in %d reads", n, reads)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gamebot/eventstore/db"
 	"github.com/gamebot/eventstore/serde"
 	"github.com/gamebot/eventstore/translator"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -74,6 +75,7 @@ type Store struct {
 	log      *slog.Logger
 	notifier *notifier
 	local    localWaker
+	instance string // names this Store's NOTIFYs, which its own listeners skip
 	closeMu  sync.Once
 	stats    counters
 }
@@ -103,9 +105,9 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	if cfg.Observer == nil {
 		cfg.Observer = NewLogObserver(cfg.Logger)
 	}
-	s := &Store{pool: pool, q: db.New(pool), cfg: cfg, log: cfg.Logger}
+	s := &Store{pool: pool, q: db.New(pool), cfg: cfg, log: cfg.Logger, instance: uuid.NewString()}
 	if !cfg.DisableNotify {
-		s.notifier = newNotifier(pool, cfg.NotifyInterval)
+		s.notifier = newNotifier(pool, cfg.NotifyInterval, s.instance)
 	}
 	return s
 }

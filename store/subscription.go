@@ -43,6 +43,10 @@ const (
 	DefaultRetryBackoff = 100 * time.Millisecond
 	// DefaultMaxRetryBackoff is the default longest wait between retries.
 	DefaultMaxRetryBackoff = 5 * time.Second
+	// DefaultCoalesceWindow is how long a live subscription lets new
+	// events gather before its next read when more were committed while it
+	// read and handled the last batch.
+	DefaultCoalesceWindow = 2 * time.Millisecond
 )
 
 // MaxSubscriptionNameLength is the longest persistent subscription name.
@@ -135,6 +139,14 @@ type SubscriptionOptions struct {
 	// events are still found within this interval. Default
 	// DefaultPollInterval.
 	PollInterval time.Duration
+	// CoalesceWindow applies while events keep coming: when more were
+	// committed while the last live batch was read and handled, the
+	// subscription waits this long before reading again, so that one read
+	// picks up many commits instead of one each (fewer reads and wake-ups
+	// competing with the writers). An event committed while the
+	// subscription is idle is read at once. Default DefaultCoalesceWindow;
+	// negative: read again at once.
+	CoalesceWindow time.Duration
 	// LockRetryInterval is how often a standby consumer of a persistent
 	// subscription tries to take the lock. Default
 	// DefaultLockRetryInterval.
@@ -268,6 +280,12 @@ func (s *Store) subscriptionDefaults(opts SubscriptionOptions, handler HandlerFu
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	switch {
+	case opts.CoalesceWindow == 0:
+		opts.CoalesceWindow = DefaultCoalesceWindow
+	case opts.CoalesceWindow < 0:
+		opts.CoalesceWindow = 0
 	}
 	if opts.MaxAttempts < 0 || opts.CheckpointEvery < 0 || opts.ScanLimit < 0 {
 		return opts, fmt.Errorf("%w: negative MaxAttempts, CheckpointEvery or ScanLimit", ErrInvalidArgument)
@@ -489,6 +507,19 @@ func (sub *Subscription) consume(ctx context.Context, lease *subscriptionLease, 
 		}
 		if l.isReady() {
 			sub.liveOnce.Do(func() { close(sub.live) })
+		}
+		if progressed && sub.opts.CoalesceWindow > 0 {
+			select {
+			case <-l.wake:
+				// Commits arrived while this batch was read and handled:
+				// let more gather, then read them together.
+				if sleepCtx(ctx, sub.opts.CoalesceWindow) != nil {
+					return ctx.Err()
+				}
+				chase = 0
+				continue
+			default:
+			}
 		}
 		switch {
 		case progressed:

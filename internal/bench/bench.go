@@ -381,6 +381,11 @@ func randomHex(n int) string {
 // compare measures ours and base: a warm-up of each (repeat -1), then
 // opts.Repeats repeats that alternate which side goes first.
 func (r *runner) compare(ctx context.Context, name string, ours, base func(ctx context.Context, rep int) (sample, error)) (summary, summary, error) {
+	return r.compareN(ctx, name, r.repeats, ours, base)
+}
+
+// compareN is compare with its own number of repeats.
+func (r *runner) compareN(ctx context.Context, name string, repeats int, ours, base func(ctx context.Context, rep int) (sample, error)) (summary, summary, error) {
 	if _, err := ours(ctx, -1); err != nil {
 		return summary{}, summary{}, fmt.Errorf("warm-up: %w", err)
 	}
@@ -388,7 +393,7 @@ func (r *runner) compare(ctx context.Context, name string, ours, base func(ctx c
 		return summary{}, summary{}, fmt.Errorf("baseline warm-up: %w", err)
 	}
 	var oursS, baseS []sample
-	for rep := range r.repeats {
+	for rep := range repeats {
 		first, second := ours, base
 		if rep%2 == 1 {
 			first, second = base, ours

@@ -69,9 +69,13 @@ func (ls *liveSubscription) drain(n int64) error {
 }
 
 // liveShape is append_single_live's workload: append_single's, four times
-// as long a run, because the difference it looks for (a few per cent) is
-// smaller than the swing of sub-second runs on a busy machine.
+// as long a run and at least liveRepeats repeats, because the difference it
+// looks for (a few per cent) is smaller than the swing of sub-second runs
+// on a busy machine.
 var liveShape = appendShape{writers: singleShape.writers, perCall: 1, callsPerWriter: 4 * singleShape.callsPerWriter}
+
+// liveRepeats is append_single_live's least number of repeats per side.
+const liveRepeats = 5
 
 // appendSingleLive runs append_single with a live global-feed subscription
 // attached (it decodes and handles every event), against append_single
@@ -101,13 +105,15 @@ func appendSingleLive(ctx context.Context, r *runner) (Result, error) {
 		}
 		return r.appendOurs(ctx, r.typed, p)
 	}
-	o, b, err := r.compare(ctx, "append_single_live", ours, base)
+	repeats := max(r.repeats, liveRepeats)
+	o, b, err := r.compareN(ctx, "append_single_live", repeats, ours, base)
 	if err != nil {
 		return Result{}, err
 	}
 	params := map[string]any{
 		"writers": liveShape.writers, "events_per_call": 1, "calls_per_writer": r.scaled(liveShape.callsPerWriter, 2),
 		"subscription": "global feed from its end, typed decode", "event": "guess_processed v1 (typed)",
+		"repeats": repeats,
 	}
 	return rateResult(params,
 		measureOf("append_single with a live global-feed subscription attached", o),
