@@ -49,22 +49,33 @@ func (s *Store) checkRead(streamID string, from int64, count int, forward bool) 
 	return nil
 }
 
-// readPage reads one page through do (guild scope, retries, telemetry).
+// readPage reads one page through do (guild scope, retries, telemetry)
+// and decodes it. The observation covers the read; undecodable events are
+// reported to the caller (as *DecodeError), not as a failed read.
 func (s *Store) readPage(ctx context.Context, streamID string, from int64, count int, forward bool) ([]Recorded, error) {
+	rows, err := s.readRows(ctx, streamID, from, count, forward)
+	if err != nil {
+		return nil, err
+	}
+	return s.decodeRows(rows)
+}
+
+// readRows reads one page's rows through do, without decoding them.
+func (s *Store) readRows(ctx context.Context, streamID string, from int64, count int, forward bool) ([]db.EventstoreEvent, error) {
 	op := OpReadForward
 	if !forward {
 		op = OpReadBackward
 	}
-	var recs []Recorded
+	var rows []db.EventstoreEvent
 	err := s.do(ctx, opSpec{op: op, stream: streamID, replayable: true}, func(ctx context.Context) (int, error) {
 		var err error
-		recs, err = s.readPageOnce(ctx, streamID, from, count, forward)
-		return len(recs), err
+		rows, err = s.readPageOnce(ctx, streamID, from, count, forward)
+		return len(rows), err
 	})
-	return recs, err
+	return rows, err
 }
 
-func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, count int, forward bool) ([]Recorded, error) {
+func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, count int, forward bool) ([]db.EventstoreEvent, error) {
 	if err := s.checkRead(streamID, from, count, forward); err != nil {
 		return nil, err
 	}
@@ -93,7 +104,7 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 			return nil, err
 		}
 		if hotEmptyComplete(info, from, forward) {
-			return []Recorded{}, nil
+			return []db.EventstoreEvent{}, nil
 		}
 		if rows, err = readWithArchive(ctx, q, streamID, from, count, forward); err != nil {
 			return nil, err
@@ -103,7 +114,7 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 			return nil, err
 		}
 	}
-	return s.decodeRows(rows)
+	return rows, nil
 }
 
 // decodeRows converts rows and decodes their events, a large page on

@@ -1,10 +1,12 @@
 package store_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/gamebot/eventstore/store"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 func TestReadPaging(t *testing.T) {
@@ -190,4 +192,50 @@ func TestMetadataWrittenByOtherTools(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"a": "1", "b": "x", "c": `{"d": [true]}`}, recs[0].Metadata)
 	require.Equal(t, map[string]string{"e": "f"}, recs[1].Metadata)
+}
+
+// TestStreamReadAhead: outside a transaction Stream reads the next page
+// while the caller works through the current one; stopping early waits for
+// that read and leaves no goroutine behind. Inside a transaction (one
+// connection, one statement at a time) it reads the pages in turn. It runs
+// alone (not parallel) so that other tests' goroutines do not count.
+func TestStreamReadAhead(t *testing.T) {
+	b := setup(t)
+	_, err := b.store.Append(b.ctx, "long", store.NoStream, rawEvents(3000, 1)...)
+	require.NoError(t, err)
+	ignore := goleak.IgnoreCurrent()
+
+	for _, stop := range []int{1, 15, 1000, 1001, 2999} {
+		n := 0
+		for r, err := range b.store.Stream(b.ctx, "long", 0, 1000) {
+			require.NoError(t, err)
+			n++
+			require.Equal(t, int64(n), r.Version)
+			if n == stop {
+				break
+			}
+		}
+		require.Equal(t, stop, n)
+		goleak.VerifyNone(t, ignore)
+	}
+
+	err = b.store.InTx(b.ctx, func(ctx context.Context) error {
+		n := 0
+		for r, err := range b.store.Stream(ctx, "long", 0, 1000) {
+			if err != nil {
+				return err
+			}
+			n++
+			require.Equal(t, int64(n), r.Version)
+			if n%250 == 0 { // the caller uses the transaction meanwhile
+				if _, err := b.store.StreamInfo(ctx, "long"); err != nil {
+					return err
+				}
+			}
+		}
+		require.Equal(t, 3000, n)
+		return nil
+	})
+	require.NoError(t, err)
+	goleak.VerifyNone(t, ignore)
 }
