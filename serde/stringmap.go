@@ -1,0 +1,45 @@
+package serde
+
+// AppendJSONString appends s to buf as a JSON string, escaped exactly as
+// encoding/json escapes it with HTML escaping off.
+func AppendJSONString(buf []byte, s string) []byte { return appendJSONString(buf, s) }
+
+// DecodeStringMap decodes data when it is a JSON object whose values are
+// all strings (the shape of event metadata) into the map encoding/json
+// would give. It reports false for anything else — other value types, a
+// duplicate key, invalid UTF-8, a lone surrogate, a syntax error, trailing
+// data — which the caller then decodes with encoding/json.
+func DecodeStringMap(data []byte) (map[string]string, bool) {
+	s := scanner{data: data}
+	if !s.open('{') {
+		return nil, false
+	}
+	m := make(map[string]string, 4)
+	if !s.end('}') {
+		for {
+			s.ws()
+			k, ok := s.string()
+			if !ok || !s.open(':') {
+				return nil, false
+			}
+			s.ws()
+			v, ok := s.string()
+			if !ok {
+				return nil, false
+			}
+			if _, dup := m[k]; dup {
+				return nil, false
+			}
+			m[k] = v
+			more, ok := s.more('}')
+			if !ok {
+				return nil, false
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	s.ws()
+	return m, s.pos == len(data)
+}

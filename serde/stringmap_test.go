@@ -1,0 +1,105 @@
+package serde_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/gamebot/eventstore/serde"
+	"github.com/stretchr/testify/require"
+)
+
+// stringMapSeeds are flat and not-quite-flat objects, in the store's and
+// jsonb's spelling and in odd ones.
+var stringMapSeeds = []string{
+	`{}`, ` { } `, `{"a": "b"}`, `{"command_id":"c-1","user_id":"u 2"}`,
+	`{"a": "b", "c": "d"}`, `{"k": "q\"uote \\ back\/slash \b\f\n\r\t"}`,
+	`{"u": "\u00e9\u4e2d\ud83d\ude00"}`, `{"lone": "\ud83d"}`, `{"low": "\ude00x"}`,
+	`{"nul": "\u0000"}`, `{"bad": "\x"}`, `{"n": 1}`, `{"o": {"p": "q"}}`, `{"a": null}`,
+	`{"a": "b",}`, `{"a" "b"}`, `{"a": "b"} x`, `["a"]`, `"a"`, `{"é": "ü"}`,
+	"{\"a\": \"\xff\"}", "{\"a\": \"b\tc\"}", `{"a": "b", "a": "c"}`, `{"a":"b"`, `{"a":`,
+	`{"\u0041": "\u004A"}`, `{"a": "\uDBFF\uDFFF"}`, `{"a": "\uD800\u0041"}`, "\t{\"a\":\"b\"}\n",
+}
+
+// TestDecodeStringMapMatchesEncodingJSON checks DecodeStringMap against
+// encoding/json on the seeds, and that the store's shapes take it.
+func TestDecodeStringMapMatchesEncodingJSON(t *testing.T) {
+	decoded := 0
+	for _, in := range stringMapSeeds {
+		if checkStringMap(t, []byte(in)) {
+			decoded++
+		}
+	}
+	require.Greater(t, decoded, 10)
+	for _, in := range []string{`{"a": "b"}`, `{"command_id":"c-1","user_id":"u 2"}`, `{"u": "\u00e9\ud83d\ude00"}`, `{}`} {
+		_, ok := serde.DecodeStringMap([]byte(in))
+		require.True(t, ok, in)
+	}
+}
+
+// FuzzDecodeStringMap: whenever DecodeStringMap accepts an input,
+// encoding/json decodes it to the same map.
+func FuzzDecodeStringMap(f *testing.F) {
+	for _, s := range stringMapSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkStringMap(t, b) })
+}
+
+// checkStringMap compares DecodeStringMap with json.Unmarshal into a
+// map[string]string and reports whether DecodeStringMap took the input.
+// It may refuse what encoding/json accepts (duplicate keys, invalid
+// UTF-8), never the other way round.
+func checkStringMap(t *testing.T, b []byte) bool {
+	t.Helper()
+	got, ok := serde.DecodeStringMap(b)
+	if !ok {
+		return false
+	}
+	var want map[string]string
+	require.NoError(t, json.Unmarshal(b, &want), "DecodeStringMap accepted %q", b)
+	require.Equal(t, want, got, "input %q", b)
+	return true
+}
+
+// FuzzAppendJSONString: the output is what encoding/json writes with HTML
+// escaping off.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "q\"uote \\ ctl\x01\x1f\n\r\t", "<html>&\u2028\u2029", "bad \xff utf-8", "ünïcode ✓"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		require.NoError(t, err)
+		got := serde.AppendJSONString(nil, s)
+		var back string
+		require.NoError(t, json.Unmarshal(got, &back))
+		require.Equal(t, string(unescapeHTML(want)), string(got))
+	})
+}
+
+// unescapeHTML undoes json.Marshal's HTML escaping of <, > and &.
+func unescapeHTML(b []byte) []byte {
+	var out []byte
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\\' && i+5 < len(b) && b[i+1] == 'u' && string(b[i+2:i+4]) == "00" {
+			switch string(b[i+4 : i+6]) {
+			case "3c":
+				out, i = append(out, '<'), i+5
+				continue
+			case "3e":
+				out, i = append(out, '>'), i+5
+				continue
+			case "26":
+				out, i = append(out, '&'), i+5
+				continue
+			}
+		}
+		if b[i] == '\\' && i+1 < len(b) {
+			out = append(out, b[i], b[i+1])
+			i++
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return out
+}
