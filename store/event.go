@@ -158,4 +158,3 @@ func encodeMetadata(m map[string]string) ([]byte, error) {
 	}
 	return append(b, '}'), nil
 }
-
