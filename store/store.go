@@ -20,8 +20,11 @@ const (
 	// DefaultMaxAppendBatch is the default largest batch one Append accepts.
 	DefaultMaxAppendBatch = 10_000
 	// DefaultNotifyInterval is the default shortest gap between two
-	// follow-up wake-up notifications (Config.NotifyInterval).
-	DefaultNotifyInterval = time.Millisecond
+	// wake-up notifications of a Store (Config.NotifyInterval): under
+	// sustained load a subscriber in another process is woken up to 100
+	// times a second, and an idle store's first notification goes out at
+	// once.
+	DefaultNotifyInterval = 10 * time.Millisecond
 	// DefaultMaxReadBatch is the default largest page one read returns.
 	DefaultMaxReadBatch = 1_000
 )
