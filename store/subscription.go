@@ -52,9 +52,10 @@ const (
 // MaxSubscriptionNameLength is the longest persistent subscription name.
 const MaxSubscriptionNameLength = 200
 
-// chaseStart is the first re-read delay after a wake-up found nothing
-// deliverable yet (an older transaction still held the horizon); the delay
-// doubles up to the poll interval.
+// chaseStart is the re-read delay after a wake-up: what woke the
+// subscription may not have been deliverable yet (an older transaction
+// still held the feed's horizon). It stays at chaseStart while re-reads
+// find events and doubles while they do not, up to the poll interval.
 const chaseStart = 10 * time.Millisecond
 
 // saveTimeout bounds a checkpoint save made while the subscription stops.
@@ -476,7 +477,7 @@ func (sub *Subscription) consume(ctx context.Context, lease *subscriptionLease, 
 
 	var (
 		timer    = time.NewTimer(sub.opts.PollInterval)
-		chase    time.Duration // re-read delay after an empty wake-up, 0: not chasing
+		chase    time.Duration // re-read delay after a wake-up, 0: not chasing
 		woken    bool
 		failures int
 	)
@@ -516,21 +517,24 @@ func (sub *Subscription) consume(ctx context.Context, lease *subscriptionLease, 
 				if sleepCtx(ctx, sub.opts.CoalesceWindow) != nil {
 					return ctx.Err()
 				}
-				chase = 0
+				woken, chase = true, 0
 				continue
 			default:
 			}
 		}
 		switch {
-		case progressed:
-			chase = 0
-		case woken && chase == 0:
-			chase = chaseStart
-		case chase > 0:
-			chase *= 2
-			if chase >= sub.opts.PollInterval {
+		case woken || chase > 0:
+			// Part of what woke us may still be behind the feed's horizon
+			// (a transaction that began earlier was still open): look
+			// again soon while looks find events, then back off up to the
+			// poll interval.
+			if progressed || chase == 0 {
+				chase = chaseStart
+			} else if chase *= 2; chase >= sub.opts.PollInterval {
 				chase = 0
 			}
+		default:
+			chase = 0
 		}
 		wait := sub.opts.PollInterval
 		if chase > 0 {
