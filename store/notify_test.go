@@ -187,3 +187,62 @@ func TestBusySubscriptionCoalescesReads(t *testing.T) {
 	require.LessOrEqual(t, reads, 6, "%d reads for %d commits", reads, n)
 	t.Logf("%d commits delivered in %d reads", n, reads)
 }
+
+// TestWokenReadLooksAgainPastTheHorizon: a wake-up whose read delivers some
+// events while others are still behind the feed's horizon (held back by an
+// older open transaction) is followed by further looks, so the rest is
+// delivered soon after the old transaction ends — here with no wake-up and
+// a poll interval of a minute.
+func TestWokenReadLooksAgainPastTheHorizon(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	got := make(chan string, 10)
+	sub, err := b.store.Subscribe(b.ctx, store.SubscriptionOptions{PollInterval: time.Minute},
+		func(_ context.Context, r store.Recorded) error {
+			got <- r.StreamID
+			return nil
+		})
+	require.NoError(t, err)
+	defer func() { _ = sub.Stop() }()
+	waitClosed(t, sub.Live(), "live")
+	receive := func(want string) {
+		t.Helper()
+		select {
+		case s := <-got:
+			require.Equal(t, want, s)
+		case <-time.After(30 * time.Second): // the poll interval is a minute
+			t.Fatalf("%s not delivered", want)
+		}
+	}
+
+	// Transaction ids: older (W, a store transaction) < held (H) < newer (E).
+	older, proceed := make(chan error, 1), make(chan struct{})
+	txDone := make(chan error, 1)
+	go func() {
+		txDone <- b.store.InTx(b.ctx, func(ctx context.Context) error {
+			tx, _ := store.TxFromContext(ctx)
+			var xid string
+			err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid)
+			older <- err
+			if err != nil {
+				return err
+			}
+			<-proceed
+			_, err = b.store.Append(ctx, "older", store.Any, rawEvent("test_event", 1))
+			return err
+		})
+	}()
+	require.NoError(t, <-older)
+	held, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	defer func() { _ = held.Rollback(context.Background()) }()
+	_, err = held.Exec(b.ctx, `SELECT pg_current_xact_id()`)
+	require.NoError(t, err)
+	_, err = b.store.Append(b.ctx, "newer", store.Any, rawEvent("test_event", 2))
+	require.NoError(t, err) // committed, but behind the horizon while held is open
+	close(proceed)
+	require.NoError(t, <-txDone) // its commit wakes the subscription
+	receive("older")
+	require.NoError(t, held.Commit(b.ctx)) // no notification: nothing was appended
+	receive("newer")
+}
