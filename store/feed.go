@@ -162,17 +162,36 @@ func (s *Store) ReadFeed(ctx context.Context, after Checkpoint, opts FeedOptions
 }
 
 func (s *Store) readFeed(ctx context.Context, after Checkpoint, opts FeedOptions) (FeedPage, error) {
+	fr, err := s.readFeedRows(ctx, after, opts)
+	if err != nil {
+		return FeedPage{Next: after}, err
+	}
+	recs, err := s.decodeRows(fr.rows)
+	return FeedPage{Events: recs, Next: fr.next, More: fr.more}, err
+}
+
+// feedRows is one page of the feed before decoding: its rows, the
+// checkpoint to continue from and whether reading on may return more (see
+// FeedPage).
+type feedRows struct {
+	rows []db.EventstoreEvent
+	next Checkpoint
+	more bool
+}
+
+// readFeedRows reads one page of the feed without decoding it.
+func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOptions) (feedRows, error) {
 	if opts.Limit < 1 || opts.Limit > s.cfg.MaxReadBatch {
-		return FeedPage{Next: after}, fmt.Errorf("%w: %d (want 1 to %d)", ErrInvalidBatchSize, opts.Limit, s.cfg.MaxReadBatch)
+		return feedRows{next: after}, fmt.Errorf("%w: %d (want 1 to %d)", ErrInvalidBatchSize, opts.Limit, s.cfg.MaxReadBatch)
 	}
 	if err := opts.Filter.validate(); err != nil {
-		return FeedPage{Next: after}, err
+		return feedRows{next: after}, err
 	}
 	if err := opts.Partition.validate(); err != nil {
-		return FeedPage{Next: after}, err
+		return feedRows{next: after}, err
 	}
 	if opts.ScanLimit < 0 {
-		return FeedPage{Next: after}, fmt.Errorf("%w: scan limit %d", ErrInvalidArgument, opts.ScanLimit)
+		return feedRows{next: after}, fmt.Errorf("%w: scan limit %d", ErrInvalidArgument, opts.ScanLimit)
 	}
 	part := opts.Partition.normalized()
 	if opts.Filter.IsZero() && part.Count == 1 {
@@ -200,15 +219,14 @@ func (s *Store) readFeed(ctx context.Context, after Checkpoint, opts FeedOptions
 		MaxCount:           int32(opts.Limit),
 	})
 	if err != nil {
-		return FeedPage{Next: after}, mapError(err)
+		return feedRows{next: after}, mapError(err)
 	}
-	page := FeedPage{Next: after}
-	hits := make([]db.EventstoreEvent, 0, len(rows))
+	fr := feedRows{next: after, rows: make([]db.EventstoreEvent, 0, len(rows))}
 	for _, row := range rows {
-		page.Next = Checkpoint{TransactionID: row.TransactionID, Position: row.GlobalPosition}
-		page.More = row.Scanned >= int64(scan)
+		fr.next = Checkpoint{TransactionID: row.TransactionID, Position: row.GlobalPosition}
+		fr.more = row.Scanned >= int64(scan)
 		if row.Hit {
-			hits = append(hits, db.EventstoreEvent{
+			fr.rows = append(fr.rows, db.EventstoreEvent{
 				GlobalPosition: row.GlobalPosition, TransactionID: row.TransactionID,
 				StreamID: row.StreamID, StreamVersion: row.StreamVersion, EventID: row.EventID,
 				EventType: row.EventType, EventVersion: row.EventVersion, GuildID: row.GuildID,
@@ -217,16 +235,14 @@ func (s *Store) readFeed(ctx context.Context, after Checkpoint, opts FeedOptions
 			})
 		}
 	}
-	if len(hits) == opts.Limit {
-		page.More = true
+	if len(fr.rows) == opts.Limit {
+		fr.more = true
 	}
-	recs, err := s.decodeRows(hits)
-	page.Events = recs
-	return page, err
+	return fr, nil
 }
 
 // readFeedAll reads the unfiltered feed.
-func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, limit int) (FeedPage, error) {
+func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, limit int) (feedRows, error) {
 	q, _ := s.queries(ctx)
 	rows, err := q.EventsReadFeed(ctx, db.EventsReadFeedParams{
 		AfterTransactionID: after.TransactionID,
@@ -234,14 +250,14 @@ func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, limit int) (F
 		MaxCount:           int32(limit),
 	})
 	if err != nil {
-		return FeedPage{Next: after}, mapError(err)
+		return feedRows{next: after}, mapError(err)
 	}
-	recs, err := s.decodeRows(rows)
-	page := FeedPage{Events: recs, Next: after, More: len(recs) == limit}
-	if len(recs) > 0 {
-		page.Next = recs[len(recs)-1].Checkpoint()
+	fr := feedRows{rows: rows, next: after, more: len(rows) == limit}
+	if len(rows) > 0 {
+		last := rows[len(rows)-1]
+		fr.next = Checkpoint{TransactionID: last.TransactionID, Position: last.GlobalPosition}
 	}
-	return page, err
+	return fr, nil
 }
 
 // Operation names of FeedEnd and FeedLag in Observation.Op.

@@ -109,3 +109,58 @@ func BenchmarkReadDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFeedCatchUp reads 10,000 typed events of the global feed in
+// pages of 1000, with ReadFeed page by page and with the Feed iterator
+// (which reads the next page while the current one is decoded); ns/op is
+// per pass.
+func BenchmarkFeedCatchUp(b *testing.B) {
+	pool := testdb.New(b)
+	s := store.New(pool, store.Config{Serializer: newJSON()})
+	b.Cleanup(s.Close)
+	ctx := store.WithGuild(b.Context(), bench.Guild)
+	const total = 10_000
+	for g := range total / 1000 {
+		stream := fmt.Sprintf("game-feed-%d", g)
+		evs := make([]store.Event, 1000)
+		for i := range evs {
+			evs[i] = bench.StoreEvent(stream, i)
+		}
+		_, err := s.Append(ctx, stream, store.NoStream, evs...)
+		require.NoError(b, err)
+	}
+	opts := store.FeedOptions{Limit: 1000}
+	b.Run("ReadFeed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			n, cp := 0, store.Checkpoint{}
+			for {
+				page, err := s.ReadFeed(ctx, cp, opts)
+				require.NoError(b, err)
+				n += len(page.Events)
+				cp = page.Next
+				if !page.More {
+					break
+				}
+			}
+			if n != total {
+				b.Fatalf("read %d events, want %d (is another transaction holding the feed back?)", n, total)
+			}
+		}
+		b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("Feed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			n := 0
+			for _, err := range s.Feed(ctx, store.Checkpoint{}, opts) {
+				require.NoError(b, err)
+				n++
+			}
+			if n != total {
+				b.Fatalf("read %d events, want %d (is another transaction holding the feed back?)", n, total)
+			}
+		}
+		b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "events/s")
+	})
+}
