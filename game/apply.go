@@ -429,19 +429,9 @@ func (s *State) knockoutRoundCompleted(v violation, e events.KnockoutRoundComple
 
 // raceModeTimeExpired folds in race_mode_time_expired.
 func (s *State) raceModeTimeExpired(v violation, e events.RaceModeTimeExpired) error {
-	for _, id := range slices.Sorted(maps.Keys(e.FinalMatches)) {
-		if _, ok := s.Teams[id]; !ok {
-			return v.fail(RuleKnownTeam, "unknown team %q", id)
-		}
-	}
-	for _, id := range s.TeamIDs() {
-		got, ok := e.FinalMatches[id]
-		switch {
-		case !ok:
-			return v.fail(RuleFinalMatches, "team %q is missing", id)
-		case got != s.Teams[id].Matches:
-			return v.fail(RuleFinalMatches, "team %q: %d matches, the game has %d", id, got, s.Teams[id].Matches)
-		}
+	if err := s.checkPerTeam(v, e.FinalMatches, RuleKnownTeam, RuleFinalMatches,
+		"team %q: %d matches, the game has %d", func(t Team) int { return t.Matches }); err != nil {
+		return err
 	}
 	s.TimeExpired = true
 	s.RoundOpen = false
@@ -468,24 +458,36 @@ func (s *State) gameCompleted(v violation, e events.GameCompleted) error {
 			return v.fail(RuleWinners, "winners %q, the active teams with the most matches are %q", winners, want)
 		}
 	}
-	for _, id := range slices.Sorted(maps.Keys(e.FinalScores)) {
-		if _, ok := s.Teams[id]; !ok {
-			return v.fail(RuleFinalScores, "unknown team %q", id)
-		}
-	}
-	for _, id := range s.TeamIDs() {
-		got, ok := e.FinalScores[id]
-		switch {
-		case !ok:
-			return v.fail(RuleFinalScores, "team %q is missing", id)
-		case got != s.Teams[id].Score:
-			return v.fail(RuleFinalScores, "team %q: score %d, the game has %d", id, got, s.Teams[id].Score)
-		}
+	if err := s.checkPerTeam(v, e.FinalScores, RuleFinalScores, RuleFinalScores,
+		"team %q: score %d, the game has %d", func(t Team) int { return t.Score }); err != nil {
+		return err
 	}
 	s.Status = StatusCompleted
 	s.Winners = winners
 	s.RoundOpen = false
 	s.CompletedAt = e.Time()
+	return nil
+}
+
+// checkPerTeam checks a per-team figure an event reports (final matches,
+// final scores): every key is a team of the game (else unknownRule), every
+// team is there and its figure equals have(team) (else rule, with
+// mismatch formatting the team, the reported and the game's figure).
+func (s *State) checkPerTeam(v violation, got map[string]int, unknownRule, rule, mismatch string, have func(Team) int) error {
+	for _, id := range slices.Sorted(maps.Keys(got)) {
+		if _, ok := s.Teams[id]; !ok {
+			return v.fail(unknownRule, "unknown team %q", id)
+		}
+	}
+	for _, id := range s.TeamIDs() {
+		g, ok := got[id]
+		switch {
+		case !ok:
+			return v.fail(rule, "team %q is missing", id)
+		case g != have(s.Teams[id]):
+			return v.fail(rule, mismatch, id, g, have(s.Teams[id]))
+		}
+	}
 	return nil
 }
 
