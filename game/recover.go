@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/gamebot/eventstore/store"
 	"github.com/google/uuid"
@@ -182,7 +181,7 @@ func recoverGame(ctx context.Context, s *store.Store, gameID string, opts Recove
 		if !transient(err) || attempt >= opts.Retry.MaxAttempts {
 			return failed, err
 		}
-		if serr := sleep(ctx, opts.Retry.Backoff(attempt)); serr != nil {
+		if serr := opts.Retry.Wait(ctx, attempt); serr != nil {
 			return failed, fmt.Errorf("recover game %q: %w (stopped retrying after attempt %d failed: %w)",
 				gameID, serr, attempt, err)
 		}
@@ -201,24 +200,6 @@ func transient(err error) bool {
 		return true
 	}
 	return false
-}
-
-// sleep waits for d, or returns the context's error as soon as ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // recoverOnce is one recovery attempt.

@@ -92,6 +92,13 @@ func (p RetryPolicy) Backoff(attempt int) time.Duration {
 	return rand.N(c)
 }
 
+// Wait sleeps Backoff(attempt) after failed attempt number attempt, for a
+// retry loop of the caller's own; it returns the context's error at once
+// when ctx is done first.
+func (p RetryPolicy) Wait(ctx context.Context, attempt int) error {
+	return sleepCtx(ctx, p.Backoff(attempt))
+}
+
 // retryable reports whether err is worth another attempt. replayable says
 // that re-sending the operation is safe even when the failed attempt may
 // have reached the server (an append with fixed event ids, a read, a whole

@@ -356,3 +356,17 @@ func TestRetryStopsOnCancel(t *testing.T) {
 	// The first backoff is random in [0, 1h): a second attempt is all but impossible.
 	require.LessOrEqual(t, calls.Load(), int32(2))
 }
+
+// TestRetryPolicyWait: Wait sleeps at most the attempt's ceiling and stops
+// at once when the context ends.
+func TestRetryPolicyWait(t *testing.T) {
+	t.Parallel()
+	p := store.RetryPolicy{BaseDelay: 20 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+	start := time.Now()
+	require.NoError(t, p.Wait(t.Context(), 1))
+	require.Less(t, time.Since(start), time.Second)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	long := store.RetryPolicy{BaseDelay: time.Hour, MaxDelay: time.Hour}
+	require.ErrorIs(t, long.Wait(ctx, 1), context.Canceled)
+}
