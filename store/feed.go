@@ -170,28 +170,19 @@ func (s *Store) readFeed(ctx context.Context, after Checkpoint, opts FeedOptions
 	return FeedPage{Events: recs, Next: fr.next, More: fr.more}, err
 }
 
-// feedRows is one page of the feed before decoding: its rows, the
-// checkpoint to continue from and whether reading on may return more (see
-// FeedPage).
-type feedRows struct {
-	rows []db.EventstoreEvent
-	next Checkpoint
-	more bool
-}
-
 // readFeedRows reads one page of the feed without decoding it.
-func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOptions) (feedRows, error) {
+func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOptions) (rowPage[Checkpoint], error) {
 	if opts.Limit < 1 || opts.Limit > s.cfg.MaxReadBatch {
-		return feedRows{next: after}, fmt.Errorf("%w: %d (want 1 to %d)", ErrInvalidBatchSize, opts.Limit, s.cfg.MaxReadBatch)
+		return rowPage[Checkpoint]{next: after}, fmt.Errorf("%w: %d (want 1 to %d)", ErrInvalidBatchSize, opts.Limit, s.cfg.MaxReadBatch)
 	}
 	if err := opts.Filter.validate(); err != nil {
-		return feedRows{next: after}, err
+		return rowPage[Checkpoint]{next: after}, err
 	}
 	if err := opts.Partition.validate(); err != nil {
-		return feedRows{next: after}, err
+		return rowPage[Checkpoint]{next: after}, err
 	}
 	if opts.ScanLimit < 0 {
-		return feedRows{next: after}, fmt.Errorf("%w: scan limit %d", ErrInvalidArgument, opts.ScanLimit)
+		return rowPage[Checkpoint]{next: after}, fmt.Errorf("%w: scan limit %d", ErrInvalidArgument, opts.ScanLimit)
 	}
 	part := opts.Partition.normalized()
 	if opts.Filter.IsZero() && part.Count == 1 {
@@ -219,9 +210,9 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 		MaxCount:           int32(opts.Limit),
 	})
 	if err != nil {
-		return feedRows{next: after}, mapError(err)
+		return rowPage[Checkpoint]{next: after}, mapError(err)
 	}
-	fr := feedRows{next: after, rows: make([]db.EventstoreEvent, 0, len(rows))}
+	fr := rowPage[Checkpoint]{next: after, rows: make([]db.EventstoreEvent, 0, len(rows))}
 	for _, row := range rows {
 		fr.next = Checkpoint{TransactionID: row.TransactionID, Position: row.GlobalPosition}
 		fr.more = row.Scanned >= int64(scan)
@@ -242,7 +233,7 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 }
 
 // readFeedAll reads the unfiltered feed.
-func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, limit int) (feedRows, error) {
+func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, limit int) (rowPage[Checkpoint], error) {
 	q, _ := s.queries(ctx)
 	rows, err := q.EventsReadFeed(ctx, db.EventsReadFeedParams{
 		AfterTransactionID: after.TransactionID,
@@ -250,9 +241,9 @@ func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, limit int) (f
 		MaxCount:           int32(limit),
 	})
 	if err != nil {
-		return feedRows{next: after}, mapError(err)
+		return rowPage[Checkpoint]{next: after}, mapError(err)
 	}
-	fr := feedRows{rows: rows, next: after, more: len(rows) == limit}
+	fr := rowPage[Checkpoint]{rows: rows, next: after, more: len(rows) == limit}
 	if len(rows) > 0 {
 		last := rows[len(rows)-1]
 		fr.next = Checkpoint{TransactionID: last.TransactionID, Position: last.GlobalPosition}

@@ -20,58 +20,15 @@ import (
 // matched.
 func (s *Store) Feed(ctx context.Context, after Checkpoint, opts FeedOptions) iter.Seq2[Recorded, error] {
 	return func(yield func(Recorded, error) bool) {
-		read := func(after Checkpoint) feedResult {
-			var fr feedRows
+		read := func(after Checkpoint) (rowPage[Checkpoint], error) {
+			var page rowPage[Checkpoint]
 			err := s.do(ctx, opSpec{op: OpReadFeed, replayable: true}, func(ctx context.Context) (int, error) {
 				var err error
-				fr, err = s.readFeedRows(ctx, after, opts)
-				return len(fr.rows), err
+				page, err = s.readFeedRows(ctx, after, opts)
+				return len(page.rows), err
 			})
-			return feedResult{feedRows: fr, err: err}
+			return page, err
 		}
-		// A transaction's connection runs one statement at a time.
-		readAhead := txValueFrom(ctx) == nil
-		var ahead chan feedResult
-		defer func() {
-			if ahead != nil {
-				<-ahead // never leave the read-ahead running
-			}
-		}()
-		page := read(after)
-		for {
-			if page.err != nil {
-				yield(Recorded{}, opError("feed", "", page.err))
-				return
-			}
-			if page.more && readAhead {
-				ahead = make(chan feedResult, 1)
-				go func(ch chan<- feedResult, next Checkpoint) { ch <- read(next) }(ahead, page.next)
-			}
-			recs, err := s.decodeRows(page.rows)
-			for _, r := range recs {
-				var recErr error
-				if r.Event == nil {
-					recErr = opError("feed", "", &DecodeError{Record: r, Err: decodeCause(err, r)})
-				}
-				if !yield(r, recErr) {
-					return
-				}
-			}
-			if !page.more {
-				return
-			}
-			if ahead != nil {
-				page = <-ahead
-				ahead = nil
-			} else {
-				page = read(page.next)
-			}
-		}
+		iteratePages(s, ctx, after, read, func(err error) error { return opError("feed", "", err) }, yield)
 	}
-}
-
-// feedResult is one page of a Feed iteration: what readFeedRows returned.
-type feedResult struct {
-	feedRows
-	err error
 }

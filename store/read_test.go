@@ -177,6 +177,9 @@ func TestStreamIterator(t *testing.T) {
 	for _, err := range b.store.Stream(b.ctx, "missing", 0, 10) {
 		require.ErrorIs(t, err, store.ErrStreamNotFound)
 	}
+	for _, err := range b.store.Stream(b.ctx, "long", 0, 0) {
+		require.ErrorIs(t, err, store.ErrInvalidBatchSize)
+	}
 }
 
 // TestMetadataWrittenByOtherTools: metadata that is not a flat object of

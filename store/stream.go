@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"iter"
-
-	"github.com/gamebot/eventstore/db"
 )
 
 // Stream iterates over streamID from version from (0 or 1: the first event)
@@ -19,61 +17,16 @@ func (s *Store) Stream(ctx context.Context, streamID string, from int64, batchSi
 		if from == 0 {
 			from = 1
 		}
-		read := func(from int64) streamPage {
+		read := func(from int64) (rowPage[int64], error) {
 			rows, err := s.readRows(ctx, streamID, from, batchSize, true)
-			return streamPage{rows: rows, err: err}
+			page := rowPage[int64]{rows: rows, more: err == nil && len(rows) == batchSize}
+			if page.more {
+				page.next = rows[len(rows)-1].StreamVersion + 1
+			}
+			return page, err
 		}
-		// A transaction's connection runs one statement at a time, so
-		// inside one the pages are read in turn.
-		readAhead := txValueFrom(ctx) == nil
-		var ahead chan streamPage
-		defer func() {
-			if ahead != nil {
-				<-ahead // never leave the read-ahead running
-			}
-		}()
-		page := read(from)
-		for {
-			if page.err != nil {
-				yield(Recorded{}, opError("stream", streamID, page.err))
-				return
-			}
-			rows := page.rows
-			full := len(rows) == batchSize
-			if full && readAhead {
-				// The next page is read while this one is decoded and
-				// handed out.
-				next := rows[len(rows)-1].StreamVersion + 1
-				ahead = make(chan streamPage, 1)
-				go func(ch chan<- streamPage) { ch <- read(next) }(ahead)
-			}
-			recs, err := s.decodeRows(rows)
-			for _, r := range recs {
-				var recErr error
-				if r.Event == nil {
-					recErr = opError("stream", streamID, &DecodeError{Record: r, Err: decodeCause(err, r)})
-				}
-				if !yield(r, recErr) {
-					return
-				}
-			}
-			if !full {
-				return
-			}
-			if ahead != nil {
-				page = <-ahead
-				ahead = nil
-			} else {
-				page = read(recs[len(recs)-1].Version + 1)
-			}
-		}
+		iteratePages(s, ctx, from, read, func(err error) error { return opError("stream", streamID, err) }, yield)
 	}
-}
-
-// streamPage is one page of a Stream: what readRows returned.
-type streamPage struct {
-	rows []db.EventstoreEvent
-	err  error
 }
 
 // decodeCause finds the cause recorded for r in a joined decode error.
