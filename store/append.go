@@ -55,10 +55,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 // appendEncoded sends an encoded batch. The statement sets the guild
 // itself, so it goes out alone rather than after setGuildSQL.
 func (s *Store) appendEncoded(ctx context.Context, streamID string, params db.EventsAppendParams) (AppendResult, error) {
-	q, inTx := s.q, false
-	if tv := txValueFrom(ctx); tv != nil {
-		q, inTx = s.q.WithTx(tv.tx), true
-	}
+	q, inTx := s.plainQueries(ctx)
 	row, err := q.EventsAppend(ctx, params)
 	if err != nil {
 		return AppendResult{}, mapError(err)

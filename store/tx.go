@@ -268,14 +268,24 @@ func (s *Store) queriesFor(ctx context.Context) (*db.Queries, bool) {
 			guild = tv.guildID()
 		}
 		if guild == "" {
-			return s.q.WithTx(tv.tx), true
+			return s.plainQueries(ctx)
 		}
 		return db.New(guildDB{b: tv.tx, guild: guild}), true
 	}
 	if guild == "" {
-		return s.q, false
+		return s.plainQueries(ctx)
 	}
 	return db.New(guildDB{b: s.pool, guild: guild}), false
+}
+
+// plainQueries returns the queries on ctx's transaction (inTx true) or on
+// the pool, without setting the guild: for statements that set it
+// themselves, and for calls without one.
+func (s *Store) plainQueries(ctx context.Context) (q *db.Queries, inTx bool) {
+	if tv := txValueFrom(ctx); tv != nil {
+		return s.q.WithTx(tv.tx), true
+	}
+	return s.q, false
 }
 
 // batchSender is a pool, connection or transaction.
