@@ -116,26 +116,15 @@ func TestLocalSubscriptionsWokenInProcess(t *testing.T) {
 func TestAnotherStoresNotificationWakes(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	got := make(chan int64, 10)
-	sub, err := b.store.Subscribe(b.ctx, store.SubscriptionOptions{Start: store.FromOrigin(), PollInterval: time.Minute},
-		func(_ context.Context, r store.Recorded) error {
-			got <- r.Version
-			return nil
-		})
-	require.NoError(t, err)
-	defer func() { _ = sub.Stop() }()
+	var r sink
+	sub := subscribe(t, b.store, b.ctx, store.SubscriptionOptions{Start: store.FromOrigin(), PollInterval: time.Minute}, r.handle)
 	waitClosed(t, sub.Live(), "live")
 	other := store.New(testdb.Connect(t, b.pool.Config().ConnString()), store.Config{})
 	t.Cleanup(other.Close)
-	for v := int64(1); v <= 3; v++ {
-		_, err := other.Append(b.ctx, "s", store.Any, rawEvent("test_event", int(v)))
+	for v := 1; v <= 3; v++ {
+		_, err := other.Append(b.ctx, "s", store.Any, rawEvent("test_event", v))
 		require.NoError(t, err)
-		select {
-		case gotV := <-got:
-			require.Equal(t, v, gotV)
-		case <-time.After(20 * time.Second):
-			t.Fatalf("event %d: another Store's NOTIFY did not wake the subscription", v)
-		}
+		require.Equal(t, seq(1, v+1), ns(t, r.waitLen(t, v)), "woken by another Store's NOTIFY")
 	}
 }
 
@@ -196,23 +185,13 @@ func TestBusySubscriptionCoalescesReads(t *testing.T) {
 func TestWokenReadLooksAgainPastTheHorizon(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	got := make(chan string, 10)
-	sub, err := b.store.Subscribe(b.ctx, store.SubscriptionOptions{PollInterval: time.Minute},
-		func(_ context.Context, r store.Recorded) error {
-			got <- r.StreamID
-			return nil
-		})
-	require.NoError(t, err)
-	defer func() { _ = sub.Stop() }()
+	var r sink
+	sub := subscribe(t, b.store, b.ctx, store.SubscriptionOptions{PollInterval: time.Minute}, r.handle)
 	waitClosed(t, sub.Live(), "live")
-	receive := func(want string) {
+	receive := func(n int, want string) {
 		t.Helper()
-		select {
-		case s := <-got:
-			require.Equal(t, want, s)
-		case <-time.After(30 * time.Second): // the poll interval is a minute
-			t.Fatalf("%s not delivered", want)
-		}
+		recs := r.waitLen(t, n)
+		require.Equal(t, want, recs[n-1].StreamID)
 	}
 
 	// Transaction ids: older (W, a store transaction) < held (H) < newer (E).
@@ -242,7 +221,7 @@ func TestWokenReadLooksAgainPastTheHorizon(t *testing.T) {
 	require.NoError(t, err) // committed, but behind the horizon while held is open
 	close(proceed)
 	require.NoError(t, <-txDone) // its commit wakes the subscription
-	receive("older")
+	receive(1, "older")
 	require.NoError(t, held.Commit(b.ctx)) // no notification: nothing was appended
-	receive("newer")
+	receive(2, "newer")
 }
