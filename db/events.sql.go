@@ -75,20 +75,27 @@ SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.eve
  WHERE e.stream_id = $1::text
    AND e.stream_version <= $2::bigint
    AND EXISTS (SELECT 1 FROM eventstore.streams s
-                WHERE s.stream_id = $1::text AND s.deleted_at IS NULL)
+                WHERE s.stream_id = $1::text AND s.deleted_at IS NULL
+                  AND ($3::text = '' OR s.guild_id = $3::text))
  ORDER BY e.stream_version DESC
- LIMIT $3::int
+ LIMIT $4::int
 `
 
 type EventsReadBackwardParams struct {
 	StreamID    string
 	FromVersion int64
+	GuildID     string
 	MaxCount    int32
 }
 
-// Events of a live (not deleted) stream with stream_version <= from, descending.
+// Events of a live (not deleted) stream (of guild_id, unless it is empty) with stream_version <= from, descending.
 func (q *Queries) EventsReadBackward(ctx context.Context, arg EventsReadBackwardParams) ([]EventstoreEvent, error) {
-	rows, err := q.db.Query(ctx, eventsReadBackward, arg.StreamID, arg.FromVersion, arg.MaxCount)
+	rows, err := q.db.Query(ctx, eventsReadBackward,
+		arg.StreamID,
+		arg.FromVersion,
+		arg.GuildID,
+		arg.MaxCount,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -304,20 +311,27 @@ SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.eve
  WHERE e.stream_id = $1::text
    AND e.stream_version >= $2::bigint
    AND EXISTS (SELECT 1 FROM eventstore.streams s
-                WHERE s.stream_id = $1::text AND s.deleted_at IS NULL)
+                WHERE s.stream_id = $1::text AND s.deleted_at IS NULL
+                  AND ($3::text = '' OR s.guild_id = $3::text))
  ORDER BY e.stream_version
- LIMIT $3::int
+ LIMIT $4::int
 `
 
 type EventsReadForwardParams struct {
 	StreamID    string
 	FromVersion int64
+	GuildID     string
 	MaxCount    int32
 }
 
-// Events of a live (not deleted) stream with stream_version >= from, ascending.
+// Events of a live (not deleted) stream (of guild_id, unless it is empty) with stream_version >= from, ascending.
 func (q *Queries) EventsReadForward(ctx context.Context, arg EventsReadForwardParams) ([]EventstoreEvent, error) {
-	rows, err := q.db.Query(ctx, eventsReadForward, arg.StreamID, arg.FromVersion, arg.MaxCount)
+	rows, err := q.db.Query(ctx, eventsReadForward,
+		arg.StreamID,
+		arg.FromVersion,
+		arg.GuildID,
+		arg.MaxCount,
+	)
 	if err != nil {
 		return nil, err
 	}

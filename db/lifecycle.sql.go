@@ -32,7 +32,8 @@ SELECT u.global_position, u.transaction_id, u.stream_id, u.stream_version, u.eve
           ORDER BY a.stream_version DESC
           LIMIT $3::int)) AS u
  WHERE EXISTS (SELECT 1 FROM eventstore.streams s
-                WHERE s.stream_id = $1::text AND s.deleted_at IS NULL)
+                WHERE s.stream_id = $1::text AND s.deleted_at IS NULL
+                  AND ($4::text = '' OR s.guild_id = $4::text))
  ORDER BY u.stream_version DESC
  LIMIT $3::int
 `
@@ -41,12 +42,18 @@ type EventsReadBackwardWithArchiveParams struct {
 	StreamID    string
 	FromVersion int64
 	MaxCount    int32
+	GuildID     string
 }
 
 // Like EventsReadBackward, but also reads archived events (one statement,
 // bounded by the page size like EventsReadForwardWithArchive).
 func (q *Queries) EventsReadBackwardWithArchive(ctx context.Context, arg EventsReadBackwardWithArchiveParams) ([]EventstoreEvent, error) {
-	rows, err := q.db.Query(ctx, eventsReadBackwardWithArchive, arg.StreamID, arg.FromVersion, arg.MaxCount)
+	rows, err := q.db.Query(ctx, eventsReadBackwardWithArchive,
+		arg.StreamID,
+		arg.FromVersion,
+		arg.MaxCount,
+		arg.GuildID,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +106,8 @@ SELECT u.global_position, u.transaction_id, u.stream_id, u.stream_version, u.eve
           ORDER BY a.stream_version
           LIMIT $3::int)) AS u
  WHERE EXISTS (SELECT 1 FROM eventstore.streams s
-                WHERE s.stream_id = $1::text AND s.deleted_at IS NULL)
+                WHERE s.stream_id = $1::text AND s.deleted_at IS NULL
+                  AND ($4::text = '' OR s.guild_id = $4::text))
  ORDER BY u.stream_version
  LIMIT $3::int
 `
@@ -108,6 +116,7 @@ type EventsReadForwardWithArchiveParams struct {
 	StreamID    string
 	FromVersion int64
 	MaxCount    int32
+	GuildID     string
 }
 
 // Like EventsReadForward, but also reads archived events: one statement, so
@@ -115,7 +124,12 @@ type EventsReadForwardWithArchiveParams struct {
 // at most max_count rows in index order, so the work stays bounded by the
 // page size whatever the stream's length.
 func (q *Queries) EventsReadForwardWithArchive(ctx context.Context, arg EventsReadForwardWithArchiveParams) ([]EventstoreEvent, error) {
-	rows, err := q.db.Query(ctx, eventsReadForwardWithArchive, arg.StreamID, arg.FromVersion, arg.MaxCount)
+	rows, err := q.db.Query(ctx, eventsReadForwardWithArchive,
+		arg.StreamID,
+		arg.FromVersion,
+		arg.MaxCount,
+		arg.GuildID,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 // Immutable event log; written only through eventstore.append_events
 type EventstoreEvent struct {
 	GlobalPosition int64
-	// Writing transaction; the global feed orders by (transaction_id, global_position)
+	// Feed label: the writing transaction's id, or the stream's previous label when higher; the global feed orders by (transaction_id, global_position)
 	TransactionID uint64
 	StreamID      string
 	StreamVersion int64
@@ -115,12 +115,13 @@ type EventstoreStream struct {
 	Version  int64
 	// Per-stream override of the event limit (NULL = the store's limit)
 	MaxEvents pgtype.Int8
-	// Transaction of the last append; keeps a stream's events in version order in the feed
+	// Feed label of the last append (see events.transaction_id); never goes down, which keeps a stream's events in version order in the feed
 	LastTransactionID pgtype.Uint64
 	CreatedAt         time.Time
-	UpdatedAt         time.Time
-	DeletedAt         *time.Time
-	ArchivedAt        *time.Time
+	// Last append or lifecycle change
+	UpdatedAt  time.Time
+	DeletedAt  *time.Time
+	ArchivedAt *time.Time
 }
 
 // One row per stream: guild, version (= event count), status (active, archived, deleted), first/last event (hot or archived)
@@ -139,7 +140,7 @@ type EventstoreStreamSummary struct {
 	ArchivedAt    *time.Time
 }
 
-// Checkpoints of persistent subscriptions, saved after the handler succeeded
+// Checkpoints of persistent subscriptions (saved after the handler succeeded) and the lease of the consumer that holds each
 type EventstoreSubscription struct {
 	Name            string
 	PartitionMember int32
@@ -154,14 +155,18 @@ type EventstoreSubscription struct {
 	CheckpointVersion int64
 	// The filter the consumer last started with: {"event_types": [...], "stream_prefix": "...", "guild_id": "..."}
 	Filter []byte
-	// The guild the subscription belongs to (its guild filter), NULL for store-wide subscriptions
+	// The guild the subscription belongs to (its guild filter), NULL for store-wide (admin) subscriptions
 	GuildID pgtype.Text
 	// Events handled (or dead-lettered) since the subscription was created
 	HandledCount int64
-	// The consumer that last took the subscription's lock (host, process id and backend pid)
-	Holder    pgtype.Text
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// The consumer that holds (or last held) the lease: host, process id and a per-consumer id
+	Holder pgtype.Text
+	// Bumped by every claim; saves and renewals must carry the current token (fencing)
+	LeaseToken int64
+	// When the holder's lease runs out unless renewed (NULL: released)
+	LeaseExpiresAt *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Persistent subscriptions: checkpoint, events still to pass (upper bound before filters; feed counts stop at 10001) and how long the next has waited, whether a consumer holds it now
@@ -174,8 +179,9 @@ type EventstoreSubscriptionLag struct {
 	HandledCount      int64
 	EventsBehind      int64
 	Lag               interface{}
-	ConsumerActive    bool
+	ConsumerActive    interface{}
 	Holder            pgtype.Text
+	LeaseExpiresAt    *time.Time
 	CheckpointSavedAt time.Time
 	GuildID           pgtype.Text
 	Filter            []byte

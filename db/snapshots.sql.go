@@ -37,7 +37,13 @@ SELECT sn.stream_id, sn.guild_id, sn.stream_version, sn.snapshot_type, sn.schema
   FROM eventstore.snapshots sn
   JOIN eventstore.streams st ON st.stream_id = sn.stream_id
  WHERE sn.stream_id = $1::text
+   AND ($2::text = '' OR sn.guild_id = $2::text)
 `
+
+type SnapshotGetParams struct {
+	StreamID string
+	GuildID  string
+}
 
 type SnapshotGetRow struct {
 	StreamID      string
@@ -51,9 +57,10 @@ type SnapshotGetRow struct {
 	StreamDeleted bool
 }
 
-// The latest snapshot of a stream, with whether the stream is soft-deleted.
-func (q *Queries) SnapshotGet(ctx context.Context, streamID string) (SnapshotGetRow, error) {
-	row := q.db.QueryRow(ctx, snapshotGet, streamID)
+// The latest snapshot of a stream (of guild_id, unless it is empty), with
+// whether the stream is soft-deleted.
+func (q *Queries) SnapshotGet(ctx context.Context, arg SnapshotGetParams) (SnapshotGetRow, error) {
+	row := q.db.QueryRow(ctx, snapshotGet, arg.StreamID, arg.GuildID)
 	var i SnapshotGetRow
 	err := row.Scan(
 		&i.StreamID,

@@ -47,10 +47,17 @@ SELECT s.stream_id, s.guild_id, s.version, s.max_events, s.last_transaction_id, 
        s.deleted_at, s.archived_at
   FROM eventstore.streams s
  WHERE s.stream_id = $1::text
+   AND ($2::text = '' OR s.guild_id = $2::text)
 `
 
-func (q *Queries) StreamGet(ctx context.Context, streamID string) (EventstoreStream, error) {
-	row := q.db.QueryRow(ctx, streamGet, streamID)
+type StreamGetParams struct {
+	StreamID string
+	GuildID  string
+}
+
+// A stream's row; with a guild_id (not empty), only if it is that guild's.
+func (q *Queries) StreamGet(ctx context.Context, arg StreamGetParams) (EventstoreStream, error) {
+	row := q.db.QueryRow(ctx, streamGet, arg.StreamID, arg.GuildID)
 	var i EventstoreStream
 	err := row.Scan(
 		&i.StreamID,

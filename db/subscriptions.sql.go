@@ -7,158 +7,135 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const subscriptionCheckpointSave = `-- name: SubscriptionCheckpointSave :execrows
-UPDATE eventstore.subscriptions s
-   SET checkpoint_transaction_id = $1::xid8,
-       checkpoint_position = $2::bigint,
-       checkpoint_version = $3::bigint,
-       handled_count = s.handled_count + $4::bigint,
-       updated_at = now()
- WHERE s.name = $5::text AND s.partition_member = $6::int
+const subscriptionCheckpointSave = `-- name: SubscriptionCheckpointSave :one
+SELECT eventstore.subscription_checkpoint_save(
+        $1::text, $2::int, $3::text, $4::bigint,
+        $5::xid8, $6::bigint, $7::bigint,
+        $8::bigint, $9::float8)::boolean AS saved
 `
 
 type SubscriptionCheckpointSaveParams struct {
+	Name                    string
+	PartitionMember         int32
+	GuildID                 pgtype.Text
+	LeaseToken              int64
 	CheckpointTransactionID uint64
 	CheckpointPosition      int64
 	CheckpointVersion       int64
 	Handled                 int64
-	Name                    string
-	PartitionMember         int32
+	LeaseSeconds            float64
 }
 
-// Saves a member's checkpoint after its handler succeeded.
-func (q *Queries) SubscriptionCheckpointSave(ctx context.Context, arg SubscriptionCheckpointSaveParams) (int64, error) {
-	result, err := q.db.Exec(ctx, subscriptionCheckpointSave,
+// Saves the holder's checkpoint after its handler succeeded (and renews the
+// lease); false, saving nothing, when lease_token is no longer the lease's.
+func (q *Queries) SubscriptionCheckpointSave(ctx context.Context, arg SubscriptionCheckpointSaveParams) (bool, error) {
+	row := q.db.QueryRow(ctx, subscriptionCheckpointSave,
+		arg.Name,
+		arg.PartitionMember,
+		arg.GuildID,
+		arg.LeaseToken,
 		arg.CheckpointTransactionID,
 		arg.CheckpointPosition,
 		arg.CheckpointVersion,
 		arg.Handled,
-		arg.Name,
-		arg.PartitionMember,
+		arg.LeaseSeconds,
 	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+	var saved bool
+	err := row.Scan(&saved)
+	return saved, err
 }
 
 const subscriptionClaim = `-- name: SubscriptionClaim :one
-UPDATE eventstore.subscriptions s
-   SET holder = $1::text || ' backend ' || pg_backend_pid(),
-       filter = $2::jsonb,
-       guild_id = $3::text,
-       updated_at = now()
- WHERE s.name = $4::text AND s.partition_member = $5::int
-RETURNING s.name, s.partition_member, s.partition_count, s.stream_id,
-          s.checkpoint_transaction_id, s.checkpoint_position, s.checkpoint_version,
-          s.filter, s.guild_id, s.handled_count, s.holder, s.created_at, s.updated_at
+SELECT c.granted::boolean            AS granted,
+       (c.sub).lease_token::bigint   AS lease_token,
+       (c.sub).lease_expires_at::timestamptz AS lease_expires_at,
+       (c.sub).holder::text          AS holder,
+       (c.sub).checkpoint_transaction_id::xid8 AS checkpoint_transaction_id,
+       (c.sub).checkpoint_position::bigint     AS checkpoint_position,
+       (c.sub).checkpoint_version::bigint      AS checkpoint_version
+  FROM eventstore.subscription_claim($1::text, $2::int, $3::text,
+                                     $4::text, $5::jsonb, $6::float8) AS c
 `
 
 type SubscriptionClaimParams struct {
-	Holder          string
-	Filter          []byte
-	GuildID         pgtype.Text
 	Name            string
 	PartitionMember int32
+	GuildID         pgtype.Text
+	Holder          string
+	Filter          []byte
+	LeaseSeconds    float64
 }
 
-// Records the new holder and filter of a subscription member whose lock was
-// just taken, and returns its row (with the checkpoint to resume from).
-func (q *Queries) SubscriptionClaim(ctx context.Context, arg SubscriptionClaimParams) (EventstoreSubscription, error) {
+type SubscriptionClaimRow struct {
+	Granted                 bool
+	LeaseToken              int64
+	LeaseExpiresAt          time.Time
+	Holder                  string
+	CheckpointTransactionID uint64
+	CheckpointPosition      int64
+	CheckpointVersion       int64
+}
+
+// Takes the member's lease for holder when it is free (or already holder's)
+// and returns whether it was granted, the lease token and the checkpoint.
+func (q *Queries) SubscriptionClaim(ctx context.Context, arg SubscriptionClaimParams) (SubscriptionClaimRow, error) {
 	row := q.db.QueryRow(ctx, subscriptionClaim,
-		arg.Holder,
-		arg.Filter,
-		arg.GuildID,
 		arg.Name,
 		arg.PartitionMember,
+		arg.GuildID,
+		arg.Holder,
+		arg.Filter,
+		arg.LeaseSeconds,
 	)
-	var i EventstoreSubscription
+	var i SubscriptionClaimRow
 	err := row.Scan(
-		&i.Name,
-		&i.PartitionMember,
-		&i.PartitionCount,
-		&i.StreamID,
+		&i.Granted,
+		&i.LeaseToken,
+		&i.LeaseExpiresAt,
+		&i.Holder,
 		&i.CheckpointTransactionID,
 		&i.CheckpointPosition,
 		&i.CheckpointVersion,
-		&i.Filter,
-		&i.GuildID,
-		&i.HandledCount,
-		&i.Holder,
-		&i.CreatedAt,
-		&i.UpdatedAt,
 	)
 	return i, err
 }
 
-const subscriptionCreate = `-- name: SubscriptionCreate :exec
-INSERT INTO eventstore.subscriptions
-       (name, partition_member, partition_count, stream_id,
-        checkpoint_transaction_id, checkpoint_position, checkpoint_version, filter, guild_id)
-VALUES ($1::text, $2::int, $3::int, $4::text,
-        $5::xid8, $6::bigint, $7::bigint,
-        $8::jsonb, $9::text)
-ON CONFLICT (name, partition_member) DO NOTHING
+const subscriptionDelete = `-- name: SubscriptionDelete :one
+SELECT eventstore.subscription_delete($1::text)::bigint AS deleted
 `
 
-type SubscriptionCreateParams struct {
-	Name                    string
-	PartitionMember         int32
-	PartitionCount          int32
-	StreamID                pgtype.Text
-	CheckpointTransactionID uint64
-	CheckpointPosition      int64
-	CheckpointVersion       int64
-	Filter                  []byte
-	GuildID                 pgtype.Text
-}
-
-// Registers a persistent subscription member at its start position; an
-// existing row is left as it is.
-func (q *Queries) SubscriptionCreate(ctx context.Context, arg SubscriptionCreateParams) error {
-	_, err := q.db.Exec(ctx, subscriptionCreate,
-		arg.Name,
-		arg.PartitionMember,
-		arg.PartitionCount,
-		arg.StreamID,
-		arg.CheckpointTransactionID,
-		arg.CheckpointPosition,
-		arg.CheckpointVersion,
-		arg.Filter,
-		arg.GuildID,
-	)
-	return err
-}
-
-const subscriptionDelete = `-- name: SubscriptionDelete :execrows
-DELETE FROM eventstore.subscriptions s WHERE s.name = $1::text
-`
-
-// Deletes every member of a subscription.
+// Deletes every member of a subscription (eventstore.subscription_delete).
 func (q *Queries) SubscriptionDelete(ctx context.Context, name string) (int64, error) {
-	result, err := q.db.Exec(ctx, subscriptionDelete, name)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+	row := q.db.QueryRow(ctx, subscriptionDelete, name)
+	var deleted int64
+	err := row.Scan(&deleted)
+	return deleted, err
 }
 
 const subscriptionGet = `-- name: SubscriptionGet :many
 SELECT s.name, s.partition_member, s.partition_count, s.stream_id,
        s.checkpoint_transaction_id, s.checkpoint_position, s.checkpoint_version,
-       s.filter, s.guild_id, s.handled_count, s.holder, s.created_at, s.updated_at
+       s.filter, s.guild_id, s.handled_count, s.holder, s.lease_token, s.lease_expires_at,
+       s.created_at, s.updated_at
   FROM eventstore.subscriptions s
  WHERE s.name = $1::text
+   AND ($2::text = '' OR s.guild_id = $2::text)
  ORDER BY s.partition_member
 `
 
-// The members of one subscription, by member.
-func (q *Queries) SubscriptionGet(ctx context.Context, name string) ([]EventstoreSubscription, error) {
-	rows, err := q.db.Query(ctx, subscriptionGet, name)
+type SubscriptionGetParams struct {
+	Name    string
+	GuildID string
+}
+
+// The members of one subscription, by member (of guild_id, unless it is empty).
+func (q *Queries) SubscriptionGet(ctx context.Context, arg SubscriptionGetParams) ([]EventstoreSubscription, error) {
+	rows, err := q.db.Query(ctx, subscriptionGet, arg.Name, arg.GuildID)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +155,8 @@ func (q *Queries) SubscriptionGet(ctx context.Context, name string) ([]Eventstor
 			&i.GuildID,
 			&i.HandledCount,
 			&i.Holder,
+			&i.LeaseToken,
+			&i.LeaseExpiresAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 		); err != nil {
@@ -194,14 +173,16 @@ func (q *Queries) SubscriptionGet(ctx context.Context, name string) ([]Eventstor
 const subscriptionList = `-- name: SubscriptionList :many
 SELECT s.name, s.partition_member, s.partition_count, s.stream_id,
        s.checkpoint_transaction_id, s.checkpoint_position, s.checkpoint_version,
-       s.filter, s.guild_id, s.handled_count, s.holder, s.created_at, s.updated_at
+       s.filter, s.guild_id, s.handled_count, s.holder, s.lease_token, s.lease_expires_at,
+       s.created_at, s.updated_at
   FROM eventstore.subscriptions s
+ WHERE ($1::text = '' OR s.guild_id = $1::text)
  ORDER BY s.name, s.partition_member
 `
 
-// Every subscription member, by name and member.
-func (q *Queries) SubscriptionList(ctx context.Context) ([]EventstoreSubscription, error) {
-	rows, err := q.db.Query(ctx, subscriptionList)
+// Every subscription member (of guild_id, unless it is empty), by name and member.
+func (q *Queries) SubscriptionList(ctx context.Context, guildID string) ([]EventstoreSubscription, error) {
+	rows, err := q.db.Query(ctx, subscriptionList, guildID)
 	if err != nil {
 		return nil, err
 	}
@@ -221,6 +202,8 @@ func (q *Queries) SubscriptionList(ctx context.Context) ([]EventstoreSubscriptio
 			&i.GuildID,
 			&i.HandledCount,
 			&i.Holder,
+			&i.LeaseToken,
+			&i.LeaseExpiresAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 		); err != nil {
@@ -234,26 +217,112 @@ func (q *Queries) SubscriptionList(ctx context.Context) ([]EventstoreSubscriptio
 	return items, nil
 }
 
-const subscriptionLockTry = `-- name: SubscriptionLockTry :one
-SELECT pg_try_advisory_lock(hashtextextended($1::text, 0))::boolean AS locked
+const subscriptionRegister = `-- name: SubscriptionRegister :one
+SELECT r.name, r.partition_member, r.partition_count, r.stream_id,
+       r.checkpoint_transaction_id, r.checkpoint_position, r.checkpoint_version,
+       r.filter, r.guild_id, r.handled_count, r.holder, r.lease_token, r.lease_expires_at,
+       r.created_at, r.updated_at
+  FROM eventstore.subscription_register(
+        $1::text, $2::int, $3::int, $4::text,
+        $5::xid8, $6::bigint, $7::bigint,
+        $8::jsonb, $9::text) AS r
 `
 
-// Takes the session advisory lock of a subscription member if it is free.
-func (q *Queries) SubscriptionLockTry(ctx context.Context, lockKey string) (bool, error) {
-	row := q.db.QueryRow(ctx, subscriptionLockTry, lockKey)
-	var locked bool
-	err := row.Scan(&locked)
-	return locked, err
+type SubscriptionRegisterParams struct {
+	Name                    string
+	PartitionMember         int32
+	PartitionCount          int32
+	StreamID                pgtype.Text
+	CheckpointTransactionID uint64
+	CheckpointPosition      int64
+	CheckpointVersion       int64
+	Filter                  []byte
+	GuildID                 pgtype.Text
 }
 
-const subscriptionUnlock = `-- name: SubscriptionUnlock :one
-SELECT pg_advisory_unlock(hashtextextended($1::text, 0))::boolean AS unlocked
+// Registers a persistent subscription member at its start position when it
+// is new (eventstore.subscription_register) and returns the stored row.
+func (q *Queries) SubscriptionRegister(ctx context.Context, arg SubscriptionRegisterParams) (EventstoreSubscription, error) {
+	row := q.db.QueryRow(ctx, subscriptionRegister,
+		arg.Name,
+		arg.PartitionMember,
+		arg.PartitionCount,
+		arg.StreamID,
+		arg.CheckpointTransactionID,
+		arg.CheckpointPosition,
+		arg.CheckpointVersion,
+		arg.Filter,
+		arg.GuildID,
+	)
+	var i EventstoreSubscription
+	err := row.Scan(
+		&i.Name,
+		&i.PartitionMember,
+		&i.PartitionCount,
+		&i.StreamID,
+		&i.CheckpointTransactionID,
+		&i.CheckpointPosition,
+		&i.CheckpointVersion,
+		&i.Filter,
+		&i.GuildID,
+		&i.HandledCount,
+		&i.Holder,
+		&i.LeaseToken,
+		&i.LeaseExpiresAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const subscriptionRelease = `-- name: SubscriptionRelease :one
+SELECT eventstore.subscription_release($1::text, $2::int, $3::text,
+                                       $4::bigint)::boolean AS released
 `
 
-// Releases the session advisory lock of a subscription member.
-func (q *Queries) SubscriptionUnlock(ctx context.Context, lockKey string) (bool, error) {
-	row := q.db.QueryRow(ctx, subscriptionUnlock, lockKey)
-	var unlocked bool
-	err := row.Scan(&unlocked)
-	return unlocked, err
+type SubscriptionReleaseParams struct {
+	Name            string
+	PartitionMember int32
+	GuildID         pgtype.Text
+	LeaseToken      int64
+}
+
+// Ends the lease of the holder of lease_token at once.
+func (q *Queries) SubscriptionRelease(ctx context.Context, arg SubscriptionReleaseParams) (bool, error) {
+	row := q.db.QueryRow(ctx, subscriptionRelease,
+		arg.Name,
+		arg.PartitionMember,
+		arg.GuildID,
+		arg.LeaseToken,
+	)
+	var released bool
+	err := row.Scan(&released)
+	return released, err
+}
+
+const subscriptionRenew = `-- name: SubscriptionRenew :one
+SELECT eventstore.subscription_renew($1::text, $2::int, $3::text,
+                                     $4::bigint, $5::float8)::boolean AS renewed
+`
+
+type SubscriptionRenewParams struct {
+	Name            string
+	PartitionMember int32
+	GuildID         pgtype.Text
+	LeaseToken      int64
+	LeaseSeconds    float64
+}
+
+// Extends the lease of the holder of lease_token; false when it was lost.
+func (q *Queries) SubscriptionRenew(ctx context.Context, arg SubscriptionRenewParams) (bool, error) {
+	row := q.db.QueryRow(ctx, subscriptionRenew,
+		arg.Name,
+		arg.PartitionMember,
+		arg.GuildID,
+		arg.LeaseToken,
+		arg.LeaseSeconds,
+	)
+	var renewed bool
+	err := row.Scan(&renewed)
+	return renewed, err
 }

@@ -251,7 +251,8 @@ func TestRecoverStreamErrors(t *testing.T) {
 		{"no game_started", "game-headless", game.RecoverOptions{}, testGuild, game.ErrInvalidEvent, game.RuleFirstEvent},
 		{"no game_started, skipping", "game-headless", game.RecoverOptions{OnInvalid: game.SkipAndReport}, testGuild,
 			game.ErrInvalidEvent, game.RuleFirstEvent},
-		{"context of another guild", "game-1", game.RecoverOptions{}, "guild-2", game.ErrForeignEvent, game.RuleSameGuild},
+		// Reads are scoped to the context's guild: another guild's game is not there.
+		{"context of another guild", "game-1", game.RecoverOptions{}, "guild-2", store.ErrStreamNotFound, ""},
 		{"unknown policy", "game-1", game.RecoverOptions{OnInvalid: 7}, testGuild, store.ErrInvalidArgument, ""},
 		{"batch too large", "game-1", game.RecoverOptions{BatchSize: 5000}, testGuild, store.ErrInvalidBatchSize, ""},
 	}

@@ -215,15 +215,15 @@ func hotEmptyComplete(info StreamInfo, from int64, forward bool) bool {
 // readWithArchive reads one page from the hot and the archived events in a
 // single statement, so an archive committing meanwhile is seen whole or not
 // at all.
-func readWithArchive(ctx context.Context, q *db.Queries, streamID string, from int64, count int, forward bool) ([]db.EventstoreEvent, error) {
+func readWithArchive(ctx context.Context, q *db.Queries, guild, streamID string, from int64, count int, forward bool) ([]db.EventstoreEvent, error) {
 	var (
 		rows []db.EventstoreEvent
 		err  error
 	)
 	if forward {
-		rows, err = q.EventsReadForwardWithArchive(ctx, db.EventsReadForwardWithArchiveParams{StreamID: streamID, FromVersion: from, MaxCount: int32(count)})
+		rows, err = q.EventsReadForwardWithArchive(ctx, db.EventsReadForwardWithArchiveParams{StreamID: streamID, GuildID: guild, FromVersion: from, MaxCount: int32(count)})
 	} else {
-		rows, err = q.EventsReadBackwardWithArchive(ctx, db.EventsReadBackwardWithArchiveParams{StreamID: streamID, FromVersion: from, MaxCount: int32(count)})
+		rows, err = q.EventsReadBackwardWithArchive(ctx, db.EventsReadBackwardWithArchiveParams{StreamID: streamID, GuildID: guild, FromVersion: from, MaxCount: int32(count)})
 	}
 	return rows, mapError(err)
 }

@@ -446,7 +446,7 @@ func TestArchiveCompleted(t *testing.T) {
 		"game-running-old": store.StatusArchived, "game-done-new": store.StatusActive,
 		"game-done-deleted": store.StatusDeleted,
 	} {
-		info, err := b.store.StreamInfo(b.ctx, id)
+		info, err := b.store.StreamInfo(b.admin, id)
 		require.NoError(t, err)
 		require.Equal(t, want, info.Status(), id)
 	}

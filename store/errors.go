@@ -193,6 +193,11 @@ var (
 	// ErrSubscriptionNotFound reports a persistent subscription that does
 	// not exist, or whose row was deleted while a consumer ran.
 	ErrSubscriptionNotFound = errors.New("subscription not found")
+	// ErrSubscriptionNameTaken reports a persistent subscription name that
+	// belongs to another guild (or, for a store-wide subscription, to a
+	// guild): names are global, so pick another one (prefixing it with the
+	// guild is a good habit). The error never says which guild holds it.
+	ErrSubscriptionNameTaken = errors.New("subscription name taken")
 	// ErrBroadcastOverflow reports a broadcast receiver that fell behind:
 	// its queue stayed full, so it was disconnected rather than allowed to
 	// miss events or hold the others back.
@@ -253,7 +258,8 @@ type dbError struct {
 func (e *dbError) Error() string   { return e.msg }
 func (e *dbError) Unwrap() []error { return []error{e.kind, e.cause} }
 
-// sqlstate codes raised by the eventstore schema (see 00001_init.sql).
+// sqlstate codes raised by the eventstore schema (listed in
+// sql/schema/00001_tables_and_roles.sql and docs/ERRORS.md).
 const (
 	codeWrongExpectedVersion = "ES001"
 	codeStreamNotFound       = "ES002"
@@ -265,13 +271,14 @@ const (
 	codeInvalidArgument      = "ES008"
 	codeGuildMismatch        = "ES009"
 	codeEventImmutable       = "ES010"
-	// Lifecycle (see 00004_lifecycle.sql).
 	codeSnapshotBeyondStream = "ES011"
 	codeAdminRequired        = "ES012"
 	codeConfirmationRequired = "ES013"
 	codeSnapshotRequired     = "ES014"
-	// Guilds (see 00002_security.sql).
-	codeGuildRequired = "ES015"
+	codeGuildRequired        = "ES015"
+	// Subscriptions.
+	codeSubscriptionNameTaken = "ES016"
+	codeSubscriptionNotFound  = "ES017"
 )
 
 var codeKinds = map[string]error{
@@ -289,6 +296,9 @@ var codeKinds = map[string]error{
 	codeSnapshotRequired:     ErrSnapshotRequired,
 
 	codeGuildRequired: ErrGuildRequired,
+
+	codeSubscriptionNameTaken: ErrSubscriptionNameTaken,
+	codeSubscriptionNotFound:  ErrSubscriptionNotFound,
 }
 
 var argumentKinds = map[string]error{
@@ -364,6 +374,10 @@ func mapPgError(pgErr *pgconn.PgError) error {
 			return &dbError{kind: ErrDuplicateEvent, msg: "duplicate event id: " + pgErr.Detail, cause: pgErr}
 		case "events_stream_version_key":
 			return &dbError{kind: ErrWrongExpectedVersion, msg: "wrong expected version: concurrent append", cause: pgErr}
+		}
+	case "23514", "23502": // check_violation, not_null_violation: the events table's own checks of a row
+		if strings.HasPrefix(pgErr.TableName, "events") {
+			return &dbError{kind: ErrInvalidEventData, msg: "invalid event: " + pgErr.Message, cause: pgErr}
 		}
 	case "22P02", "22P05", "22021", "2202E", "54000", "22003": // invalid text/json, \u0000 in jsonb, bad encoding, array/size limits, a JSON number numeric cannot hold
 		return &dbError{kind: ErrInvalidEventData, msg: "invalid event data: " + pgErr.Message, cause: pgErr}

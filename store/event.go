@@ -38,7 +38,9 @@ type Recorded struct {
 	// GlobalPosition is the event's position in the whole store (unique,
 	// increasing in insertion order; see Checkpoint for commit order).
 	GlobalPosition int64
-	// TransactionID is the id of the transaction that wrote the event.
+	// TransactionID is the event's feed label: the id of the transaction
+	// that wrote it, or the stream's previous label when that is higher
+	// (so that the feed keeps every stream in version order).
 	TransactionID uint64
 	// ID is the event id.
 	ID uuid.UUID

@@ -178,6 +178,10 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 	if err := opts.Filter.validate(); err != nil {
 		return rowPage[Checkpoint]{next: after}, err
 	}
+	var err error
+	if opts.Filter.GuildID, err = s.scopeTo(ctx, opts.Filter.GuildID); err != nil {
+		return rowPage[Checkpoint]{next: after}, err
+	}
 	if err := opts.Partition.validate(); err != nil {
 		return rowPage[Checkpoint]{next: after}, err
 	}

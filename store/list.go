@@ -101,6 +101,10 @@ func (s *Store) ListStreams(ctx context.Context, opts ListOptions) (StreamList, 
 }
 
 func (s *Store) listStreams(ctx context.Context, opts ListOptions) (StreamList, error) {
+	var err error
+	if opts.GuildID, err = s.scopeTo(ctx, opts.GuildID); err != nil {
+		return StreamList{}, err
+	}
 	p, err := s.listParams(opts)
 	if err != nil {
 		return StreamList{}, err

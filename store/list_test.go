@@ -22,7 +22,7 @@ func listAll(t *testing.T, b *bundle, opts store.ListOptions) ([]store.StreamInf
 		totals []int64
 	)
 	for {
-		page, err := b.store.ListStreams(b.ctx, opts)
+		page, err := b.store.ListStreams(b.admin, opts)
 		require.NoError(t, err)
 		require.LessOrEqual(t, len(page.Streams), max(opts.Limit, 1))
 		all = append(all, page.Streams...)
@@ -58,7 +58,7 @@ func TestListStreamsPaginationStableUnderInserts(t *testing.T) {
 		_, err := b.store.Append(b.ctx, fmt.Sprintf("game-%03d", i), store.NoStream, rawEvent("test_event", i))
 		require.NoError(t, err)
 	}
-	original, err := b.store.ListStreams(b.ctx, store.ListOptions{Limit: 1000})
+	original, err := b.store.ListStreams(b.admin, store.ListOptions{Limit: 1000})
 	require.NoError(t, err)
 	require.Len(t, original.Streams, 150)
 	require.Equal(t, int64(150), original.Total)
@@ -89,7 +89,7 @@ func TestListStreamsPaginationStableUnderInserts(t *testing.T) {
 				opts   = store.ListOptions{Limit: 7, Newest: newest}
 			)
 			for {
-				page, err := b.store.ListStreams(b.ctx, opts)
+				page, err := b.store.ListStreams(b.admin, opts)
 				require.NoError(t, err)
 				listed = append(listed, page.Streams...)
 				if page.Next == "" {
@@ -259,7 +259,7 @@ func TestListStreamsRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := b.store.ListStreams(b.ctx, tt.opts)
+			_, err := b.store.ListStreams(b.admin, tt.opts)
 			require.ErrorIs(t, err, tt.wantErr)
 		})
 	}
@@ -268,12 +268,12 @@ func TestListStreamsRefusals(t *testing.T) {
 	for i := range store.DefaultListLimit + 1 {
 		require.NoError(t, b.store.CreateStream(b.ctx, fmt.Sprintf("s-%03d", i)))
 	}
-	page, err := b.store.ListStreams(b.ctx, store.ListOptions{})
+	page, err := b.store.ListStreams(b.admin, store.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, page.Streams, store.DefaultListLimit)
 	require.NotEmpty(t, page.Next)
 	require.Equal(t, int64(store.DefaultListLimit+1), page.Total)
-	last, err := b.store.ListStreams(b.ctx, store.ListOptions{Cursor: page.Next})
+	last, err := b.store.ListStreams(b.admin, store.ListOptions{Cursor: page.Next})
 	require.NoError(t, err)
 	require.Equal(t, []string{fmt.Sprintf("s-%03d", store.DefaultListLimit)}, streamIDs(last.Streams))
 	require.Empty(t, last.Next)

@@ -85,12 +85,12 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 		err  error
 	)
 	if forward {
-		rows, err = q.EventsReadForward(ctx, db.EventsReadForwardParams{StreamID: streamID, FromVersion: from, MaxCount: int32(count)})
+		rows, err = q.EventsReadForward(ctx, db.EventsReadForwardParams{StreamID: streamID, GuildID: s.scopeGuild(ctx), FromVersion: from, MaxCount: int32(count)})
 	} else {
 		if from == End {
 			from = 1<<63 - 1
 		}
-		rows, err = q.EventsReadBackward(ctx, db.EventsReadBackwardParams{StreamID: streamID, FromVersion: from, MaxCount: int32(count)})
+		rows, err = q.EventsReadBackward(ctx, db.EventsReadBackwardParams{StreamID: streamID, GuildID: s.scopeGuild(ctx), FromVersion: from, MaxCount: int32(count)})
 	}
 	if err != nil {
 		return nil, mapError(err)
@@ -106,11 +106,11 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 		if hotEmptyComplete(info, from, forward) {
 			return []db.EventstoreEvent{}, nil
 		}
-		if rows, err = readWithArchive(ctx, q, streamID, from, count, forward); err != nil {
+		if rows, err = readWithArchive(ctx, q, s.scopeGuild(ctx), streamID, from, count, forward); err != nil {
 			return nil, err
 		}
 	} else if !hotPageComplete(rows, from, count, forward) {
-		if rows, err = readWithArchive(ctx, q, streamID, from, count, forward); err != nil {
+		if rows, err = readWithArchive(ctx, q, s.scopeGuild(ctx), streamID, from, count, forward); err != nil {
 			return nil, err
 		}
 	}
@@ -184,7 +184,7 @@ func (s *Store) streamInfo(ctx context.Context, streamID string) (StreamInfo, er
 		return StreamInfo{}, err
 	}
 	q, _ := s.queries(ctx)
-	row, err := q.StreamGet(ctx, streamID)
+	row, err := q.StreamGet(ctx, db.StreamGetParams{StreamID: streamID, GuildID: s.scopeGuild(ctx)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return StreamInfo{}, ErrStreamNotFound
 	}
@@ -197,7 +197,7 @@ func (s *Store) streamInfo(ctx context.Context, streamID string) (StreamInfo, er
 // streamState returns a live stream's info, or ErrStreamNotFound /
 // ErrStreamDeleted.
 func (s *Store) streamState(ctx context.Context, q *db.Queries, streamID string) (StreamInfo, error) {
-	row, err := q.StreamGet(ctx, streamID)
+	row, err := q.StreamGet(ctx, db.StreamGetParams{StreamID: streamID, GuildID: s.scopeGuild(ctx)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return StreamInfo{}, ErrStreamNotFound
 	}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -203,7 +204,10 @@ func TestAppRoleGuildIsolation(t *testing.T) {
 				"insert event":     `INSERT INTO eventstore.events (stream_id, stream_version, event_id, event_type, event_version, guild_id, data) VALUES ('a-1', 3, gen_random_uuid(), 't', 1, 'guild-a', '{}')`,
 				"update streams":   `UPDATE eventstore.streams SET version = 0`,
 				"insert stream":    `INSERT INTO eventstore.streams (stream_id, guild_id) VALUES ('a-9', 'guild-a')`,
-				"unchecked append": `SELECT * FROM eventstore.append_events_unchecked('a-1', 'guild-a', -1, ARRAY[gen_random_uuid()], ARRAY['t'], ARRAY[1], ARRAY['{}'::jsonb])`,
+				"lock a stream row": `SELECT 1 FROM eventstore.streams FOR UPDATE`,
+				"write a checkpoint": `UPDATE eventstore.subscriptions SET handled_count = 0`,
+				"lock events":       `LOCK TABLE eventstore.events IN EXCLUSIVE MODE`,
+				"internal helper":   `SELECT eventstore.lock_stream('a-1', 'guild-a', -1, true)`,
 			} {
 				err := sqlErr(t, tx, sql)
 				require.ErrorIs(t, err, store.ErrPermissionDenied, name)
@@ -325,38 +329,48 @@ func TestSecurityMigrationDown(t *testing.T) {
 	require.NoError(t, err)
 
 	type state struct {
-		rls, canSelect, definer, unchecked, role bool
-		policies                                 int
+		rls, canSelect, definer, role bool
+		functions, policies           int
 	}
 	read := func() state {
 		var st state
 		require.NoError(t, pool.QueryRow(ctx, `
-			SELECT (SELECT relrowsecurity FROM pg_class WHERE oid = 'eventstore.events'::regclass),
-			       has_table_privilege('eventstore_app', 'eventstore.events', 'SELECT'),
-			       (SELECT bool_or(prosecdef) FROM pg_proc WHERE proname = 'append_events'
-			           AND pronamespace = 'eventstore'::regnamespace),
-			       EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'append_events_unchecked'),
+			SELECT coalesce((SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass('eventstore.events')), false),
+			       to_regclass('eventstore.events') IS NOT NULL AND has_table_privilege('eventstore_app', 'eventstore.events', 'SELECT'),
+			       coalesce((SELECT bool_or(prosecdef) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+			                  WHERE p.proname = 'append_events' AND n.nspname = 'eventstore'), false),
 			       EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'eventstore_app'),
+			       (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'eventstore'),
 			       (SELECT count(*) FROM pg_policies WHERE schemaname = 'eventstore'
 			           AND policyname IN ('events_guild_isolation', 'streams_guild_isolation'))`).
-			Scan(&st.rls, &st.canSelect, &st.definer, &st.unchecked, &st.role, &st.policies))
+			Scan(&st.rls, &st.canSelect, &st.definer, &st.role, &st.functions, &st.policies))
 		return st
 	}
-	up := state{rls: true, canSelect: true, definer: true, unchecked: true, role: true, policies: 2}
-	require.Equal(t, up, read())
+	up := read()
+	require.True(t, up.rls && up.canSelect && up.definer && up.role)
+	require.Equal(t, 2, up.policies)
 
+	// Down to the tables and roles: every later function is gone, the
+	// tables keep their row-level security and grants.
 	_, err = store.MigrateDown(ctx, pool, 1)
 	require.NoError(t, err)
-	require.Equal(t, state{role: true}, read())
+	first := read()
+	require.True(t, first.rls && first.canSelect && !first.definer && first.role)
+	require.Less(t, first.functions, up.functions)
+
+	_, err = store.MigrateDown(ctx, pool, 0)
+	require.NoError(t, err)
+	require.Equal(t, state{role: true}, read(), "down to 0 removes the schema and keeps the cluster-wide role")
 
 	_, err = store.Migrate(ctx, pool)
 	require.NoError(t, err)
 	require.Equal(t, up, read())
 }
 
-// TestAppRoleSubscriptionIsolation: the application role sees and writes
-// the persistent subscriptions of its guild only; store-wide subscriptions
-// (no guild) are the administrators'.
+// TestAppRoleSubscriptionIsolation: the application role sees the
+// persistent subscriptions of its guild only, cannot write the table at
+// all, and through the subscription functions changes only its guild's;
+// store-wide subscriptions (no guild) are the administrators'.
 func TestAppRoleSubscriptionIsolation(t *testing.T) {
 	t.Parallel()
 	b := setupApp(t)
@@ -382,22 +396,29 @@ func TestAppRoleSubscriptionIsolation(t *testing.T) {
 	require.Len(t, all, 3, "the owner sees every subscription")
 
 	b.appTx(t, guildA, func(tx pgx.Tx) {
-		tag, err := tx.Exec(t.Context(), `UPDATE eventstore.subscriptions SET handled_count = 7`)
-		require.NoError(t, err)
-		require.Equal(t, int64(1), tag.RowsAffected(), "only guild A's row")
-		tag, err = tx.Exec(t.Context(), `INSERT INTO eventstore.subscriptions (name, guild_id) VALUES ('a-new', $1)`, guildA)
-		require.NoError(t, err)
-		require.Equal(t, int64(1), tag.RowsAffected())
 		for name, sql := range map[string]string{
+			"update own guild's":  `UPDATE eventstore.subscriptions SET handled_count = 7`,
+			"insert own guild's":  `INSERT INTO eventstore.subscriptions (name, guild_id) VALUES ('a-new', 'guild-a')`,
 			"insert other guild":  `INSERT INTO eventstore.subscriptions (name, guild_id) VALUES ('b-new', 'guild-b')`,
-			"insert store-wide":   `INSERT INTO eventstore.subscriptions (name) VALUES ('all-new')`,
-			"move to other guild": `UPDATE eventstore.subscriptions SET guild_id = 'guild-b' WHERE name = 'a-scores'`,
+			"delete":              `DELETE FROM eventstore.subscriptions`,
+			"lock the table":      `LOCK TABLE eventstore.subscriptions IN ACCESS EXCLUSIVE MODE`,
+			"lock a row":          `SELECT 1 FROM eventstore.subscriptions FOR KEY SHARE`,
+			"register store-wide": `SELECT * FROM eventstore.subscription_register('all-new', 0, 1, NULL, '0', 0, 0, '{}', NULL)`,
 		} {
-			require.ErrorIs(t, sqlErr(t, tx, sql), store.ErrPermissionDenied, name)
+			err := sqlErr(t, tx, sql)
+			require.True(t, errors.Is(err, store.ErrPermissionDenied) || errors.Is(err, store.ErrGuildMismatch), "%s: %v", name, err)
 		}
-		tag, err = tx.Exec(t.Context(), `DELETE FROM eventstore.subscriptions`)
-		require.NoError(t, err)
-		require.Equal(t, int64(2), tag.RowsAffected(), "guild A's rows only")
+		for name, sql := range map[string]string{
+			"squat another guild's name": `SELECT * FROM eventstore.subscription_register('b-scores', 0, 1, NULL, '0', 0, 0, '{}', 'guild-a')`,
+			"squat a store-wide name":    `SELECT * FROM eventstore.subscription_register('all-scores', 0, 1, NULL, '0', 0, 0, '{}', 'guild-a')`,
+		} {
+			require.ErrorIs(t, sqlErr(t, tx, sql), store.ErrSubscriptionNameTaken, name)
+		}
+		var deleted int
+		require.NoError(t, tx.QueryRow(t.Context(), `SELECT eventstore.subscription_delete('b-scores')`).Scan(&deleted))
+		require.Zero(t, deleted, "another guild's subscription is not found")
+		require.NoError(t, tx.QueryRow(t.Context(), `SELECT eventstore.subscription_delete('a-scores')`).Scan(&deleted))
+		require.Equal(t, 1, deleted)
 		require.NoError(t, tx.Commit(t.Context()))
 	})
 

@@ -23,6 +23,9 @@ type bundle struct {
 	store *store.Store
 	pool  *pgxpool.Pool
 	ctx   context.Context
+	// admin carries no guild: reads with it see the whole store (with a
+	// guild in the context every read is scoped to that guild).
+	admin context.Context
 }
 
 func setup(t *testing.T, cfgs ...store.Config) *bundle {
@@ -34,7 +37,7 @@ func setup(t *testing.T, cfgs ...store.Config) *bundle {
 	}
 	s := store.New(pool, cfg)
 	t.Cleanup(s.Close)
-	return &bundle{store: s, pool: pool, ctx: store.WithGuild(t.Context(), testGuild)}
+	return &bundle{store: s, pool: pool, ctx: store.WithGuild(t.Context(), testGuild), admin: t.Context()}
 }
 
 // rawEvent is a small JSON event for tests.

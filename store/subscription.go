@@ -36,6 +36,11 @@ const (
 	// DefaultLockRetryInterval is how often a standby consumer tries to
 	// take over a persistent subscription by default.
 	DefaultLockRetryInterval = time.Second
+	// DefaultLeaseDuration is how long a persistent subscription's lease
+	// lasts unless renewed (it is renewed every third of it, and with
+	// every checkpoint): a consumer that dies without releasing it is
+	// replaced within this time.
+	DefaultLeaseDuration = 10 * time.Second
 	// DefaultMaxAttempts is how often a failing event is tried by default.
 	DefaultMaxAttempts = 5
 	// DefaultRetryBackoff is the default wait before the first retry; it
@@ -149,9 +154,14 @@ type SubscriptionOptions struct {
 	// negative: read again at once.
 	CoalesceWindow time.Duration
 	// LockRetryInterval is how often a standby consumer of a persistent
-	// subscription tries to take the lock. Default
+	// subscription tries to claim its lease. Default
 	// DefaultLockRetryInterval.
 	LockRetryInterval time.Duration
+	// LeaseDuration is how long a persistent subscription's lease lasts
+	// unless renewed; a consumer that dies without releasing it is
+	// replaced within LeaseDuration + LockRetryInterval. Default
+	// DefaultLeaseDuration.
+	LeaseDuration time.Duration
 	// MaxAttempts is how often an event is handed to the handler before
 	// the subscription gives up on it (1 = no retry). Default
 	// DefaultMaxAttempts.
@@ -180,6 +190,8 @@ type Subscription struct {
 	opts    SubscriptionOptions
 	handler HandlerFunc
 	log     *slog.Logger
+	guild   string             // the guild it belongs to ("" for store-wide)
+	lease   *subscriptionLease // persistent subscriptions only
 	cancel  context.CancelFunc
 	done    chan struct{}
 	live    chan struct{}
@@ -204,10 +216,25 @@ type subPosition struct {
 // is cancelled, Stop is called, or it fails. It returns at once; the
 // subscription runs in the background (see Wait, Live).
 //
-// Errors (nothing started): ErrInvalidArgument, ErrInvalidStreamID,
-// ErrInvalidBatchSize, ErrInvalidGuildID.
+// Its start position is fixed before it returns: every event appended after
+// Subscribe returns is delivered (FromEnd included). A persistent
+// subscription is registered before it returns (or found, resuming after
+// its stored checkpoint); its consumer then claims the lease in the
+// background, waiting as a standby while another consumer holds it.
+//
+// Errors (nothing started): ErrInvalidArgument (also: a stored
+// subscription of that name has another source or partitioning),
+// ErrInvalidStreamID, ErrInvalidBatchSize, ErrInvalidGuildID,
+// ErrSubscriptionNameTaken (the name belongs to another guild),
+// ErrGuildMismatch, ErrGuildRequired, or ctx's error while the database
+// could not be reached.
 func (s *Store) Subscribe(ctx context.Context, opts SubscriptionOptions, handler HandlerFunc) (*Subscription, error) {
 	opts, err := s.subscriptionDefaults(opts, handler)
+	if err == nil && opts.StreamID == "" {
+		// A guild in the context scopes the subscription: it reads (and,
+		// when persistent, belongs to) that guild.
+		opts.Filter.GuildID, err = s.scopeTo(ctx, opts.Filter.GuildID)
+	}
 	if err != nil {
 		return nil, opError("subscribe", opts.Name, err)
 	}
@@ -215,17 +242,41 @@ func (s *Store) Subscribe(ctx context.Context, opts SubscriptionOptions, handler
 	if opts.Partition.Count > 1 {
 		log = log.With("member", opts.Partition.Member, "members", opts.Partition.Count)
 	}
-	ctx, cancel := context.WithCancel(ctx)
 	sub := &Subscription{
 		store:   s,
 		opts:    opts,
+		guild:   opts.Filter.GuildID,
 		handler: handler,
 		log:     log,
-		cancel:  cancel,
 		done:    make(chan struct{}),
 		live:    make(chan struct{}),
 	}
-	go sub.run(ctx)
+	// The start position is fixed before Subscribe returns: everything
+	// appended afterwards is delivered. A persistent subscription is
+	// registered (or found) now, so a name of another guild or a stored
+	// subscription of another shape fails here.
+	// Transient failures (a lost connection, a cancelled statement) are
+	// retried with backoff until ctx is done.
+	if opts.StreamID != "" {
+		sub.guild = s.scopeGuild(ctx)
+	}
+	if opts.Name != "" {
+		sub.lease = sub.newLease()
+	}
+	var start subPosition
+	err = sub.retryTransient(ctx, "start", func() error {
+		var err error
+		if start, err = sub.startPosition(ctx); err != nil || sub.lease == nil {
+			return err
+		}
+		return sub.register(ctx, sub.lease, start)
+	})
+	if err != nil {
+		return nil, opError("subscribe", sub.label(), err)
+	}
+	sub.setPosition(start)
+	ctx, sub.cancel = context.WithCancel(ctx)
+	go sub.run(ctx, start)
 	return sub, nil
 }
 
@@ -272,6 +323,7 @@ func (s *Store) subscriptionDefaults(opts SubscriptionOptions, handler HandlerFu
 	}{
 		{&opts.PollInterval, DefaultPollInterval, "poll interval"},
 		{&opts.LockRetryInterval, DefaultLockRetryInterval, "lock retry interval"},
+		{&opts.LeaseDuration, DefaultLeaseDuration, "lease duration"},
 		{&opts.RetryBackoff, DefaultRetryBackoff, "retry backoff"},
 		{&opts.MaxRetryBackoff, DefaultMaxRetryBackoff, "max retry backoff"},
 	} {
@@ -370,10 +422,10 @@ func (sub *Subscription) Handled() int64 {
 	return sub.handled
 }
 
-func (sub *Subscription) run(ctx context.Context) {
+func (sub *Subscription) run(ctx context.Context, start subPosition) {
 	defer close(sub.done)
 	defer sub.cancel()
-	err := sub.loop(ctx)
+	err := sub.loop(ctx, start)
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		err = nil
 	}
@@ -398,42 +450,68 @@ func (sub *Subscription) label() string {
 }
 
 // loop runs the subscription: directly when it is in memory, otherwise as
-// the holder of its lock, taking the lock again after losing it.
-func (sub *Subscription) loop(ctx context.Context) error {
-	if sub.opts.Name == "" {
-		var pos subPosition
-		err := sub.retryTransient(ctx, "find start", func() error {
-			var err error
-			pos, err = sub.startPosition(ctx)
-			return err
-		})
+// the holder of its lease, claiming it again after losing it.
+func (sub *Subscription) loop(ctx context.Context, start subPosition) error {
+	if sub.lease == nil {
+		sub.setActive(true)
+		defer sub.setActive(false)
+		return sub.consume(ctx, nil, start)
+	}
+	for {
+		pos, err := sub.claim(ctx)
 		if err != nil {
 			return err
 		}
 		sub.setActive(true)
-		defer sub.setActive(false)
-		return sub.consume(ctx, nil, pos)
-	}
-	for {
-		lease, err := sub.acquire(ctx)
-		if err != nil {
-			return err
+		sub.log.Info("eventstore: subscription active", "checkpoint", pos.cp, "version", pos.version)
+		cctx, stop := context.WithCancelCause(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { sub.lease.keepAlive(cctx, stop) })
+		err = sub.consume(cctx, sub.lease, pos)
+		if ctx.Err() == nil && cctx.Err() != nil {
+			err = context.Cause(cctx)
 		}
-		pos, err := lease.claim(ctx, sub)
-		if err == nil {
-			sub.setActive(true)
-			sub.log.Info("eventstore: subscription active", "checkpoint", pos.cp, "version", pos.version)
-			err = sub.consume(ctx, lease, pos)
-			sub.setActive(false)
-		}
-		lease.release()
+		stop(nil)
+		wg.Wait()
+		sub.setActive(false)
+		sub.lease.release(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if !errors.Is(err, errLeaseLost) {
 			return err
 		}
-		sub.log.Warn("eventstore: subscription lost its lock connection; taking the lock again", "error", err)
+		sub.log.Warn("eventstore: subscription lost its lease; claiming it again", "error", err)
+	}
+}
+
+// claim waits until this consumer holds the lease, as a standby while
+// another consumer holds it, and returns the checkpoint to resume from.
+func (sub *Subscription) claim(ctx context.Context) (subPosition, error) {
+	standby := false
+	for {
+		var (
+			granted bool
+			pos     subPosition
+		)
+		err := sub.retryTransient(ctx, "claim", func() error {
+			var err error
+			granted, pos, err = sub.lease.claim(ctx, sub.opts.Filter)
+			return err
+		})
+		if err != nil {
+			return subPosition{}, err
+		}
+		if granted {
+			return pos, nil
+		}
+		if !standby {
+			standby = true
+			sub.log.Info("eventstore: subscription on standby: another consumer holds its lease")
+		}
+		if err := sleepCtx(ctx, sub.opts.LockRetryInterval); err != nil {
+			return subPosition{}, err
+		}
 	}
 }
 
@@ -549,11 +627,6 @@ func (sub *Subscription) consume(ctx context.Context, lease *subscriptionLease, 
 			woken = true
 			chase = 0
 		case <-timer.C:
-			if chase == 0 && lease != nil {
-				if err := lease.ping(ctx); err != nil {
-					return err
-				}
-			}
 		}
 		timer.Stop()
 	}

@@ -62,7 +62,7 @@ func subscriptionInfoFromRow(row db.EventstoreSubscription) SubscriptionInfo {
 // member.
 func (s *Store) Subscriptions(ctx context.Context) ([]SubscriptionInfo, error) {
 	q, _ := s.queries(ctx)
-	rows, err := q.SubscriptionList(ctx)
+	rows, err := q.SubscriptionList(ctx, s.scopeGuild(ctx))
 	if err != nil {
 		return nil, opError("list subscriptions", "", mapError(err))
 	}
@@ -77,7 +77,7 @@ func (s *Store) Subscriptions(ctx context.Context) ([]SubscriptionInfo, error) {
 // name, by member. Errors: ErrSubscriptionNotFound, ErrConnection.
 func (s *Store) SubscriptionInfo(ctx context.Context, name string) ([]SubscriptionInfo, error) {
 	q, _ := s.queries(ctx)
-	rows, err := q.SubscriptionGet(ctx, name)
+	rows, err := q.SubscriptionGet(ctx, db.SubscriptionGetParams{Name: name, GuildID: s.scopeGuild(ctx)})
 	if err != nil {
 		return nil, opError("subscription info", name, mapError(err))
 	}

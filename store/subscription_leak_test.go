@@ -56,7 +56,7 @@ func TestSubscriptionsLeakNoGoroutines(t *testing.T) {
 		require.NoError(t, err)
 		if i == 20 {
 			require.Positive(t, terminate(t, b, "eventstore listener"))
-			require.Equal(t, 3, terminateLockHolder(t, b), "the holder of \"leak\" and both members")
+			require.Positive(t, terminateLockHolder(t, b), "the consumers' connections")
 		}
 	}
 	all.waitLen(t, 40)

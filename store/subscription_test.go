@@ -285,7 +285,7 @@ func waitFeed(t *testing.T, b *bundle, n int) {
 	t.Helper()
 	deadline := time.Now().Add(deliveryLimit)
 	for {
-		page, err := b.store.ReadFeed(b.ctx, store.Checkpoint{}, store.FeedOptions{Limit: n})
+		page, err := b.store.ReadFeed(b.admin, store.Checkpoint{}, store.FeedOptions{Limit: n})
 		require.NoError(t, err)
 		if len(page.Events) >= n {
 			return

@@ -278,6 +278,35 @@ func (s *Store) queriesFor(ctx context.Context) (*db.Queries, bool) {
 	return db.New(guildDB{b: s.pool, guild: guild}), false
 }
 
+// scopeGuild returns the guild that scopes ctx's reads: the context's, else
+// the transaction's, else "" (no guild: the whole store, which row-level
+// security narrows to nothing for the application role). Reads pass it to
+// SQL as well, so that a guild scopes them whatever role connects.
+func (s *Store) scopeGuild(ctx context.Context) string {
+	if guild, ok := GuildFromContext(ctx); ok && guild != "" {
+		return guild
+	}
+	if tv := txValueFrom(ctx); tv != nil {
+		return tv.guildID()
+	}
+	return ""
+}
+
+// scopeTo narrows a read's guild filter to the guild that scopes ctx: with
+// a guild in scope, filter must be empty (it becomes that guild) or the
+// same guild (ErrGuildMismatch otherwise); without one, filter applies as
+// given.
+func (s *Store) scopeTo(ctx context.Context, filter string) (string, error) {
+	scope := s.scopeGuild(ctx)
+	switch {
+	case scope == "" || filter == scope:
+		return filter, nil
+	case filter == "":
+		return scope, nil
+	}
+	return "", fmt.Errorf("%w: the filter's guild %q is not the context's guild %q", ErrGuildMismatch, filter, scope)
+}
+
 // plainQueries returns the queries on ctx's transaction (inTx true) or on
 // the pool, without setting the guild: for statements that set it
 // themselves, and for calls without one.

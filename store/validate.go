@@ -14,8 +14,9 @@ const MaxStreamIDLength = 255
 const MaxGuildIDLength = 100
 
 // ValidateStreamID reports whether id is a valid stream id: 1 to 255
-// characters of valid UTF-8, no control characters, not starting with "$"
-// (reserved). It returns an error wrapping ErrInvalidStreamID.
+// characters of valid UTF-8, no control, format (zero-width, bidi, BOM) or
+// line separator characters, no white space at either end, not starting
+// with "$" (reserved). It returns an error wrapping ErrInvalidStreamID.
 func ValidateStreamID(id string) error {
 	if err := checkName(id, MaxStreamIDLength); err != "" {
 		return fmt.Errorf("%w %q: %s", ErrInvalidStreamID, truncate(id), err)
@@ -26,8 +27,8 @@ func ValidateStreamID(id string) error {
 	return nil
 }
 
-// ValidateGuildID reports whether id is a valid guild id: 1 to 100
-// characters of valid UTF-8 and no control characters. It returns an error
+// ValidateGuildID reports whether id is a valid guild id: the stream id
+// rule (but for "$") with at most 100 characters. It returns an error
 // wrapping ErrInvalidGuildID.
 func ValidateGuildID(id string) error {
 	if err := checkName(id, MaxGuildIDLength); err != "" {
@@ -36,6 +37,12 @@ func ValidateGuildID(id string) error {
 	return nil
 }
 
+// checkName is the rule for stream ids, guild ids and subscription names,
+// the same as eventstore.name_problem in SQL (a test compares both over
+// every code point): 1 to maxLen characters of valid UTF-8; no control
+// (Cc), format (Cf: zero-width characters, bidi controls, the BOM…) or
+// line and paragraph separator characters anywhere; no white space at
+// either end. It returns what is wrong, or "".
 func checkName(s string, maxLen int) string {
 	switch {
 	case s == "":
@@ -44,10 +51,25 @@ func checkName(s string, maxLen int) string {
 		return "must be valid UTF-8"
 	case utf8.RuneCountInString(s) > maxLen:
 		return fmt.Sprintf("must be at most %d characters", maxLen)
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return "must not contain control characters"
+	case strings.IndexFunc(s, forbiddenInName) >= 0:
+		return "must not contain control, format or line separator characters"
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	if isNameSpace(first) || isNameSpace(last) {
+		return "must not start or end with white space"
 	}
 	return ""
+}
+
+// forbiddenInName reports the characters no name may contain.
+func forbiddenInName(r rune) bool {
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// isNameSpace reports the characters a name may not start or end with.
+func isNameSpace(r rune) bool {
+	return unicode.In(r, unicode.White_Space, unicode.Zs)
 }
 
 func truncate(s string) string {

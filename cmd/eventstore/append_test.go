@@ -117,7 +117,7 @@ func TestAppendRefused(t *testing.T) {
 			nil, []string{"duplicate event"}},
 		{"wrong expected version", valid, []string{"--expected", "5"}, []string{`append to stream "existing": wrong expected version: expected 5, actual 2`}},
 		{"no_stream on existing", valid, []string{"--expected", "no_stream"}, []string{"wrong expected version: expected no_stream, actual 2"}},
-		{"other guild's stream", valid, []string{"--guild", "guild-2"}, []string{`stream 'existing' belongs to another guild`}},
+		{"other guild's stream", valid, []string{"--guild", "guild-2"}, []string{`stream id 'existing' is taken by another guild`}},
 		{"invalid guild", valid, []string{"--guild", "bad\x01guild"}, []string{"--guild:", "invalid guild id"}},
 	}
 	for _, tt := range tests {

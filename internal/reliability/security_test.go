@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -299,16 +302,18 @@ func (a *appRole) count(t *testing.T, guildID, sql string) int {
 // TestAppRoleCatalog checks the privileges of eventstore_app in the
 // catalog, by rule rather than by a list, so that objects added later are
 // held to the same rules:
-//   - no table of the schema is writable by the role, except
-//     eventstore.subscriptions (checkpoints), and every table it may read
-//     has row-level security enabled;
+//   - the role holds no privilege on any table but SELECT (so it can take
+//     no row lock, and no table lock beyond ACCESS SHARE), and every table
+//     it may read has row-level security enabled;
 //   - every view it may read is security_invoker (otherwise the view would
 //     read as its owner, past row-level security);
 //   - it cannot execute maintenance functions (those calling
-//     require_admin), the unchecked functions behind the guild-checked
-//     wrappers, or check_guild_context;
+//     require_admin) or the internal helpers;
 //   - every SECURITY DEFINER function it can execute checks the guild
-//     (calls check_guild_context), and every function pins search_path.
+//     (calls check_guild_context);
+//   - every function pins search_path with pg_temp last;
+//   - no function of the schema and no query of the store takes an
+//     advisory lock (any role can take any advisory lock).
 func TestAppRoleCatalog(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
@@ -340,9 +345,7 @@ func TestAppRoleCatalog(t *testing.T) {
 	for _, x := range rels {
 		switch x.kind {
 		case "r", "p":
-			if x.name != "subscriptions" {
-				require.False(t, x.write, "eventstore_app may write table %s", x.name)
-			}
+			require.False(t, x.write, "eventstore_app holds a privilege beyond SELECT on table %s", x.name)
 			if x.read || x.write {
 				require.True(t, x.rls, "eventstore_app may read table %s, which has no row-level security", x.name)
 			}
@@ -361,7 +364,8 @@ func TestAppRoleCatalog(t *testing.T) {
 	rows, err = r.pool.Query(ctx, `
 		SELECT p.oid::regprocedure::text, p.prosrc, p.prosecdef,
 		       has_function_privilege('eventstore_app', p.oid, 'EXECUTE'),
-		       coalesce(EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%'), false)
+		       coalesce(EXISTS (SELECT 1 FROM unnest(p.proconfig) c
+		                         WHERE c LIKE 'search_path=%' AND c LIKE '%pg_temp' AND c NOT LIKE '%pg_temp,%'), false)
 		  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 		 WHERE n.nspname = 'eventstore'`)
 	require.NoError(t, err)
@@ -374,10 +378,10 @@ func TestAppRoleCatalog(t *testing.T) {
 	require.NoError(t, rows.Err())
 	admin := 0
 	for _, x := range fns {
-		require.True(t, x.pinsPath, "%s does not pin search_path", x.sig)
+		require.True(t, x.pinsPath, "%s does not pin search_path with pg_temp last", x.sig)
+		require.NotContains(t, strings.ToLower(x.src), "advisory", "%s uses an advisory lock", x.sig)
 		name := x.sig[:strings.IndexByte(x.sig, '(')]
-		isAdmin := strings.Contains(x.src, "require_admin(") || strings.HasSuffix(name, "_unchecked") ||
-			name == "eventstore.check_guild_context"
+		isAdmin := strings.Contains(x.src, "require_admin(") || !x.definer && strings.HasPrefix(name, "eventstore.check_guild")
 		if isAdmin {
 			admin++
 			require.False(t, x.exec, "eventstore_app may execute %s", x.sig)
@@ -387,6 +391,16 @@ func TestAppRoleCatalog(t *testing.T) {
 		}
 	}
 	require.Positive(t, admin, "no maintenance function found")
+
+	// The store's own queries take no advisory lock either.
+	queries, err := fs.Glob(os.DirFS("../../sql/queries"), "*.sql")
+	require.NoError(t, err)
+	require.NotEmpty(t, queries)
+	for _, q := range queries {
+		b, err := os.ReadFile(filepath.Join("../../sql/queries", q))
+		require.NoError(t, err)
+		require.NotContains(t, strings.ToLower(string(b)), "advisory", "query file %s uses an advisory lock", q)
+	}
 }
 
 // TestAppRoleBoundaries checks, connected as a member of eventstore_app,

@@ -14,7 +14,7 @@ SELECT r.new_version::bigint    AS new_version,
         sqlc.narg('max_stream_events')::bigint) AS r;
 
 -- name: EventsReadForward :many
--- Events of a live (not deleted) stream with stream_version >= from, ascending.
+-- Events of a live (not deleted) stream (of guild_id, unless it is empty) with stream_version >= from, ascending.
 SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
        e.event_type, e.event_version, e.guild_id, e.data, e.metadata,
        e.causation_id, e.correlation_id, e.created_at
@@ -22,12 +22,13 @@ SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.eve
  WHERE e.stream_id = @stream_id::text
    AND e.stream_version >= @from_version::bigint
    AND EXISTS (SELECT 1 FROM eventstore.streams s
-                WHERE s.stream_id = @stream_id::text AND s.deleted_at IS NULL)
+                WHERE s.stream_id = @stream_id::text AND s.deleted_at IS NULL
+                  AND (@guild_id::text = '' OR s.guild_id = @guild_id::text))
  ORDER BY e.stream_version
  LIMIT @max_count::int;
 
 -- name: EventsReadBackward :many
--- Events of a live (not deleted) stream with stream_version <= from, descending.
+-- Events of a live (not deleted) stream (of guild_id, unless it is empty) with stream_version <= from, descending.
 SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
        e.event_type, e.event_version, e.guild_id, e.data, e.metadata,
        e.causation_id, e.correlation_id, e.created_at
@@ -35,7 +36,8 @@ SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.eve
  WHERE e.stream_id = @stream_id::text
    AND e.stream_version <= @from_version::bigint
    AND EXISTS (SELECT 1 FROM eventstore.streams s
-                WHERE s.stream_id = @stream_id::text AND s.deleted_at IS NULL)
+                WHERE s.stream_id = @stream_id::text AND s.deleted_at IS NULL
+                  AND (@guild_id::text = '' OR s.guild_id = @guild_id::text))
  ORDER BY e.stream_version DESC
  LIMIT @max_count::int;
 

@@ -50,7 +50,8 @@ SELECT u.global_position, u.transaction_id, u.stream_id, u.stream_version, u.eve
           ORDER BY a.stream_version
           LIMIT @max_count::int)) AS u
  WHERE EXISTS (SELECT 1 FROM eventstore.streams s
-                WHERE s.stream_id = @stream_id::text AND s.deleted_at IS NULL)
+                WHERE s.stream_id = @stream_id::text AND s.deleted_at IS NULL
+                  AND (@guild_id::text = '' OR s.guild_id = @guild_id::text))
  ORDER BY u.stream_version
  LIMIT @max_count::int;
 
@@ -76,7 +77,8 @@ SELECT u.global_position, u.transaction_id, u.stream_id, u.stream_version, u.eve
           ORDER BY a.stream_version DESC
           LIMIT @max_count::int)) AS u
  WHERE EXISTS (SELECT 1 FROM eventstore.streams s
-                WHERE s.stream_id = @stream_id::text AND s.deleted_at IS NULL)
+                WHERE s.stream_id = @stream_id::text AND s.deleted_at IS NULL
+                  AND (@guild_id::text = '' OR s.guild_id = @guild_id::text))
  ORDER BY u.stream_version DESC
  LIMIT @max_count::int;
 

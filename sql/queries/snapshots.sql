@@ -9,13 +9,15 @@ SELECT r.stored::boolean        AS stored,
         @snapshot_type::text, @schema_version::int, @data::jsonb, sqlc.narg('metadata')::jsonb) AS r;
 
 -- name: SnapshotGet :one
--- The latest snapshot of a stream, with whether the stream is soft-deleted.
+-- The latest snapshot of a stream (of guild_id, unless it is empty), with
+-- whether the stream is soft-deleted.
 SELECT sn.stream_id, sn.guild_id, sn.stream_version, sn.snapshot_type, sn.schema_version,
        sn.data, sn.metadata, sn.created_at,
        (st.deleted_at IS NOT NULL)::boolean AS stream_deleted
   FROM eventstore.snapshots sn
   JOIN eventstore.streams st ON st.stream_id = sn.stream_id
- WHERE sn.stream_id = @stream_id::text;
+ WHERE sn.stream_id = @stream_id::text
+   AND (@guild_id::text = '' OR sn.guild_id = @guild_id::text);
 
 -- name: SnapshotDelete :one
 -- Deletes a stream's snapshot through eventstore.delete_snapshot; reports

@@ -1,5 +1,5 @@
--- Stream lifecycle: snapshots, per-stream limits, archive storage, hard
--- delete and the indexes behind stream listing.
+-- Stream lifecycle: snapshots, per-stream limits, archive storage and hard
+-- delete.
 --
 -- A stream lives hot (events in eventstore.events), may be snapshotted
 -- (eventstore.snapshots holds its latest snapshot), may have the events a
@@ -8,112 +8,13 @@
 -- deleted: softly (eventstore.delete_stream, events kept) or for good
 -- (eventstore.hard_delete_stream, admin only).
 --
--- Roles (see 00002_security.sql): eventstore_app reads snapshots and
--- archived events of its own guild (row-level security on guild_id, like
--- streams and events) and writes snapshots and stream limits only through
+-- The application role writes snapshots and stream limits only through
 -- record_snapshot, delete_snapshot and set_stream_limit, which run as the
 -- owner after eventstore.check_guild_context. Archiving and hard deletion
--- are maintenance: PUBLIC and eventstore_app may not execute them, and they
+-- are maintenance: the application role may not execute them, and they
 -- refuse (ES012) any role that is not an administrator.
---
--- Errors added here (see store/errors.go):
---
---   ES011 snapshot_beyond_stream   ES013 confirmation_required
---   ES012 admin_required           ES014 snapshot_required
 
 -- +goose Up
-
--- snapshots: the latest snapshot of each stream.
-CREATE TABLE eventstore.snapshots (
-    stream_id      text        PRIMARY KEY REFERENCES eventstore.streams (stream_id),
-    guild_id       text        NOT NULL,
-    stream_version bigint      NOT NULL CHECK (stream_version >= 1),
-    snapshot_type  text        NOT NULL CHECK (snapshot_type <> '' AND length(snapshot_type) <= 255),
-    schema_version integer     NOT NULL CHECK (schema_version >= 1),
-    data           jsonb       NOT NULL,
-    metadata       jsonb       NOT NULL DEFAULT '{}'::jsonb,
-    created_at     timestamptz NOT NULL DEFAULT now()
-);
-
-COMMENT ON TABLE eventstore.snapshots IS
-    'Latest snapshot of a stream: the state after its first stream_version events, in the caller''s format snapshot_type/schema_version';
-
-CREATE INDEX snapshots_guild_idx ON eventstore.snapshots (guild_id, stream_id);
-
--- events_archive: events moved out of the hot table. Same columns, same
--- values (global positions and transaction ids are kept).
-CREATE TABLE eventstore.events_archive (
-    global_position bigint      PRIMARY KEY,
-    transaction_id  xid8        NOT NULL,
-    stream_id       text        NOT NULL,
-    stream_version  bigint      NOT NULL CHECK (stream_version >= 1),
-    event_id        uuid        NOT NULL,
-    event_type      text        NOT NULL,
-    event_version   integer     NOT NULL CHECK (event_version >= 1),
-    guild_id        text        NOT NULL,
-    data            jsonb       NOT NULL,
-    metadata        jsonb       NOT NULL DEFAULT '{}'::jsonb,
-    causation_id    uuid,
-    correlation_id  uuid,
-    created_at      timestamptz NOT NULL,
-    CONSTRAINT events_archive_event_id_key UNIQUE (event_id),
-    CONSTRAINT events_archive_stream_version_key UNIQUE (stream_id, stream_version)
-);
-
-COMMENT ON TABLE eventstore.events_archive IS
-    'Archived events, moved here from eventstore.events by eventstore.archive_stream; read through the same stream read API';
-
--- Every stream, and a guild's streams, by creation time: the keyset order
--- of stream listings (stream ids compare bytewise, whatever the locale).
-CREATE INDEX streams_created_idx ON eventstore.streams (created_at, stream_id COLLATE "C");
-CREATE INDEX streams_guild_created_idx ON eventstore.streams (guild_id, created_at, stream_id COLLATE "C");
--- Live streams by last change: candidates of archive_completed_streams.
-CREATE INDEX streams_live_updated_idx ON eventstore.streams (updated_at)
-    WHERE archived_at IS NULL AND deleted_at IS NULL;
-
--- The archive is as immutable as the hot table: rows arrive and leave only
--- through the archive and hard-delete functions (the hot table's trigger
--- function, eventstore.refuse_event_mutation, guards it too).
-CREATE TRIGGER events_archive_immutable
-    BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON eventstore.events_archive
-    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.refuse_event_mutation();
-
--- is_admin reports whether the current role may run maintenance: a
--- superuser, a role with BYPASSRLS, the owner of the eventstore schema or a
--- member of eventstore_admin (when that role exists).
--- +goose StatementBegin
-CREATE FUNCTION eventstore.is_admin()
-RETURNS boolean
-LANGUAGE sql
-STABLE
-SET search_path = eventstore, pg_catalog
-AS $$
-    SELECT coalesce((SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
-        OR coalesce((SELECT pg_catalog.pg_has_role(current_user, n.nspowner, 'USAGE')
-                       FROM pg_catalog.pg_namespace n WHERE n.nspname = 'eventstore'), false)
-        OR coalesce((SELECT pg_catalog.pg_has_role(current_user, a.oid, 'USAGE')
-                       FROM pg_catalog.pg_roles a WHERE a.rolname = 'eventstore_admin'), false);
-$$;
--- +goose StatementEnd
-
--- require_admin raises ES012 unless the current role is an admin.
--- +goose StatementBegin
-CREATE FUNCTION eventstore.require_admin(p_operation text)
-RETURNS void
-LANGUAGE plpgsql
-STABLE
-SET search_path = eventstore, pg_catalog
-AS $$
-BEGIN
-    IF NOT eventstore.is_admin() THEN
-        PERFORM eventstore.raise_error('ES012',
-            format('%s is reserved to administrators (schema owner, superuser, BYPASSRLS or eventstore_admin); role %I is none of them',
-                   p_operation, current_user),
-            jsonb_build_object('operation', p_operation, 'role', current_user));
-    END IF;
-END;
-$$;
--- +goose StatementEnd
 
 -- record_snapshot stores the snapshot of a stream at p_stream_version.
 -- It replaces the stored snapshot unless that one is more useful: a higher
@@ -133,7 +34,7 @@ CREATE FUNCTION eventstore.record_snapshot(
 RETURNS TABLE (stored boolean, stream_version bigint, schema_version integer)
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = eventstore, pg_catalog
+SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 DECLARE
     v_guild  text := coalesce(p_guild_id, nullif(current_setting('eventstore.guild_id', true), ''));
@@ -163,20 +64,7 @@ BEGIN
             jsonb_build_object('argument', 'snapshot_metadata', 'value', jsonb_typeof(p_metadata)));
     END IF;
 
-    -- KEY SHARE keeps the stream row from being hard-deleted under us.
-    SELECT * INTO v_stream FROM eventstore.streams s WHERE s.stream_id = p_stream_id FOR KEY SHARE;
-    IF NOT FOUND THEN
-        PERFORM eventstore.raise_error('ES002', format('stream %L does not exist', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id));
-    END IF;
-    IF v_guild IS NOT NULL AND v_stream.guild_id <> v_guild THEN
-        PERFORM eventstore.raise_error('ES009', format('stream %L belongs to another guild', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'guild_id', v_guild));
-    END IF;
-    IF v_stream.deleted_at IS NOT NULL THEN
-        PERFORM eventstore.raise_error('ES004', format('stream %L is deleted', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'deleted_at', v_stream.deleted_at));
-    END IF;
+    v_stream := eventstore.lock_stream(p_stream_id, v_guild, NULL, true);
     IF p_stream_version > v_stream.version THEN
         PERFORM eventstore.raise_error('ES011',
             format('snapshot of stream %L at version %s is beyond the stream''s version %s',
@@ -221,7 +109,7 @@ CREATE FUNCTION eventstore.set_stream_limit(p_stream_id text, p_guild_id text, p
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = eventstore, pg_catalog
+SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 DECLARE
     v_guild  text := coalesce(p_guild_id, nullif(current_setting('eventstore.guild_id', true), ''));
@@ -233,19 +121,7 @@ BEGIN
         PERFORM eventstore.raise_error('ES008', format('invalid stream limit %s: must be at least 1', p_max_events),
             jsonb_build_object('argument', 'max_events', 'value', p_max_events));
     END IF;
-    SELECT * INTO v_stream FROM eventstore.streams s WHERE s.stream_id = p_stream_id FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        PERFORM eventstore.raise_error('ES002', format('stream %L does not exist', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id));
-    END IF;
-    IF v_guild IS NOT NULL AND v_stream.guild_id <> v_guild THEN
-        PERFORM eventstore.raise_error('ES009', format('stream %L belongs to another guild', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'guild_id', v_guild));
-    END IF;
-    IF v_stream.deleted_at IS NOT NULL THEN
-        PERFORM eventstore.raise_error('ES004', format('stream %L is deleted', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'deleted_at', v_stream.deleted_at));
-    END IF;
+    v_stream := eventstore.lock_stream(p_stream_id, v_guild, NULL, true);
     UPDATE eventstore.streams s SET max_events = p_max_events WHERE s.stream_id = p_stream_id;
     RETURN v_stream.version;
 END;
@@ -263,7 +139,7 @@ CREATE FUNCTION eventstore.delete_snapshot(p_stream_id text, p_guild_id text)
 RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = eventstore, pg_catalog
+SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 DECLARE
     v_guild text := coalesce(p_guild_id, nullif(current_setting('eventstore.guild_id', true), ''));
@@ -288,7 +164,7 @@ $$;
 CREATE FUNCTION eventstore.move_to_archive(p_stream_id text, p_before bigint)
 RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = eventstore, pg_catalog
+SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 DECLARE
     v_moved bigint;
@@ -329,7 +205,7 @@ CREATE FUNCTION eventstore.archive_stream(
     p_guild_id         text DEFAULT NULL)
 RETURNS TABLE (version bigint, events_archived bigint)
 LANGUAGE plpgsql
-SET search_path = eventstore, pg_catalog
+SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 DECLARE
     v_stream   eventstore.streams%ROWTYPE;
@@ -339,19 +215,14 @@ BEGIN
     PERFORM eventstore.require_admin('archiving a stream');
     PERFORM eventstore.check_stream_id(p_stream_id);
     IF p_expected_version IS NULL OR p_expected_version < -3 THEN
-        PERFORM eventstore.raise_error('ES008', format('invalid expected version %s', p_expected_version),
-            jsonb_build_object('argument', 'expected_version', 'value', p_expected_version));
+        PERFORM eventstore.check_expected_version(p_stream_id, p_expected_version, false, 0);
     END IF;
     IF p_before IS NOT NULL AND p_before < 1 THEN
         PERFORM eventstore.raise_error('ES008', format('invalid archive boundary %s: must be at least 1', p_before),
             jsonb_build_object('argument', 'before_version', 'value', p_before));
     END IF;
 
-    v_stream := eventstore.lock_stream(p_stream_id, p_guild_id, p_expected_version);
-    IF v_stream.deleted_at IS NOT NULL THEN
-        PERFORM eventstore.raise_error('ES004', format('stream %L is deleted', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'deleted_at', v_stream.deleted_at));
-    END IF;
+    v_stream := eventstore.lock_stream(p_stream_id, p_guild_id, p_expected_version, true);
     IF v_stream.archived_at IS NOT NULL THEN
         PERFORM eventstore.raise_error('ES005', format('stream %L is already archived', p_stream_id),
             jsonb_build_object('stream_id', p_stream_id, 'archived_at', v_stream.archived_at));
@@ -401,7 +272,7 @@ CREATE FUNCTION eventstore.archive_completed_streams(
     p_max_streams     integer DEFAULT 100)
 RETURNS TABLE (stream_id text, version bigint, events_archived bigint)
 LANGUAGE plpgsql
-SET search_path = eventstore, pg_catalog
+SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 DECLARE
     v_cutoff timestamptz;
@@ -478,7 +349,7 @@ CREATE FUNCTION eventstore.hard_delete_stream(
     p_confirm          boolean DEFAULT false)
 RETURNS TABLE (version bigint, events_deleted bigint)
 LANGUAGE plpgsql
-SET search_path = eventstore, pg_catalog
+SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 DECLARE
     v_stream   eventstore.streams%ROWTYPE;
@@ -494,11 +365,10 @@ BEGIN
     END IF;
     PERFORM eventstore.check_stream_id(p_stream_id);
     IF p_expected_version IS NULL OR p_expected_version < -3 THEN
-        PERFORM eventstore.raise_error('ES008', format('invalid expected version %s', p_expected_version),
-            jsonb_build_object('argument', 'expected_version', 'value', p_expected_version));
+        PERFORM eventstore.check_expected_version(p_stream_id, p_expected_version, false, 0);
     END IF;
 
-    v_stream := eventstore.lock_stream(p_stream_id, p_guild_id, p_expected_version);
+    v_stream := eventstore.lock_stream(p_stream_id, p_guild_id, p_expected_version, false);
     PERFORM eventstore.check_expected_version(p_stream_id, p_expected_version, true, v_stream.version);
 
     PERFORM pg_catalog.set_config('eventstore.allow_event_mutation', 'on', true);
@@ -521,22 +391,14 @@ $$;
 COMMENT ON FUNCTION eventstore.hard_delete_stream IS
     'Admin: remove a stream for good (events hot and archived, snapshot, subscription checkpoints, stream row). Needs p_confirm => true.';
 
--- The application role: reads of its guild's rows, writes through the
--- guild-checked functions above.
-ALTER TABLE eventstore.snapshots ENABLE ROW LEVEL SECURITY;
-ALTER TABLE eventstore.events_archive ENABLE ROW LEVEL SECURITY;
-CREATE POLICY snapshots_guild_isolation ON eventstore.snapshots
-    USING (guild_id = current_setting('eventstore.guild_id', true))
-    WITH CHECK (guild_id = current_setting('eventstore.guild_id', true));
-CREATE POLICY events_archive_guild_isolation ON eventstore.events_archive
-    USING (guild_id = current_setting('eventstore.guild_id', true))
-    WITH CHECK (guild_id = current_setting('eventstore.guild_id', true));
-
-GRANT SELECT ON eventstore.snapshots, eventstore.events_archive TO eventstore_app;
-REVOKE EXECUTE ON FUNCTION
-    eventstore.record_snapshot(text, text, bigint, text, integer, jsonb, jsonb),
+REVOKE ALL ON FUNCTION
+    eventstore.hard_delete_stream(text, text, bigint, boolean),
+    eventstore.archive_completed_streams(interval, text[], text, integer),
+    eventstore.archive_stream(text, bigint, bigint, text),
+    eventstore.move_to_archive(text, bigint),
     eventstore.delete_snapshot(text, text),
-    eventstore.set_stream_limit(text, text, bigint)
+    eventstore.set_stream_limit(text, text, bigint),
+    eventstore.record_snapshot(text, text, bigint, text, integer, jsonb, jsonb)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     eventstore.record_snapshot(text, text, bigint, text, integer, jsonb, jsonb),
@@ -544,14 +406,7 @@ GRANT EXECUTE ON FUNCTION
     eventstore.set_stream_limit(text, text, bigint)
     TO eventstore_app;
 
--- Maintenance functions are not for the application role.
-REVOKE EXECUTE ON FUNCTION eventstore.move_to_archive(text, bigint) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION eventstore.archive_stream(text, bigint, bigint, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION eventstore.archive_completed_streams(interval, text[], text, integer) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION eventstore.hard_delete_stream(text, text, bigint, boolean) FROM PUBLIC;
-
 -- +goose Down
-REVOKE SELECT ON eventstore.snapshots, eventstore.events_archive FROM eventstore_app;
 DROP FUNCTION eventstore.hard_delete_stream(text, text, bigint, boolean);
 DROP FUNCTION eventstore.archive_completed_streams(interval, text[], text, integer);
 DROP FUNCTION eventstore.archive_stream(text, bigint, bigint, text);
@@ -559,10 +414,3 @@ DROP FUNCTION eventstore.move_to_archive(text, bigint);
 DROP FUNCTION eventstore.delete_snapshot(text, text);
 DROP FUNCTION eventstore.set_stream_limit(text, text, bigint);
 DROP FUNCTION eventstore.record_snapshot(text, text, bigint, text, integer, jsonb, jsonb);
-DROP FUNCTION eventstore.require_admin(text);
-DROP FUNCTION eventstore.is_admin();
-DROP TABLE eventstore.events_archive;
-DROP TABLE eventstore.snapshots;
-DROP INDEX eventstore.streams_live_updated_idx;
-DROP INDEX eventstore.streams_guild_created_idx;
-DROP INDEX eventstore.streams_created_idx;

@@ -1,5 +1,5 @@
--- Inspection: views and read functions an operator can use straight from
--- psql. Nothing here writes.
+-- Inspection: views an operator can use straight from psql. Nothing here
+-- writes.
 --
 --   SELECT * FROM eventstore.recent_events LIMIT 20;          -- newest first
 --   SELECT * FROM eventstore.stream_summary WHERE stream_id = 'game-42';
@@ -9,9 +9,9 @@
 --   SELECT * FROM eventstore.table_sizes;
 --   SELECT * FROM eventstore.feed_lag;
 --   SELECT * FROM eventstore.subscription_lag;
---   SELECT * FROM eventstore.read_stream('game-42', 1, 100);
---   SELECT * FROM eventstore.read_stream_backward('game-42');
---   SELECT * FROM eventstore.read_feed('0', 0, 100);
+--
+-- The read functions (read_stream, read_stream_backward, read_feed) are in
+-- 00003_reads_and_feed.sql.
 --
 -- Every view is security_invoker, so row-level security on the underlying
 -- tables applies to whoever queries the view: the application role
@@ -226,7 +226,7 @@ CREATE FUNCTION eventstore.subscription_backlog(p_stream_id text, p_tx xid8, p_p
 RETURNS bigint
 LANGUAGE plpgsql
 STABLE
-SET search_path = eventstore, pg_catalog
+SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 BEGIN
     IF p_stream_id IS NULL THEN
@@ -243,8 +243,8 @@ $$;
 -- +goose StatementEnd
 
 -- subscription_lag: every persistent subscription (one row per partition
--- member) with its checkpoint, whether a consumer holds it now (its advisory
--- lock is taken), how many events it still has to pass and how long the next
+-- member) with its checkpoint, whether a consumer holds it now (its lease
+-- has not expired), how many events it still has to pass and how long the next
 -- one has waited. events_behind counts the feed (or stream) after the
 -- checkpoint before the subscription's filter and partitioning, so it is an
 -- upper bound; feed counts stop at 10001 ("more than 10000") so that a
@@ -261,13 +261,9 @@ SELECT sub.name,
        eventstore.subscription_backlog(sub.stream_id, sub.checkpoint_transaction_id,
                                        sub.checkpoint_position, sub.checkpoint_version) AS events_behind,
        coalesce(greatest(clock_timestamp() - next_event.created_at, interval '0'), interval '0') AS lag,
-       EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
-                WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                  AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
-                  AND ((l.classid::bigint << 32) | l.objid::bigint) =
-                      hashtextextended('eventstore.subscription:' || sub.name || ':' || sub.partition_member, 0))
-                                                                     AS consumer_active,
+       coalesce(sub.lease_expires_at > clock_timestamp(), false)     AS consumer_active,
        sub.holder,
+       sub.lease_expires_at,
        sub.updated_at                                                AS checkpoint_saved_at,
        sub.guild_id,
        sub.filter
@@ -302,189 +298,18 @@ SELECT sub.name,
 COMMENT ON VIEW eventstore.subscription_lag IS
     'Persistent subscriptions: checkpoint, events still to pass (upper bound before filters; feed counts stop at 10001) and how long the next has waited, whether a consumer holds it now';
 
--- check_read_window validates a read function's start and count.
--- +goose StatementBegin
-CREATE FUNCTION eventstore.check_read_window(p_from bigint, p_count integer)
-RETURNS void
-LANGUAGE plpgsql
-IMMUTABLE
-SET search_path = eventstore, pg_catalog
-AS $$
-BEGIN
-    IF p_from IS NULL OR p_from < 0 THEN
-        PERFORM eventstore.raise_error('ES008', format('invalid start version %s', coalesce(p_from::text, 'NULL')),
-            jsonb_build_object('argument', 'from_version', 'value', p_from));
-    END IF;
-    IF p_count IS NULL OR p_count < 1 OR p_count > 1000 THEN
-        PERFORM eventstore.raise_error('ES008', format('invalid count %s (want 1 to 1000)', coalesce(p_count::text, 'NULL')),
-            jsonb_build_object('argument', 'count', 'value', p_count));
-    END IF;
-END;
-$$;
--- +goose StatementEnd
-
--- check_readable raises ES002 for a missing stream and ES004 for a deleted one.
--- +goose StatementBegin
-CREATE FUNCTION eventstore.check_readable(p_stream_id text)
-RETURNS void
-LANGUAGE plpgsql
-STABLE
-SET search_path = eventstore, pg_catalog
-AS $$
-DECLARE
-    v_deleted_at timestamptz;
-BEGIN
-    PERFORM eventstore.check_stream_id(p_stream_id);
-    SELECT s.deleted_at INTO v_deleted_at FROM eventstore.streams s WHERE s.stream_id = p_stream_id;
-    IF NOT FOUND THEN
-        PERFORM eventstore.raise_error('ES002', format('stream %L does not exist', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'actual', NULL));
-    END IF;
-    IF v_deleted_at IS NOT NULL THEN
-        PERFORM eventstore.raise_error('ES004', format('stream %L is deleted', p_stream_id),
-            jsonb_build_object('stream_id', p_stream_id, 'deleted_at', v_deleted_at));
-    END IF;
-END;
-$$;
--- +goose StatementEnd
-
--- read_stream returns up to p_count (1..1000) events of a stream with
--- version >= p_from, oldest first, archived ones included:
--- SELECT * FROM eventstore.read_stream('game-42', 1, 100).
--- A missing stream raises ES002, a deleted one ES004.
--- +goose StatementBegin
-CREATE FUNCTION eventstore.read_stream(p_stream_id text, p_from bigint DEFAULT 1, p_count integer DEFAULT 100)
-RETURNS TABLE (version bigint, type text, type_version integer, guild_id text, created_at timestamptz,
-               data jsonb, metadata jsonb, event_id uuid, global_position bigint)
-LANGUAGE plpgsql
-STABLE
-SET search_path = eventstore, pg_catalog
-AS $$
-BEGIN
-    PERFORM eventstore.check_read_window(p_from, p_count);
-    PERFORM eventstore.check_readable(p_stream_id);
-    -- Hot and archived events; each table gives at most p_count rows in
-    -- index order, so the work is bounded by the page size.
-    RETURN QUERY
-        SELECT u.stream_version, u.event_type, u.event_version, u.guild_id, u.created_at,
-               u.data, u.metadata, u.event_id, u.global_position
-          FROM ((SELECT e.stream_version, e.event_type, e.event_version, e.guild_id, e.created_at,
-                        e.data, e.metadata, e.event_id, e.global_position
-                   FROM eventstore.events e
-                  WHERE e.stream_id = p_stream_id AND e.stream_version >= p_from
-                  ORDER BY e.stream_version
-                  LIMIT p_count)
-                UNION ALL
-                (SELECT a.stream_version, a.event_type, a.event_version, a.guild_id, a.created_at,
-                        a.data, a.metadata, a.event_id, a.global_position
-                   FROM eventstore.events_archive a
-                  WHERE a.stream_id = p_stream_id AND a.stream_version >= p_from
-                  ORDER BY a.stream_version
-                  LIMIT p_count)) AS u
-         ORDER BY u.stream_version
-         LIMIT p_count;
-END;
-$$;
--- +goose StatementEnd
-
-COMMENT ON FUNCTION eventstore.read_stream IS
-    'Events of a stream from a version, oldest first: read_stream(stream_id, from_version default 1, count 1..1000 default 100)';
-
--- read_stream_backward returns up to p_count events of a stream with
--- version <= p_from (NULL: from the last event), newest first.
--- +goose StatementBegin
-CREATE FUNCTION eventstore.read_stream_backward(p_stream_id text, p_from bigint DEFAULT NULL, p_count integer DEFAULT 100)
-RETURNS TABLE (version bigint, type text, type_version integer, guild_id text, created_at timestamptz,
-               data jsonb, metadata jsonb, event_id uuid, global_position bigint)
-LANGUAGE plpgsql
-STABLE
-SET search_path = eventstore, pg_catalog
-AS $$
-BEGIN
-    PERFORM eventstore.check_read_window(coalesce(p_from, 0), p_count);
-    PERFORM eventstore.check_readable(p_stream_id);
-    RETURN QUERY
-        SELECT u.stream_version, u.event_type, u.event_version, u.guild_id, u.created_at,
-               u.data, u.metadata, u.event_id, u.global_position
-          FROM ((SELECT e.stream_version, e.event_type, e.event_version, e.guild_id, e.created_at,
-                        e.data, e.metadata, e.event_id, e.global_position
-                   FROM eventstore.events e
-                  WHERE e.stream_id = p_stream_id AND e.stream_version <= coalesce(p_from, 9223372036854775807)
-                  ORDER BY e.stream_version DESC
-                  LIMIT p_count)
-                UNION ALL
-                (SELECT a.stream_version, a.event_type, a.event_version, a.guild_id, a.created_at,
-                        a.data, a.metadata, a.event_id, a.global_position
-                   FROM eventstore.events_archive a
-                  WHERE a.stream_id = p_stream_id AND a.stream_version <= coalesce(p_from, 9223372036854775807)
-                  ORDER BY a.stream_version DESC
-                  LIMIT p_count)) AS u
-         ORDER BY u.stream_version DESC
-         LIMIT p_count;
-END;
-$$;
--- +goose StatementEnd
-
-COMMENT ON FUNCTION eventstore.read_stream_backward IS
-    'Events of a stream newest first: read_stream_backward(stream_id, from_version default NULL = the end, count 1..1000 default 100)';
-
--- read_feed returns up to p_count events of every stream after the
--- checkpoint (p_after_tx, p_after_pos), in the global feed's commit-safe
--- order: SELECT * FROM eventstore.read_feed('0', 0, 100) starts at the
--- beginning; continue from the last row's checkpoint column, which is also
--- what `eventstore feed --from` takes.
--- +goose StatementBegin
-CREATE FUNCTION eventstore.read_feed(p_after_tx xid8 DEFAULT '0', p_after_pos bigint DEFAULT 0, p_count integer DEFAULT 100)
-RETURNS TABLE (checkpoint text, stream_id text, version bigint, type text, type_version integer, guild_id text,
-               created_at timestamptz, data jsonb, metadata jsonb, event_id uuid, transaction_id xid8, global_position bigint)
-LANGUAGE plpgsql
-STABLE
-SET search_path = eventstore, pg_catalog
-AS $$
-BEGIN
-    PERFORM eventstore.check_read_window(coalesce(p_after_pos, 0), p_count);
-    IF p_after_tx IS NULL OR p_after_pos IS NULL THEN
-        PERFORM eventstore.raise_error('ES008', 'invalid checkpoint: transaction id and position must not be NULL',
-            jsonb_build_object('argument', 'checkpoint', 'value', NULL));
-    END IF;
-    RETURN QUERY
-        SELECT e.transaction_id::text || '/' || e.global_position::text,
-               e.stream_id, e.stream_version, e.event_type, e.event_version, e.guild_id, e.created_at,
-               e.data, e.metadata, e.event_id, e.transaction_id, e.global_position
-          FROM eventstore.events e
-         WHERE (e.transaction_id, e.global_position) > (p_after_tx, p_after_pos)
-           AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-         ORDER BY e.transaction_id, e.global_position
-         LIMIT p_count;
-END;
-$$;
--- +goose StatementEnd
-
-COMMENT ON FUNCTION eventstore.read_feed IS
-    'The global feed in commit-safe order after a checkpoint: read_feed(after_tx default 0, after_position default 0, count 1..1000 default 100)';
-
--- The application role (see 00002_security.sql) may use every view; row-level
--- security still limits it to its guild's rows. The functions are executable
--- by PUBLIC, as functions are by default.
--- +goose StatementBegin
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'eventstore_app') THEN
-        GRANT SELECT ON eventstore.recent_events, eventstore.stream_summary, eventstore.guild_stats,
-                        eventstore.type_stats, eventstore.mode_stats, eventstore.table_sizes,
-                        eventstore.feed_lag, eventstore.subscription_lag
-           TO eventstore_app;
-    END IF;
-END;
-$$;
--- +goose StatementEnd
+REVOKE ALL ON FUNCTION
+    eventstore.subscription_backlog(text, xid8, bigint, bigint)
+    FROM PUBLIC;
+-- The application role may use every view; row-level security still
+-- limits it to its guild's rows.
+GRANT SELECT ON eventstore.recent_events, eventstore.stream_summary, eventstore.guild_stats,
+                eventstore.type_stats, eventstore.mode_stats, eventstore.table_sizes,
+                eventstore.feed_lag, eventstore.subscription_lag
+   TO eventstore_app;
+GRANT EXECUTE ON FUNCTION eventstore.subscription_backlog(text, xid8, bigint, bigint) TO eventstore_app;
 
 -- +goose Down
-DROP FUNCTION eventstore.read_feed(xid8, bigint, integer);
-DROP FUNCTION eventstore.read_stream_backward(text, bigint, integer);
-DROP FUNCTION eventstore.read_stream(text, bigint, integer);
-DROP FUNCTION eventstore.check_readable(text);
-DROP FUNCTION eventstore.check_read_window(bigint, integer);
 DROP VIEW eventstore.subscription_lag;
 DROP FUNCTION eventstore.subscription_backlog(text, xid8, bigint, bigint);
 DROP VIEW eventstore.feed_lag;

@@ -1,0 +1,433 @@
+-- Writes: append, create and soft-delete streams.
+--
+-- Every write function here is SECURITY DEFINER (it runs as the schema
+-- owner, since the application role may not write tables) and checks the
+-- guild first (check_guild_context). A stream belongs to the guild that
+-- created it. Per-stream writers are serialized by the stream row's lock,
+-- which only these functions (running as the owner) can take: the
+-- application role has no UPDATE privilege, so it cannot lock a stream row,
+-- not even one of its own guild, outside them.
+--
+-- Expected versions: -1 any, -2 no_stream (no stream or version 0),
+-- -3 stream_exists, n >= 0 exactly version n (store/expected.go).
+
+-- +goose Up
+
+-- check_expected_version raises the conflict (ES001, ES002, ES003) when a
+-- stream's state is not what the caller expected, or ES008 for an expected
+-- version that is none of the above. p_exists is false for a missing
+-- stream. The caller has checked the guild: the DETAIL's actual version is
+-- the caller's own guild's.
+-- +goose StatementBegin
+CREATE FUNCTION eventstore.check_expected_version(
+    p_stream_id text, p_expected bigint, p_exists boolean, p_current bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, eventstore, pg_temp
+AS $$
+DECLARE
+    c_any           CONSTANT bigint := -1;
+    c_no_stream     CONSTANT bigint := -2;
+    c_stream_exists CONSTANT bigint := -3;
+    v_detail jsonb := jsonb_build_object(
+        'stream_id', p_stream_id, 'expected', p_expected,
+        'actual', CASE WHEN p_exists THEN p_current END);
+BEGIN
+    IF p_expected IS NULL OR p_expected < c_stream_exists THEN
+        PERFORM eventstore.raise_error('ES008', format('invalid expected version %s', coalesce(p_expected::text, 'NULL')),
+            jsonb_build_object('argument', 'expected_version', 'value', p_expected));
+    ELSIF p_expected = c_any THEN
+        RETURN;
+    ELSIF p_expected = c_no_stream THEN
+        IF p_exists AND p_current <> 0 THEN
+            PERFORM eventstore.raise_error('ES003',
+                format('stream %L already exists at version %s (expected no_stream)', p_stream_id, p_current), v_detail);
+        END IF;
+    ELSIF p_expected = c_stream_exists THEN
+        IF NOT p_exists THEN
+            PERFORM eventstore.raise_error('ES002',
+                format('stream %L does not exist (expected stream_exists)', p_stream_id), v_detail);
+        END IF;
+    ELSIF NOT p_exists AND p_expected <> 0 THEN
+        PERFORM eventstore.raise_error('ES001',
+            format('stream %L does not exist, expected version %s', p_stream_id, p_expected), v_detail);
+    ELSIF p_exists AND p_current <> p_expected THEN
+        PERFORM eventstore.raise_error('ES001',
+            format('stream %L is at version %s, expected %s', p_stream_id, p_current, p_expected), v_detail);
+    END IF;
+END;
+$$;
+-- +goose StatementEnd
+
+-- lock_stream locks a stream of guild p_guild_id (any guild when NULL: the
+-- admin path) and returns its row. It never locks another guild's row: it
+-- raises ES009 when the id is taken by another guild (saying nothing else
+-- about it), ES002 when no stream has the id (DETAIL: the caller's expected
+-- version) and, with p_live, ES004 when the stream is soft-deleted.
+-- +goose StatementBegin
+CREATE FUNCTION eventstore.lock_stream(p_stream_id text, p_guild_id text, p_expected_version bigint, p_live boolean)
+RETURNS eventstore.streams
+LANGUAGE plpgsql
+SET search_path = pg_catalog, eventstore, pg_temp
+AS $$
+DECLARE
+    v_stream eventstore.streams%ROWTYPE;
+BEGIN
+    SELECT * INTO v_stream FROM eventstore.streams s
+     WHERE s.stream_id = p_stream_id AND (p_guild_id IS NULL OR s.guild_id = p_guild_id)
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        IF p_guild_id IS NOT NULL AND EXISTS (SELECT 1 FROM eventstore.streams s WHERE s.stream_id = p_stream_id) THEN
+            PERFORM eventstore.raise_error('ES009', format('stream id %L is taken by another guild', p_stream_id),
+                jsonb_build_object('stream_id', p_stream_id, 'guild_id', p_guild_id));
+        END IF;
+        PERFORM eventstore.raise_error('ES002', format('stream %L does not exist', p_stream_id),
+            jsonb_build_object('stream_id', p_stream_id, 'expected', p_expected_version, 'actual', NULL));
+    END IF;
+    IF p_live AND v_stream.deleted_at IS NOT NULL THEN
+        PERFORM eventstore.raise_error('ES004', format('stream %L is deleted', p_stream_id),
+            jsonb_build_object('stream_id', p_stream_id, 'deleted_at', v_stream.deleted_at));
+    END IF;
+    RETURN v_stream;
+END;
+$$;
+-- +goose StatementEnd
+
+-- append_events appends a batch of events to one stream of p_guild_id.
+--
+-- Fast path: an append to an existing, live stream of the guild that is at
+-- the expected version, has room, whose event ids are all new and that no
+-- newer transaction appended to runs as ONE statement: update the stream row
+-- (which locks it) under all those conditions and insert the batch. The
+-- events table's constraints check each row (type, version, JSON objects).
+--
+-- Full path (anything else): validate with precise errors, create a missing
+-- stream, recognise an exact replay, check state, expected version, feed
+-- order and limit, then insert. A batch is a replay only when all of its ids
+-- are stored in this stream, in this order, at consecutive versions, where
+-- the expected version puts them (exact n: from n+1; no_stream: from 1; any
+-- and stream_exists: wherever they are); then the original result comes
+-- back. Any other stored id is ES007 (or the version conflict, when the
+-- expected version is wrong), and nothing is stored.
+--
+-- Feed order: the global feed orders events by (transaction_id,
+-- global_position) and delivers an event only once every transaction with
+-- an id up to its transaction_id has ended. An event's transaction_id is
+-- its feed label: the id of the transaction that wrote it, raised to the
+-- stream's last label when that is higher (a transaction that took its id
+-- before the stream's previous writer did, such as a caller's transaction
+-- or a writer that queued behind the row lock in another order). The label
+-- is never below the writer's own id, so the horizon rule still holds, and
+-- a stream's labels never go down, so the feed keeps every stream in
+-- version order without refusing or retrying anyone.
+-- +goose StatementBegin
+CREATE FUNCTION eventstore.append_events(
+    p_stream_id         text,
+    p_guild_id          text,
+    p_expected_version  bigint,
+    p_event_ids         uuid[],
+    p_types             text[],
+    p_versions          integer[],
+    p_data              jsonb[],
+    p_metadata          jsonb[] DEFAULT NULL,
+    p_causation_ids     uuid[] DEFAULT NULL,
+    p_correlation_ids   uuid[] DEFAULT NULL,
+    p_max_stream_events bigint DEFAULT 10000,
+    OUT new_version     bigint,
+    OUT first_position  bigint,
+    OUT last_position   bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, eventstore, pg_temp
+AS $$
+DECLARE
+    c_any           CONSTANT bigint := -1;
+    c_no_stream     CONSTANT bigint := -2;
+    c_stream_exists CONSTANT bigint := -3;
+    n              integer := coalesce(cardinality(p_event_ids), 0);
+    v_stream       eventstore.streams%ROWTYPE;
+    v_exists       boolean;
+    v_bad_ord      bigint;
+    v_bad_reason   text;
+    v_limit        bigint;
+    v_stored       integer;
+    v_replay_first bigint;
+    v_replays      boolean;
+    v_dup_id       uuid;
+    v_dup_stream   text;
+    v_dup_version  bigint;
+    v_label        xid8;
+BEGIN
+    -- The store always sets the guild it appends for.
+    IF current_setting('eventstore.guild_id', true) IS DISTINCT FROM p_guild_id THEN
+        PERFORM eventstore.check_guild_context(p_guild_id);
+    END IF;
+
+    IF n > 0 AND p_expected_version >= c_stream_exists
+       AND cardinality(p_types) = n AND cardinality(p_versions) = n AND cardinality(p_data) = n
+       AND (p_metadata IS NULL OR cardinality(p_metadata) = n)
+       AND (p_causation_ids IS NULL OR cardinality(p_causation_ids) = n)
+       AND (p_correlation_ids IS NULL OR cardinality(p_correlation_ids) = n)
+       AND (p_max_stream_events IS NULL OR p_max_stream_events >= 1) THEN
+        WITH s AS (
+            UPDATE eventstore.streams s
+               SET version = s.version + n, updated_at = now(),
+                   last_transaction_id = greatest(pg_current_xact_id(), s.last_transaction_id)
+             WHERE s.stream_id = p_stream_id AND s.guild_id = p_guild_id
+               AND s.deleted_at IS NULL AND s.archived_at IS NULL
+               AND (p_expected_version = s.version OR p_expected_version = c_any
+                    OR p_expected_version = c_stream_exists
+                    OR (p_expected_version = c_no_stream AND s.version = 0))
+               AND s.version + n <= coalesce(s.max_events, p_max_stream_events, s.version + n)
+               AND NOT EXISTS (SELECT FROM eventstore.events e WHERE e.event_id = ANY (p_event_ids))
+            RETURNING s.version - n AS base, s.last_transaction_id AS label
+        ), ins AS (
+            INSERT INTO eventstore.events AS e
+                (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
+                 data, metadata, causation_id, correlation_id)
+            SELECT s.label, p_stream_id, s.base + u.ord, u.id, u.typ, u.ver, p_guild_id,
+                   u.d, coalesce(u.m, '{}'::jsonb), u.c, u.r
+              FROM s, unnest(p_event_ids, p_types, p_versions, p_data, p_metadata, p_causation_ids, p_correlation_ids)
+                   WITH ORDINALITY AS u(id, typ, ver, d, m, c, r, ord)
+            RETURNING e.global_position
+        )
+        SELECT (SELECT s.base FROM s) + n, min(ins.global_position), max(ins.global_position)
+          INTO new_version, first_position, last_position
+          FROM ins;
+        IF new_version IS NOT NULL THEN
+            RETURN;
+        END IF;
+    END IF;
+
+    -- Full path. 1. Arguments, with precise errors.
+    PERFORM eventstore.check_stream_id(p_stream_id);
+    PERFORM eventstore.check_guild_id(p_guild_id);
+    IF p_expected_version IS NULL OR p_expected_version < c_stream_exists THEN
+        PERFORM eventstore.check_expected_version(p_stream_id, p_expected_version, false, 0);
+    END IF;
+    IF n = 0 THEN
+        PERFORM eventstore.raise_error('ES008', 'empty batch: at least one event is required',
+            jsonb_build_object('argument', 'events', 'value', 0));
+    END IF;
+    IF coalesce(cardinality(p_types), 0) <> n OR coalesce(cardinality(p_versions), 0) <> n
+       OR coalesce(cardinality(p_data), 0) <> n
+       OR (p_metadata IS NOT NULL AND cardinality(p_metadata) <> n)
+       OR (p_causation_ids IS NOT NULL AND cardinality(p_causation_ids) <> n)
+       OR (p_correlation_ids IS NOT NULL AND cardinality(p_correlation_ids) <> n) THEN
+        PERFORM eventstore.raise_error('ES008', 'event arrays must all have the same length',
+            jsonb_build_object('argument', 'events', 'value', n));
+    END IF;
+    IF p_max_stream_events IS NOT NULL AND p_max_stream_events < 1 THEN
+        PERFORM eventstore.raise_error('ES008', format('invalid stream limit %s', p_max_stream_events),
+            jsonb_build_object('argument', 'max_stream_events', 'value', p_max_stream_events));
+    END IF;
+    SELECT u.ord,
+           CASE
+               WHEN u.id IS NULL THEN 'event_id is null'
+               WHEN u.typ IS NULL OR u.typ = '' OR length(u.typ) > 255 THEN 'event_type must be 1 to 255 characters'
+               WHEN u.ver IS NULL OR u.ver < 1 THEN 'event_version must be at least 1'
+               WHEN u.d IS NULL OR jsonb_typeof(u.d) <> 'object' THEN 'data must be a JSON object'
+               ELSE 'metadata must be a JSON object'
+           END
+      INTO v_bad_ord, v_bad_reason
+      FROM unnest(p_event_ids, p_types, p_versions, p_data, p_metadata) WITH ORDINALITY AS u(id, typ, ver, d, m, ord)
+     WHERE u.id IS NULL OR u.typ IS NULL OR u.typ = '' OR length(u.typ) > 255
+        OR u.ver IS NULL OR u.ver < 1
+        OR u.d IS NULL OR jsonb_typeof(u.d) <> 'object'
+        OR (u.m IS NOT NULL AND jsonb_typeof(u.m) <> 'object')
+     ORDER BY u.ord
+     LIMIT 1;
+    IF FOUND THEN
+        PERFORM eventstore.raise_error('ES008', format('invalid event %s of %s: %s', v_bad_ord, n, v_bad_reason),
+            jsonb_build_object('argument', 'events', 'index', v_bad_ord - 1, 'reason', v_bad_reason));
+    END IF;
+    IF (SELECT count(DISTINCT u.id) FROM unnest(p_event_ids) AS u(id)) <> n THEN
+        PERFORM eventstore.raise_error('ES008', 'event ids repeat within the batch',
+            jsonb_build_object('argument', 'events', 'reason', 'repeated event_id'));
+    END IF;
+
+    -- 2. Lock the guild's stream row, creating it when missing (ON CONFLICT:
+    --    two creators cannot both win). Another guild's row is never locked.
+    SELECT * INTO v_stream FROM eventstore.streams s
+     WHERE s.stream_id = p_stream_id AND s.guild_id = p_guild_id FOR UPDATE;
+    v_exists := FOUND;
+    IF NOT v_exists THEN
+        INSERT INTO eventstore.streams (stream_id, guild_id) VALUES (p_stream_id, p_guild_id)
+            ON CONFLICT (stream_id) DO NOTHING;
+        v_exists := NOT FOUND; -- created meanwhile by another append
+        v_stream := eventstore.lock_stream(p_stream_id, p_guild_id, p_expected_version, false);
+    END IF;
+
+    -- 3. Stored ids: an exact replay returns the original result.
+    SELECT count(*), min(x.stream_version - x.ord) + 1,
+           bool_and(x.stream_id = p_stream_id) AND min(x.stream_version - x.ord) = max(x.stream_version - x.ord)
+      INTO v_stored, v_replay_first, v_replays
+      FROM (SELECT e.stream_id, e.stream_version, u.ord
+              FROM unnest(p_event_ids) WITH ORDINALITY AS u(id, ord)
+              JOIN eventstore.events e ON e.event_id = u.id
+            UNION ALL
+            SELECT a.stream_id, a.stream_version, u.ord
+              FROM unnest(p_event_ids) WITH ORDINALITY AS u(id, ord)
+              JOIN eventstore.events_archive a ON a.event_id = u.id) AS x;
+    IF v_stored > 0 THEN
+        IF v_stored = n AND v_replays
+           AND (p_expected_version IN (c_any, c_stream_exists)
+                OR (p_expected_version = c_no_stream AND v_replay_first = 1)
+                OR (p_expected_version >= 0 AND v_replay_first = p_expected_version + 1)) THEN
+            new_version := v_replay_first + n - 1;
+            SELECT min(x.global_position), max(x.global_position) INTO first_position, last_position
+              FROM (SELECT e.global_position FROM eventstore.events e
+                     WHERE e.stream_id = p_stream_id AND e.stream_version BETWEEN v_replay_first AND new_version
+                    UNION ALL
+                    SELECT a.global_position FROM eventstore.events_archive a
+                     WHERE a.stream_id = p_stream_id AND a.stream_version BETWEEN v_replay_first AND new_version) AS x;
+            RETURN;
+        END IF;
+        -- Not a replay: a wrong expected version is the conflict; otherwise
+        -- the first stored id is the duplicate. Where it is stored is said
+        -- only when it is the caller's own guild's.
+        PERFORM eventstore.check_expected_version(p_stream_id, p_expected_version, v_exists, v_stream.version);
+        SELECT x.id, x.stream_id, x.stream_version INTO v_dup_id, v_dup_stream, v_dup_version
+          FROM (SELECT u.id, u.ord, e.stream_id, e.stream_version, e.guild_id
+                  FROM unnest(p_event_ids) WITH ORDINALITY AS u(id, ord) JOIN eventstore.events e ON e.event_id = u.id
+                UNION ALL
+                SELECT u.id, u.ord, a.stream_id, a.stream_version, a.guild_id
+                  FROM unnest(p_event_ids) WITH ORDINALITY AS u(id, ord) JOIN eventstore.events_archive a ON a.event_id = u.id
+               ) AS x
+         ORDER BY x.ord LIMIT 1;
+        IF v_dup_stream IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM eventstore.streams s WHERE s.stream_id = v_dup_stream AND s.guild_id = p_guild_id) THEN
+            v_dup_stream := NULL;
+            v_dup_version := NULL;
+        END IF;
+        PERFORM eventstore.raise_error('ES007',
+            CASE WHEN v_dup_stream IS NULL THEN format('event id %s is already taken', v_dup_id)
+                 ELSE format('event %s is already stored in stream %L at version %s', v_dup_id, v_dup_stream, v_dup_version) END,
+            jsonb_strip_nulls(jsonb_build_object('stream_id', p_stream_id, 'event_id', v_dup_id,
+                               'stored_stream_id', v_dup_stream, 'stored_version', v_dup_version)));
+    END IF;
+
+    -- 4. Stream state and expected version.
+    IF v_stream.deleted_at IS NOT NULL THEN
+        PERFORM eventstore.raise_error('ES004', format('stream %L is deleted', p_stream_id),
+            jsonb_build_object('stream_id', p_stream_id, 'deleted_at', v_stream.deleted_at));
+    END IF;
+    IF v_stream.archived_at IS NOT NULL THEN
+        PERFORM eventstore.raise_error('ES005', format('stream %L is archived and read-only', p_stream_id),
+            jsonb_build_object('stream_id', p_stream_id, 'archived_at', v_stream.archived_at));
+    END IF;
+    PERFORM eventstore.check_expected_version(p_stream_id, p_expected_version, v_exists, v_stream.version);
+
+    -- 5. Size limit.
+    v_limit := coalesce(v_stream.max_events, p_max_stream_events);
+    IF v_limit IS NOT NULL AND v_stream.version + n > v_limit THEN
+        PERFORM eventstore.raise_error('ES006',
+            format('stream %L would exceed its limit of %s events (version %s + %s)', p_stream_id, v_limit, v_stream.version, n),
+            jsonb_build_object('stream_id', p_stream_id, 'limit', v_limit, 'version', v_stream.version, 'batch', n));
+    END IF;
+
+    -- 6. Insert and bump, labelled for the feed (see above).
+    v_label := greatest(pg_current_xact_id(), v_stream.last_transaction_id);
+    WITH ins AS (
+        INSERT INTO eventstore.events AS e
+            (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
+             data, metadata, causation_id, correlation_id)
+        SELECT v_label, p_stream_id, v_stream.version + u.ord, u.id, u.typ, u.ver, p_guild_id,
+               u.d, coalesce(u.m, '{}'::jsonb), u.c, u.r
+          FROM unnest(p_event_ids, p_types, p_versions, p_data, p_metadata, p_causation_ids, p_correlation_ids)
+               WITH ORDINALITY AS u(id, typ, ver, d, m, c, r, ord)
+        RETURNING e.global_position
+    )
+    SELECT min(ins.global_position), max(ins.global_position) INTO first_position, last_position FROM ins;
+
+    UPDATE eventstore.streams s
+       SET version = v_stream.version + n, updated_at = now(), last_transaction_id = v_label
+     WHERE s.stream_id = p_stream_id;
+    new_version := v_stream.version + n;
+END;
+$$;
+-- +goose StatementEnd
+
+COMMENT ON FUNCTION eventstore.append_events IS
+    'Append a batch to one stream of a guild (guild-checked, runs as the owner). expected_version: -1 any, -2 no_stream, -3 stream_exists, n exact. Returns the new version and the first/last global position.';
+
+-- create_stream registers an empty stream (version 0) for a guild.
+-- +goose StatementBegin
+CREATE FUNCTION eventstore.create_stream(p_stream_id text, p_guild_id text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, eventstore, pg_temp
+AS $$
+DECLARE
+    v_version bigint;
+BEGIN
+    PERFORM eventstore.check_guild_context(p_guild_id);
+    PERFORM eventstore.check_stream_id(p_stream_id);
+    PERFORM eventstore.check_guild_id(p_guild_id);
+    INSERT INTO eventstore.streams (stream_id, guild_id) VALUES (p_stream_id, p_guild_id)
+        ON CONFLICT (stream_id) DO NOTHING;
+    IF NOT FOUND THEN
+        SELECT s.version INTO v_version FROM eventstore.streams s
+         WHERE s.stream_id = p_stream_id AND s.guild_id = p_guild_id;
+        IF NOT FOUND THEN
+            PERFORM eventstore.raise_error('ES009', format('stream id %L is taken by another guild', p_stream_id),
+                jsonb_build_object('stream_id', p_stream_id, 'guild_id', p_guild_id));
+        END IF;
+        PERFORM eventstore.raise_error('ES003', format('stream %L already exists', p_stream_id),
+            jsonb_build_object('stream_id', p_stream_id, 'expected', -2, 'actual', v_version));
+    END IF;
+END;
+$$;
+-- +goose StatementEnd
+
+COMMENT ON FUNCTION eventstore.create_stream IS
+    'Register an empty stream (version 0) for a guild (guild-checked, runs as the owner).';
+
+-- delete_stream soft-deletes a stream at the expected version: its events
+-- stay, but it can no longer be read or appended to. A NULL guild means the
+-- transaction's guild; with neither, only an admin may delete (any guild's
+-- stream). Returns the stream's version.
+-- +goose StatementBegin
+CREATE FUNCTION eventstore.delete_stream(p_stream_id text, p_guild_id text, p_expected_version bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, eventstore, pg_temp
+AS $$
+DECLARE
+    v_guild  text := coalesce(p_guild_id, nullif(current_setting('eventstore.guild_id', true), ''));
+    v_stream eventstore.streams%ROWTYPE;
+BEGIN
+    PERFORM eventstore.check_guild_context(v_guild);
+    PERFORM eventstore.check_stream_id(p_stream_id);
+    v_stream := eventstore.lock_stream(p_stream_id, v_guild, p_expected_version, true);
+    PERFORM eventstore.check_expected_version(p_stream_id, p_expected_version, true, v_stream.version);
+    UPDATE eventstore.streams s SET deleted_at = now(), updated_at = now() WHERE s.stream_id = p_stream_id;
+    RETURN v_stream.version;
+END;
+$$;
+-- +goose StatementEnd
+
+COMMENT ON FUNCTION eventstore.delete_stream IS
+    'Soft-delete a stream at the expected version (guild-checked, runs as the owner). Returns its version.';
+
+REVOKE ALL ON FUNCTION
+    eventstore.delete_stream(text, text, bigint),
+    eventstore.create_stream(text, text),
+    eventstore.append_events(text, text, bigint, uuid[], text[], integer[], jsonb[], jsonb[], uuid[], uuid[], bigint),
+    eventstore.lock_stream(text, text, bigint, boolean),
+    eventstore.check_expected_version(text, bigint, boolean, bigint)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    eventstore.append_events(text, text, bigint, uuid[], text[], integer[], jsonb[], jsonb[], uuid[], uuid[], bigint),
+    eventstore.create_stream(text, text),
+    eventstore.delete_stream(text, text, bigint)
+    TO eventstore_app;
+
+-- +goose Down
+DROP FUNCTION eventstore.delete_stream(text, text, bigint);
+DROP FUNCTION eventstore.create_stream(text, text);
+DROP FUNCTION eventstore.append_events(text, text, bigint, uuid[], text[], integer[], jsonb[], jsonb[], uuid[], uuid[], bigint);
+DROP FUNCTION eventstore.lock_stream(text, text, bigint, boolean);
+DROP FUNCTION eventstore.check_expected_version(text, bigint, boolean, bigint);
