@@ -303,6 +303,66 @@ func (q *Queries) EventsReadFeedFiltered(ctx context.Context, arg EventsReadFeed
 	return items, nil
 }
 
+const eventsReadFeedGuild = `-- name: EventsReadFeedGuild :many
+SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
+       e.event_type, e.event_version, e.guild_id, e.data, e.metadata,
+       e.causation_id, e.correlation_id, e.created_at
+  FROM eventstore.events e
+ WHERE e.guild_id = $1::text
+   AND (e.transaction_id, e.global_position) > ($2::xid8, $3::bigint)
+   AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ ORDER BY e.transaction_id, e.global_position
+ LIMIT $4::int
+`
+
+type EventsReadFeedGuildParams struct {
+	GuildID            string
+	AfterTransactionID uint64
+	AfterPosition      int64
+	MaxCount           int32
+}
+
+// One guild's part of the global feed after a checkpoint, in the same
+// commit-safe order (through events_guild_feed_idx).
+func (q *Queries) EventsReadFeedGuild(ctx context.Context, arg EventsReadFeedGuildParams) ([]EventstoreEvent, error) {
+	rows, err := q.db.Query(ctx, eventsReadFeedGuild,
+		arg.GuildID,
+		arg.AfterTransactionID,
+		arg.AfterPosition,
+		arg.MaxCount,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []EventstoreEvent{}
+	for rows.Next() {
+		var i EventstoreEvent
+		if err := rows.Scan(
+			&i.GlobalPosition,
+			&i.TransactionID,
+			&i.StreamID,
+			&i.StreamVersion,
+			&i.EventID,
+			&i.EventType,
+			&i.EventVersion,
+			&i.GuildID,
+			&i.Data,
+			&i.Metadata,
+			&i.CausationID,
+			&i.CorrelationID,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const eventsReadForward = `-- name: EventsReadForward :many
 SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
        e.event_type, e.event_version, e.guild_id, e.data, e.metadata,

@@ -189,8 +189,8 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 		return rowPage[Checkpoint]{next: after}, fmt.Errorf("%w: scan limit %d", ErrInvalidArgument, opts.ScanLimit)
 	}
 	part := opts.Partition.normalized()
-	if opts.Filter.IsZero() && part.Count == 1 {
-		return s.readFeedAll(ctx, after, opts.Limit)
+	if part.Count == 1 && len(opts.Filter.EventTypes) == 0 && opts.Filter.StreamPrefix == "" {
+		return s.readFeedAll(ctx, after, opts.Filter.GuildID, opts.Limit)
 	}
 	scan := opts.ScanLimit
 	if scan == 0 {
@@ -236,14 +236,28 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 	return fr, nil
 }
 
-// readFeedAll reads the unfiltered feed.
-func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, limit int) (rowPage[Checkpoint], error) {
+// readFeedAll reads the unfiltered feed, or one guild's part of it (by
+// its own index).
+func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, guild string, limit int) (rowPage[Checkpoint], error) {
 	q, _ := s.queries(ctx)
-	rows, err := q.EventsReadFeed(ctx, db.EventsReadFeedParams{
-		AfterTransactionID: after.TransactionID,
-		AfterPosition:      after.Position,
-		MaxCount:           int32(limit),
-	})
+	var (
+		rows []db.EventstoreEvent
+		err  error
+	)
+	if guild == "" {
+		rows, err = q.EventsReadFeed(ctx, db.EventsReadFeedParams{
+			AfterTransactionID: after.TransactionID,
+			AfterPosition:      after.Position,
+			MaxCount:           int32(limit),
+		})
+	} else {
+		rows, err = q.EventsReadFeedGuild(ctx, db.EventsReadFeedGuildParams{
+			GuildID:            guild,
+			AfterTransactionID: after.TransactionID,
+			AfterPosition:      after.Position,
+			MaxCount:           int32(limit),
+		})
+	}
 	if err != nil {
 		return rowPage[Checkpoint]{next: after}, mapError(err)
 	}

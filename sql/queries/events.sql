@@ -54,6 +54,19 @@ SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.eve
  ORDER BY e.transaction_id, e.global_position
  LIMIT @max_count::int;
 
+-- name: EventsReadFeedGuild :many
+-- One guild's part of the global feed after a checkpoint, in the same
+-- commit-safe order (through events_guild_feed_idx).
+SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
+       e.event_type, e.event_version, e.guild_id, e.data, e.metadata,
+       e.causation_id, e.correlation_id, e.created_at
+  FROM eventstore.events e
+ WHERE e.guild_id = @guild_id::text
+   AND (e.transaction_id, e.global_position) > (@after_transaction_id::xid8, @after_position::bigint)
+   AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ ORDER BY e.transaction_id, e.global_position
+ LIMIT @max_count::int;
+
 -- name: FeedHorizon :one
 -- The feed's safe horizon: transactions below it have all finished.
 SELECT pg_snapshot_xmin(pg_current_snapshot())::xid8 AS horizon;

@@ -103,6 +103,9 @@ COMMENT ON TABLE eventstore.events IS 'Immutable event log; written only through
 COMMENT ON COLUMN eventstore.events.transaction_id IS 'Feed label: the writing transaction''s id, or the stream''s previous label when higher; the global feed orders by (transaction_id, global_position)';
 
 CREATE INDEX events_feed_idx ON eventstore.events (transaction_id, global_position);
+-- A guild's feed (its consumers, and every feed read with a guild in the
+-- context) walks this index instead of the whole feed.
+CREATE INDEX events_guild_feed_idx ON eventstore.events (guild_id, transaction_id, global_position);
 
 -- events_archive: events moved out of the hot table by archive_stream. Same
 -- columns, same values (global positions and transaction ids are kept).
