@@ -67,6 +67,27 @@ func TestMigrate(t *testing.T) {
 	require.True(t, b.schemaExists(t))
 }
 
+// TestMigrateDownNegativeTo refuses a negative --to as a usage error before
+// connecting: it used to roll back one migration, like no --to at all.
+func TestMigrateDownNegativeTo(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, to := range []string{"-1", "-5", "-9223372036854775808"} {
+		t.Run(to, func(t *testing.T) {
+			// No database configured: the usage error comes first.
+			r := runCLI(t, "migrate", "down", "--to", to)
+			requireFail(t, r, "eventstore migrate: --to must be a version >= 0", "see eventstore migrate --help")
+
+			r = b.cli(t, "migrate", "down", "--to="+to)
+			requireFail(t, r, "eventstore migrate: --to must be a version >= 0")
+			st := decodeJSON[[]store.MigrationStatus](t, b.cli(t, "--json", "migrate", "status").stdout)
+			for _, m := range st {
+				require.True(t, m.Applied, "nothing rolled back: %s", m.Name)
+			}
+		})
+	}
+}
+
 func TestMigrateReset(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
