@@ -92,8 +92,14 @@ func migrateCommand() *command {
 				}
 				return nil
 			default: // reset
-				if !yes && !c.isDevDatabase(pool) {
-					return errors.New("reset drops every event: pass --yes to confirm (the database is not local)")
+				if !yes {
+					dev, err := c.isDevDatabase(ctx, pool)
+					if err != nil {
+						return err
+					}
+					if !dev {
+						return errors.New("reset drops every event: pass --yes to confirm (the database is not local)")
+					}
 				}
 				rolled, err := store.MigrateDown(ctx, pool, 0)
 				if err != nil {
