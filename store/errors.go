@@ -124,7 +124,9 @@ var (
 	// ErrDeserializationFailed reports stored data that could not be decoded.
 	ErrDeserializationFailed = serde.ErrDeserializationFailed
 	// ErrInvalidEventType reports an event type or version the serializer
-	// does not know.
+	// does not know, or an event type Append refuses before any SQL runs:
+	// empty, longer than 255 bytes, not valid UTF-8, or with a control
+	// character (a NUL byte included).
 	ErrInvalidEventType = serde.ErrInvalidEventType
 	// ErrInvalidEventData reports event data that breaks the event's rules
 	// or is not a JSON object.
