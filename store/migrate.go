@@ -67,7 +67,7 @@ type MigrationStatus struct {
 // to apply, it takes the migration lock first (a row of the table
 // goose_lock, which only the migrating role may write), so that concurrent
 // callers, in this process or others, apply each migration once: many
-// processes may call it at start-up. It waits at most 30 seconds for the
+// processes may call it at start-up. It waits about 30 seconds for the
 // lock and then fails with an error naming the holder; a holder that died
 // keeps the lock for at most 15 seconds. It returns the versions applied.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int64, error) {
