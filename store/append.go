@@ -162,8 +162,8 @@ func (s *Store) encodeEvent(guild string, i, n int, ev Event, p *db.EventsAppend
 		return fmt.Errorf("%w: event %d of %d has no data", ErrInvalidEventData, i+1, n)
 	}
 	typ, ver := ev.Data.EventType(), ev.Data.EventVersion()
-	if typ == "" || len(typ) > 255 {
-		return fmt.Errorf("%w: event %d of %d: type must be 1 to 255 characters", ErrInvalidEventType, i+1, n)
+	if msg := checkEventType(typ); msg != "" {
+		return fmt.Errorf("%w: event %d of %d: type %q %s", ErrInvalidEventType, i+1, n, truncate(typ), msg)
 	}
 	if ver < 1 || ver > 1<<30 {
 		return fmt.Errorf("%w: event %d of %d (%s): version %d must be at least 1", ErrInvalidEventType, i+1, n, typ, ver)

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 
@@ -203,6 +204,36 @@ func TestAppendValidation(t *testing.T) {
 			require.Zero(t, n, "nothing stored")
 		})
 	}
+}
+
+// TestAppendRefusesMalformedEventType: an event type with a NUL byte,
+// invalid UTF-8 or a control character is refused as ErrInvalidEventType
+// before any SQL (PostgreSQL used to refuse it, as ErrInvalidEventData).
+func TestAppendRefusesMalformedEventType(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	stores := map[string]*store.Store{"database": b.store, "no server": offlineStore(t)}
+	for _, typ := range []string{"\x00", "\xff", "a\x00b", "game\xc3", "a\nb", "\t", "a\x7fb", "a\u0085b"} {
+		t.Run(fmt.Sprintf("%q", typ), func(t *testing.T) {
+			for name, s := range stores {
+				_, err := s.Append(b.ctx, "game-1", store.Any, rawEvent("test_event", 1), store.Event{Data: rawData(typ, `{"n": 2}`)})
+				require.ErrorIs(t, err, store.ErrInvalidEventType, name)
+				require.NotErrorIs(t, err, store.ErrInvalidEventData, name)
+				require.ErrorContains(t, err, "event 2 of 2", name)
+			}
+			require.Zero(t, countRows(t, b, "game-1"), "nothing stored")
+		})
+	}
+
+	// Non-ASCII types that are none of these are stored as they are.
+	for _, typ := range []string{"événement_joué", "ゲーム開始", "a\u00a0b"} {
+		_, err := b.store.Append(b.ctx, "game-2", store.Any, store.Event{Data: rawData(typ, `{}`)})
+		require.NoError(t, err, typ)
+	}
+	recs, err := b.store.ReadForward(b.ctx, "game-2", 0, 10)
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+	require.Equal(t, "ゲーム開始", recs[1].Type)
 }
 
 // TestAppendFunctionValidatesInSQL calls append_events directly, as a psql

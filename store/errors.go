@@ -108,6 +108,15 @@ var (
 	// because of a serialization failure (SQLSTATE 40001) or a deadlock
 	// (40P01). Nothing of it was stored; the store retries it (RetryPolicy).
 	ErrTransactionConflict = errors.New("transaction conflict")
+	// ErrTransactionRolledBack reports a transaction PostgreSQL rolled back
+	// instead of committing because a statement in it had failed earlier:
+	// COMMIT answered ROLLBACK (pgx.ErrTxCommitRollback), typically after fn
+	// in InTx ignored the error of SQL of its own; or a statement was sent
+	// after such a failure (SQLSTATE 25P02, in_failed_sql_transaction), when
+	// the transaction can only be rolled back. Nothing of the transaction was
+	// stored, or will be. It is not retried: the failed statement would
+	// likely fail again.
+	ErrTransactionRolledBack = errors.New("transaction rolled back")
 	// ErrStatementCanceled reports a statement the server cancelled: it ran
 	// past statement_timeout or waited past lock_timeout (SQLSTATE 57014,
 	// 55P03), or an administrator cancelled it (pg_cancel_backend). The
@@ -124,7 +133,9 @@ var (
 	// ErrDeserializationFailed reports stored data that could not be decoded.
 	ErrDeserializationFailed = serde.ErrDeserializationFailed
 	// ErrInvalidEventType reports an event type or version the serializer
-	// does not know.
+	// does not know, or an event type Append refuses before any SQL runs:
+	// empty, longer than 255 bytes, not valid UTF-8, or with a control
+	// character (a NUL byte included).
 	ErrInvalidEventType = serde.ErrInvalidEventType
 	// ErrInvalidEventData reports event data that breaks the event's rules
 	// or is not a JSON object.
@@ -336,6 +347,10 @@ func mapError(err error) error {
 	if errors.As(err, &pgErr) {
 		return mapPgError(pgErr)
 	}
+	if errors.Is(err, pgx.ErrTxCommitRollback) {
+		return &dbError{kind: ErrTransactionRolledBack,
+			msg: "transaction rolled back: a statement in it had failed, so COMMIT rolled it back", cause: err}
+	}
 	if isConnectionError(err) {
 		return &dbError{kind: ErrConnection, msg: "connection error: " + err.Error(), cause: err}
 	}
@@ -383,6 +398,8 @@ func mapPgError(pgErr *pgconn.PgError) error {
 		return &dbError{kind: ErrInvalidEventData, msg: "invalid event data: " + pgErr.Message, cause: pgErr}
 	case "57014", "55P03": // query_canceled (statement_timeout, pg_cancel_backend), lock_not_available (lock_timeout)
 		return &dbError{kind: ErrStatementCanceled, msg: "statement canceled: " + pgErr.Message, cause: pgErr}
+	case "25P02": // in_failed_sql_transaction: an earlier statement aborted the transaction
+		return &dbError{kind: ErrTransactionRolledBack, msg: "transaction rolled back: " + pgErr.Message, cause: pgErr}
 	case "40001", "40P01": // serialization_failure, deadlock_detected
 		return &dbError{kind: ErrTransactionConflict, msg: "transaction conflict: " + pgErr.Message, cause: pgErr}
 	case "42501": // insufficient_privilege, row-level security violations included

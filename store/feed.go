@@ -64,9 +64,12 @@ type FeedOptions struct {
 }
 
 // FeedFilter selects events of the global feed. The zero value matches
-// every event; set fields must all match.
+// every event; set fields must all match. Strings with a NUL byte or
+// invalid UTF-8, which PostgreSQL's text cannot hold, are refused with
+// ErrInvalidArgument before any SQL runs.
 type FeedFilter struct {
-	// EventTypes keeps events whose stored type is one of these.
+	// EventTypes keeps events whose stored type is one of these (none of
+	// them empty).
 	EventTypes []string
 	// StreamPrefix keeps events of streams whose id starts with it.
 	StreamPrefix string
@@ -84,6 +87,12 @@ func (f FeedFilter) validate() error {
 		if t == "" {
 			return fmt.Errorf("%w: empty event type in filter", ErrInvalidArgument)
 		}
+		if msg := checkText(t); msg != "" {
+			return fmt.Errorf("%w: event type %q in filter %s", ErrInvalidArgument, truncate(t), msg)
+		}
+	}
+	if msg := checkText(f.StreamPrefix); msg != "" {
+		return fmt.Errorf("%w: stream prefix %q in filter %s", ErrInvalidArgument, truncate(f.StreamPrefix), msg)
 	}
 	if f.GuildID != "" {
 		if err := ValidateGuildID(f.GuildID); err != nil {

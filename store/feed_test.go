@@ -218,6 +218,46 @@ func TestFeedFilters(t *testing.T) {
 	}
 }
 
+// TestFeedFilterRefusesMalformedText: a NUL byte or invalid UTF-8 in a
+// filter's stream prefix or event types is refused as ErrInvalidArgument
+// before any SQL, by ReadFeed, Feed and Subscribe.
+func TestFeedFilterRefusesMalformedText(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	stores := map[string]*store.Store{"database": b.store, "no server": offlineStore(t)}
+	h := func(context.Context, store.Recorded) error { return nil }
+	for _, bad := range []string{"\x00", "\xff", "a\x00b"} {
+		for _, tc := range []struct {
+			name   string
+			filter store.FeedFilter
+		}{
+			{"stream prefix", store.FeedFilter{StreamPrefix: bad}},
+			{"event type", store.FeedFilter{EventTypes: []string{"test_event", bad}}},
+		} {
+			t.Run(fmt.Sprintf("%s %q", tc.name, bad), func(t *testing.T) {
+				for name, s := range stores {
+					_, err := s.ReadFeed(b.ctx, store.Checkpoint{}, store.FeedOptions{Limit: 10, Filter: tc.filter})
+					require.ErrorIs(t, err, store.ErrInvalidArgument, name)
+
+					var iterErr error
+					for _, err := range s.Feed(b.ctx, store.Checkpoint{}, store.FeedOptions{Limit: 10, Filter: tc.filter}) {
+						iterErr = err
+						break
+					}
+					require.ErrorIs(t, iterErr, store.ErrInvalidArgument, name)
+
+					sub, err := s.Subscribe(b.ctx, store.SubscriptionOptions{Filter: tc.filter}, h)
+					if sub != nil {
+						_ = sub.Stop()
+					}
+					require.ErrorIs(t, err, store.ErrInvalidArgument, name)
+					require.Nil(t, sub)
+				}
+			})
+		}
+	}
+}
+
 // TestFeedFilterSkipsLongStretch puts 500 non-matching events before a
 // matching one: each read examines at most ScanLimit rows and returns an
 // advancing checkpoint without events, until the match.

@@ -82,3 +82,16 @@ func connString(admin *pgxpool.Pool, name string) string {
 	c := admin.Config().ConnConfig
 	return fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", c.User, c.Password, c.Host, c.Port, name)
 }
+
+// offlineStore is a store whose pool cannot reach a server (nothing listens
+// on port 1 of the loopback address): an operation that fails on it with a
+// validation error sent no SQL.
+func offlineStore(t *testing.T) *store.Store {
+	t.Helper()
+	pool, err := pgxpool.New(t.Context(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	s := store.New(pool, store.Config{DisableNotify: true, Retry: store.RetryPolicy{MaxAttempts: 1}})
+	t.Cleanup(s.Close)
+	return s
+}

@@ -128,7 +128,12 @@ func txValueFrom(ctx context.Context) *txValue {
 // store's RetryPolicy allows; fn must therefore be safe to run again (give
 // events fixed ids when a re-run must not append new ones). A lost
 // connection during COMMIT is not retried: the outcome is then unknown and
-// the error matches ErrConnection. Cancelling ctx stops retrying at once.
+// the error matches ErrConnection. When fn returns nil although a statement
+// in the transaction failed (fn ignored the error of SQL of its own, run
+// through TxFromContext), PostgreSQL rolls the transaction back at COMMIT:
+// InTx then returns ErrTransactionRolledBack, nothing of the transaction
+// was stored, and fn is not run again. Cancelling ctx stops retrying at
+// once.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	return s.InTxWith(ctx, pgx.TxOptions{}, fn)
 }

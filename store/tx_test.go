@@ -101,6 +101,32 @@ func TestInTxRollsBack(t *testing.T) {
 			})
 			require.ErrorIs(t, err, context.Canceled)
 		}},
+		{"swallowed SQL error", func(t *testing.T, b *bundle) {
+			calls := 0
+			err := b.store.InTx(b.ctx, func(ctx context.Context) error {
+				calls++
+				appendBoth(t, b, ctx)
+				tx, ok := store.TxFromContext(ctx)
+				require.True(t, ok)
+				_, err := tx.Exec(ctx, `SELECT * FROM no_such_table`)
+				require.Error(t, err)
+				return nil // ignored: PostgreSQL has aborted the transaction, COMMIT rolls it back
+			})
+			require.ErrorIs(t, err, store.ErrTransactionRolledBack)
+			require.Equal(t, 1, calls, "not retried")
+		}},
+		{"store operation after a swallowed error", func(t *testing.T, b *bundle) {
+			var readErr error
+			err := b.store.InTx(b.ctx, func(ctx context.Context) error {
+				appendBoth(t, b, ctx)
+				tx, _ := store.TxFromContext(ctx)
+				_, _ = tx.Exec(ctx, `SELECT 1/0`)
+				_, readErr = b.store.ReadForward(ctx, "left", 0, 10)
+				return readErr
+			})
+			require.ErrorIs(t, readErr, store.ErrTransactionRolledBack, "SQLSTATE 25P02: the transaction is aborted")
+			require.ErrorIs(t, err, store.ErrTransactionRolledBack)
+		}},
 		{"nested error", func(t *testing.T, b *bundle) {
 			err := b.store.InTx(b.ctx, func(ctx context.Context) error {
 				outer, _ := store.TxFromContext(ctx)

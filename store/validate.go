@@ -78,3 +78,47 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// maxEventTypeLength is the longest event type, in bytes.
+const maxEventTypeLength = 255
+
+// checkEventType says what is wrong with an event type, or "" when it is
+// valid: 1 to 255 bytes of valid UTF-8 without control characters (C0, DEL
+// and C1, as unicode.IsControl; a NUL byte included). It runs for every
+// appended event, so it makes one pass over the bytes and decodes only the
+// non-ASCII ones.
+func checkEventType(typ string) string {
+	if typ == "" || len(typ) > maxEventTypeLength {
+		return "must be 1 to 255 characters"
+	}
+	for i := 0; i < len(typ); {
+		if c := typ[i]; c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f {
+				return "must not contain control characters"
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(typ[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return "must be valid UTF-8"
+		case r <= 0x9f: // U+0080..U+009F, the C1 controls
+			return "must not contain control characters"
+		}
+		i += size
+	}
+	return ""
+}
+
+// checkText says what PostgreSQL's text type refuses in s, or "": a NUL
+// byte or invalid UTF-8.
+func checkText(s string) string {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		return "must not contain NUL bytes"
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	}
+	return ""
+}

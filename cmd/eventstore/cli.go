@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"sort"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -19,10 +19,11 @@ type env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
-	// DevDatabase reports whether a database host is local or throwaway, so
-	// that `migrate reset` may run there without --yes. Nil: the default
-	// check (loopback address or Unix socket, or EVENTSTORE_DEV=1).
-	DevDatabase func(host string) bool
+	// DevDatabase reports whether the server a connection reached (its
+	// remote address: a *net.TCPAddr, or a *net.UnixAddr for a Unix socket)
+	// is local or throwaway, so that `migrate reset` may run there without
+	// --yes. Nil: the default check (isLocalAddr, or EVENTSTORE_DEV=1).
+	DevDatabase func(addr net.Addr) bool
 }
 
 // command is one subcommand.
@@ -228,12 +229,30 @@ func hasLibpqEnv(getenv func(string) string) bool {
 }
 
 // isDevDatabase reports whether pool points at a throwaway or local database
-// where `migrate reset` may run without --yes.
-func (c *cmdContext) isDevDatabase(pool *pgxpool.Pool) bool {
-	host := pool.Config().ConnConfig.Host
-	if c.env.DevDatabase != nil {
-		return c.env.DevDatabase(host)
+// where `migrate reset` may run without --yes. It decides on the server a
+// connection of the pool actually reached, so a multi-host URL is judged by
+// the host it connected to, not by its first host.
+func (c *cmdContext) isDevDatabase(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("connect: %w", err)
 	}
-	return host == "127.0.0.1" || host == "localhost" || host == "::1" || strings.HasPrefix(host, "/") ||
-		c.env.Getenv("EVENTSTORE_DEV") == "1"
+	addr := conn.Conn().PgConn().Conn().RemoteAddr()
+	conn.Release()
+	if c.env.DevDatabase != nil {
+		return c.env.DevDatabase(addr), nil
+	}
+	return isLocalAddr(addr) || c.env.Getenv("EVENTSTORE_DEV") == "1", nil
+}
+
+// isLocalAddr reports whether addr, the server end of a connection, is on
+// this machine: a loopback IP address or a Unix socket.
+func isLocalAddr(addr net.Addr) bool {
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		return a != nil && a.IP.IsLoopback()
+	case *net.UnixAddr:
+		return true
+	}
+	return false
 }

@@ -6,19 +6,30 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 
 	"github.com/gamebot/eventstore/store"
 )
 
 func migrateCommand() *command {
-	var to int64
-	var yes bool
+	var (
+		to    int64
+		toSet bool // --to was given; without it down rolls back one step
+		yes   bool
+	)
 	return &command{
 		name:  "migrate",
 		usage: "up | down [--to N] | status | reset [--yes]",
 		short: "apply, roll back, list or reset the schema migrations (goose, embedded)",
 		flags: func(fs *flag.FlagSet, _ *cmdContext) {
-			fs.Int64Var(&to, "to", -1, "with down: roll back until version N is the newest applied (default: one step)")
+			fs.Func("to", "with down: roll back until version `N` is the newest applied, 0 removes the schema (default: one step)", func(s string) error {
+				v, err := strconv.ParseInt(s, 10, 64)
+				if err != nil {
+					return errors.New("not a number")
+				}
+				to, toSet = v, true
+				return nil
+			})
 			fs.BoolVar(&yes, "yes", false, "with reset: confirm dropping every event (needed unless the database is local)")
 		},
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
@@ -27,6 +38,9 @@ func migrateCommand() *command {
 			}
 			if args[0] != "up" && args[0] != "down" && args[0] != "status" && args[0] != "reset" {
 				return usagef("unknown migrate action %q (want up, down, status or reset)", args[0])
+			}
+			if toSet && to < 0 {
+				return usagef("--to must be a version >= 0, got %d (without --to, down rolls back one migration)", to)
 			}
 			pool, err := c.connect(ctx)
 			if err != nil {
@@ -41,7 +55,7 @@ func migrateCommand() *command {
 				return c.printMigrated("applied", applied)
 			case "down":
 				target := to
-				if target < 0 {
+				if !toSet {
 					st, err := store.MigrateStatus(ctx, pool)
 					if err != nil {
 						return err
@@ -78,8 +92,14 @@ func migrateCommand() *command {
 				}
 				return nil
 			default: // reset
-				if !yes && !c.isDevDatabase(pool) {
-					return errors.New("reset drops every event: pass --yes to confirm (the database is not local)")
+				if !yes {
+					dev, err := c.isDevDatabase(ctx, pool)
+					if err != nil {
+						return err
+					}
+					if !dev {
+						return errors.New("reset drops every event: pass --yes to confirm (the database is not local)")
+					}
 				}
 				rolled, err := store.MigrateDown(ctx, pool, 0)
 				if err != nil {

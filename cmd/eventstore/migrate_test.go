@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gamebot/eventstore/store"
@@ -67,11 +70,32 @@ func TestMigrate(t *testing.T) {
 	require.True(t, b.schemaExists(t))
 }
 
+// TestMigrateDownNegativeTo refuses a negative --to as a usage error before
+// connecting: it used to roll back one migration, like no --to at all.
+func TestMigrateDownNegativeTo(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, to := range []string{"-1", "-5", "-9223372036854775808"} {
+		t.Run(to, func(t *testing.T) {
+			// No database configured: the usage error comes first.
+			r := runCLI(t, "migrate", "down", "--to", to)
+			requireFail(t, r, "eventstore migrate: --to must be a version >= 0", "see eventstore migrate --help")
+
+			r = b.cli(t, "migrate", "down", "--to="+to)
+			requireFail(t, r, "eventstore migrate: --to must be a version >= 0")
+			st := decodeJSON[[]store.MigrationStatus](t, b.cli(t, "--json", "migrate", "status").stdout)
+			for _, m := range st {
+				require.True(t, m.Applied, "nothing rolled back: %s", m.Name)
+			}
+		})
+	}
+}
+
 func TestMigrateReset(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.numbered(t, "guild-1", "game-1", 3)
-	remote := func(string) bool { return false }
+	remote := func(net.Addr) bool { return false }
 	withURL := func(args ...string) []string { return append([]string{"--database-url", b.url}, args...) }
 
 	// A database that is not local needs --yes: nothing is touched without it.
@@ -98,29 +122,91 @@ func TestMigrateReset(t *testing.T) {
 	requireOK(t, r)
 }
 
-func TestIsDevDatabaseDefault(t *testing.T) {
+// TestMigrateResetDecidesOnConnectedAddress: whether reset needs --yes is
+// decided on the server the connection reached, not on the URL's first
+// host (a multi-host URL tries its hosts in order).
+func TestMigrateResetDecidesOnConnectedAddress(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg, err := pgxpool.ParseConfig(b.url)
+	require.NoError(t, err)
+	closed := closedPort(t)
+	// multiHost is b.url with first tried before the test server.
+	multiHost := func(first string) string {
+		u, err := url.Parse(b.url)
+		require.NoError(t, err)
+		u.Host = first + "," + u.Host
+		return u.String()
+	}
+
+	t.Run("the URL's first host is not local, the connected one is", func(t *testing.T) {
+		// 0.0.0.0 is not a loopback address, but connecting to it reaches this
+		// machine; nothing listens on the port, so the connection goes on to
+		// the test server on 127.0.0.1.
+		b.numbered(t, "guild-1", "game-1", 2)
+		r := runCLI(t, "--database-url", multiHost(fmt.Sprintf("0.0.0.0:%d", closed)), "migrate", "reset")
+		requireOK(t, r)
+		require.Zero(t, b.countEvents(t))
+	})
+
+	t.Run("the URL's first host is local, the connected one is not", func(t *testing.T) {
+		b.numbered(t, "guild-1", "game-2", 2)
+		before := b.countEvents(t)
+		var seen []net.Addr
+		var mu sync.Mutex
+		// Stands in for a server elsewhere: only the unreachable first host
+		// counts as local.
+		firstOnly := func(addr net.Addr) bool {
+			mu.Lock()
+			seen = append(seen, addr)
+			mu.Unlock()
+			tcp, ok := addr.(*net.TCPAddr)
+			return ok && tcp.Port == closed
+		}
+		r := runWith(t.Context(), runOpts{devDatabase: firstOnly},
+			"--database-url", multiHost(fmt.Sprintf("127.0.0.1:%d", closed)), "migrate", "reset")
+		requireFail(t, r, "eventstore migrate: reset drops every event: pass --yes to confirm (the database is not local)")
+		require.Equal(t, before, b.countEvents(t), "nothing dropped")
+		require.Len(t, seen, 1)
+		tcp, ok := seen[0].(*net.TCPAddr)
+		require.True(t, ok, "%T", seen[0])
+		require.Equal(t, int(cfg.ConnConfig.Port), tcp.Port, "the check saw the server actually connected to")
+		require.True(t, tcp.IP.IsLoopback())
+	})
+}
+
+// closedPort returns a port of 127.0.0.1 that nothing listens on.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+	return port
+}
+
+func TestIsLocalAddr(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		url  string
-		env  map[string]string
+		name string
+		addr net.Addr
 		want bool
 	}{
-		{"postgres://u@127.0.0.1:5432/db", nil, true},
-		{"postgres://u@localhost/db", nil, true},
-		{"postgres://u@[::1]:5432/db", nil, true},
-		{"postgres:///db?host=/tmp/socket", nil, true},
-		{"postgres://u@db.example.com/db", nil, false},
-		{"postgres://u@10.0.0.7/db", nil, false},
-		{"postgres://u@db.example.com/db", map[string]string{"EVENTSTORE_DEV": "1"}, true},
+		{"IPv4 loopback", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5432}, true},
+		{"other IPv4 loopback", &net.TCPAddr{IP: net.IPv4(127, 8, 9, 10), Port: 5432}, true},
+		{"IPv6 loopback", &net.TCPAddr{IP: net.IPv6loopback, Port: 5432}, true},
+		{"IPv4-mapped loopback", &net.TCPAddr{IP: net.ParseIP("::ffff:127.0.0.1"), Port: 5432}, true},
+		{"Unix socket", &net.UnixAddr{Name: "/tmp/.s.PGSQL.5432", Net: "unix"}, true},
+		{"private network", &net.TCPAddr{IP: net.IPv4(10, 0, 0, 7), Port: 5432}, false},
+		{"public address", &net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 5432}, false},
+		{"unspecified", &net.TCPAddr{IP: net.IPv4zero, Port: 5432}, false},
+		{"no address", nil, false},
+		{"another kind", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5432}, false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.url, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := &cmdContext{env: env{Getenv: func(k string) string { return tt.env[k] }}}
-			pool, err := pgxpool.New(t.Context(), tt.url) // connects lazily: nothing is dialled
-			require.NoError(t, err)
-			defer pool.Close()
-			require.Equal(t, tt.want, c.isDevDatabase(pool))
+			require.Equal(t, tt.want, isLocalAddr(tt.addr))
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ type result struct {
 type runOpts struct {
 	stdin       string
 	env         map[string]string
-	devDatabase func(host string) bool
+	devDatabase func(addr net.Addr) bool
 }
 
 // runCLI runs the CLI in-process with an empty environment and no stdin.
