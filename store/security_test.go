@@ -2,8 +2,8 @@ package store_test
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -198,16 +198,16 @@ func TestAppRoleGuildIsolation(t *testing.T) {
 	t.Run("raw SQL cannot change events", func(t *testing.T) {
 		b.appTx(t, guildA, func(tx pgx.Tx) {
 			for name, sql := range map[string]string{
-				"update events":    `UPDATE eventstore.events SET data = '{}'`,
-				"delete events":    `DELETE FROM eventstore.events`,
-				"truncate events":  `TRUNCATE eventstore.events`,
-				"insert event":     `INSERT INTO eventstore.events (stream_id, stream_version, event_id, event_type, event_version, guild_id, data) VALUES ('a-1', 3, gen_random_uuid(), 't', 1, 'guild-a', '{}')`,
-				"update streams":   `UPDATE eventstore.streams SET version = 0`,
-				"insert stream":    `INSERT INTO eventstore.streams (stream_id, guild_id) VALUES ('a-9', 'guild-a')`,
-				"lock a stream row": `SELECT 1 FROM eventstore.streams FOR UPDATE`,
+				"update events":      `UPDATE eventstore.events SET data = '{}'`,
+				"delete events":      `DELETE FROM eventstore.events`,
+				"truncate events":    `TRUNCATE eventstore.events`,
+				"insert event":       `INSERT INTO eventstore.events (stream_id, stream_version, event_id, event_type, event_version, guild_id, data) VALUES ('a-1', 3, gen_random_uuid(), 't', 1, 'guild-a', '{}')`,
+				"update streams":     `UPDATE eventstore.streams SET version = 0`,
+				"insert stream":      `INSERT INTO eventstore.streams (stream_id, guild_id) VALUES ('a-9', 'guild-a')`,
+				"lock a stream row":  `SELECT 1 FROM eventstore.streams FOR UPDATE`,
 				"write a checkpoint": `UPDATE eventstore.subscriptions SET handled_count = 0`,
-				"lock events":       `LOCK TABLE eventstore.events IN EXCLUSIVE MODE`,
-				"internal helper":   `SELECT eventstore.lock_stream('a-1', 'guild-a', -1, true)`,
+				"lock events":        `LOCK TABLE eventstore.events IN EXCLUSIVE MODE`,
+				"internal helper":    `SELECT eventstore.lock_stream('a-1', 'guild-a', -1, true)`,
 			} {
 				err := sqlErr(t, tx, sql)
 				require.ErrorIs(t, err, store.ErrPermissionDenied, name)
