@@ -92,6 +92,15 @@ func (b *bundle) children(span tracetest.SpanStub) tracetest.SpanStubs {
 	return out
 }
 
+// descendants returns the ended spans below span, at any depth.
+func (b *bundle) descendants(span tracetest.SpanStub) tracetest.SpanStubs {
+	out := b.children(span)
+	for i := 0; i < len(out); i++ {
+		out = append(out, b.children(out[i])...)
+	}
+	return out
+}
+
 // attrs returns a span's attributes as a map.
 func attrs(s tracetest.SpanStub) map[attribute.Key]attribute.Value {
 	m := map[attribute.Key]attribute.Value{}
