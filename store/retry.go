@@ -156,15 +156,16 @@ type opSpec struct {
 func (s *Store) do(ctx context.Context, spec opSpec, fn func(ctx context.Context) (int, error)) error {
 	guild, _ := GuildFromContext(ctx)
 	if tv := txValueFrom(ctx); tv != nil {
+		actx := s.startAttempt(ctx, Observation{Op: spec.op, StreamID: spec.stream, GuildID: guild, Attempt: 1, InTx: true})
 		start := time.Now()
 		n, err := 0, tv.bindGuild(guild)
 		if err == nil {
-			n, err = fn(ctx)
+			n, err = fn(actx)
 		}
 		if guild == "" {
 			guild = tv.guildID()
 		}
-		s.observe(ctx, Observation{
+		s.observe(actx, Observation{
 			Op: spec.op, StreamID: spec.stream, GuildID: guild, Duration: time.Since(start),
 			Events: n, Err: err, Attempt: 1, InTx: true,
 		})
@@ -172,10 +173,11 @@ func (s *Store) do(ctx context.Context, spec opSpec, fn func(ctx context.Context
 	}
 	maxAttempts := s.cfg.Retry.attempts()
 	for attempt := 1; ; attempt++ {
+		actx := s.startAttempt(ctx, Observation{Op: spec.op, StreamID: spec.stream, GuildID: guild, Attempt: attempt})
 		start := time.Now()
-		n, err := fn(ctx)
+		n, err := fn(actx)
 		retry := err != nil && attempt < maxAttempts && ctx.Err() == nil && retryable(err, spec.replayable)
-		s.observe(ctx, Observation{
+		s.observe(actx, Observation{
 			Op: spec.op, StreamID: spec.stream, GuildID: guild, Duration: time.Since(start),
 			Events: n, Err: err, Attempt: attempt, Retrying: retry,
 		})

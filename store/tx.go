@@ -152,15 +152,16 @@ func (s *Store) InTxWith(ctx context.Context, opts pgx.TxOptions, fn func(ctx co
 		}
 	}
 	for attempt := 1; ; attempt++ {
+		actx := s.startAttempt(ctx, Observation{Op: OpTransaction, GuildID: guild, Attempt: attempt})
 		start := time.Now()
-		tv, commitSent, err := s.runTx(ctx, opts, guild, attempt, fn)
+		tv, commitSent, err := s.runTx(actx, opts, guild, attempt, fn)
 		events, txGuild := 0, guild
 		if tv != nil {
 			events, txGuild = tv.appendedEvents(), tv.guildID()
 		}
 		ambiguous := commitSent && errors.Is(err, ErrConnection)
 		retry := err != nil && !ambiguous && attempt < s.cfg.Retry.attempts() && ctx.Err() == nil && retryable(err, true)
-		s.observe(ctx, Observation{
+		s.observe(actx, Observation{
 			Op: OpTransaction, GuildID: txGuild, Duration: time.Since(start), Events: events,
 			Err: err, Attempt: attempt, Retrying: retry,
 		})

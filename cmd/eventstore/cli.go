@@ -43,6 +43,11 @@ type cmdContext struct {
 	databaseURL string
 	json        bool
 	pool        *pgxpool.Pool
+	// metricsAddr is --metrics-addr of a long-running command, and
+	// metricsListener its socket once listenMetrics opened it.
+	metricsAddr     string
+	metricsListener net.Listener
+	tel             *telemetry // set up by the first connect
 }
 
 // usageError is a bad invocation: the message is followed by a hint to --help.
@@ -70,6 +75,13 @@ func extraCommands() []*command {
 func run(ctx context.Context, args []string, e env) int {
 	c := &cmdContext{env: e}
 	defer func() {
+		// The final metric export may read the lag gauges: before the pool closes.
+		if err := c.tel.close(); err != nil {
+			fmt.Fprintf(e.Stderr, "eventstore: OpenTelemetry shutdown: %v\n", err)
+		}
+		if c.metricsListener != nil {
+			_ = c.metricsListener.Close() // already closed when the server ran
+		}
 		if c.pool != nil {
 			c.pool.Close()
 		}
@@ -207,6 +219,11 @@ func (c *cmdContext) connect(ctx context.Context) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", err)
 	}
+	tel, err := c.telemetry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tel.installTracer(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)

@@ -54,9 +54,9 @@ func demoCommand() *command {
 	var o demoOptions
 	return &command{
 		name:  "demo",
-		usage: "[--games N] [--guilds M] [--workers W] [--seed S]",
+		usage: "[--games N] [--guilds M] [--workers W] [--seed S] [--metrics-addr HOST:PORT]",
 		short: "simulate concurrent GameBot games, broadcast them live, then recover and verify every game",
-		flags: func(fs *flag.FlagSet, _ *cmdContext) {
+		flags: func(fs *flag.FlagSet, c *cmdContext) {
 			fs.IntVar(&o.games, "games", 150, "number of games to simulate (all three modes)")
 			fs.IntVar(&o.guilds, "guilds", 6, "number of guilds the games are spread over")
 			fs.IntVar(&o.workers, "workers", 8, "concurrent bot workers appending events")
@@ -64,6 +64,7 @@ func demoCommand() *command {
 			fs.Float64Var(&o.raceRate, "race-rate", 0.05, "share of commands a second bot instance races to handle (optimistic-concurrency conflicts)")
 			fs.Float64Var(&o.inProgress, "in-progress", 0.1, "share of games left in progress (as after a crash)")
 			fs.BoolVar(&o.progressBars, "progress", true, "show a progress bar on stderr")
+			metricsFlag(fs, c)
 		},
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
 			if len(args) != 0 {
@@ -72,6 +73,9 @@ func demoCommand() *command {
 			if o.games < 1 || o.guilds < 1 || o.workers < 1 || o.raceRate < 0 || o.raceRate > 1 || o.inProgress < 0 || o.inProgress > 1 {
 				return usagef("--games, --guilds and --workers must be at least 1; rates between 0 and 1")
 			}
+			if err := c.listenMetrics("demo"); err != nil {
+				return err
+			}
 			pool, err := c.connect(ctx)
 			if err != nil {
 				return err
@@ -79,7 +83,10 @@ func demoCommand() *command {
 			if _, err := store.Migrate(ctx, pool); err != nil {
 				return err
 			}
-			s := store.New(pool, store.Config{Serializer: serde.NewJSON(events.NewRegistry())})
+			s, err := c.newStore(ctx, store.Config{Serializer: serde.NewJSON(events.NewRegistry())})
+			if err != nil {
+				return err
+			}
 			defer s.Close()
 			sum, err := runDemo(ctx, s, o, c.env.Stderr)
 			if err != nil {

@@ -20,13 +20,14 @@ func feedCommand() *command {
 	)
 	return &command{
 		name:  "feed",
-		usage: "[--from CHECKPOINT] [--count N] [--follow [--poll DURATION]]",
+		usage: "[--from CHECKPOINT] [--count N] [--follow [--poll DURATION] [--metrics-addr HOST:PORT]]",
 		short: "print the global feed (every stream, commit order); --follow tails it live",
-		flags: func(fs *flag.FlagSet, _ *cmdContext) {
+		flags: func(fs *flag.FlagSet, c *cmdContext) {
 			fs.StringVar(&from, "from", "0", "start after this checkpoint (TRANSACTION_ID/POSITION, as printed; 0 = the beginning)")
 			fs.IntVar(&count, "count", 0, "stop after N events (default: 100, or no limit with --follow)")
 			fs.BoolVar(&follow, "follow", false, "keep waiting for new events until interrupted")
 			fs.DurationVar(&poll, "poll", time.Second, "with --follow: the longest wait between two reads (new events also wake it at once)")
+			metricsFlag(fs, c)
 		},
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
 			if len(args) != 0 {
@@ -47,6 +48,12 @@ func feedCommand() *command {
 			}
 			if poll <= 0 {
 				return usagef("--poll must be positive, got %s", poll)
+			}
+			if c.metricsAddr != "" && !follow {
+				return usagef("--metrics-addr needs --follow (metrics are served while the feed is followed)")
+			}
+			if err := c.listenMetrics("feed"); err != nil {
+				return err
 			}
 			s, err := c.openStore(ctx)
 			if err != nil {

@@ -100,14 +100,25 @@ type subscriptionStat struct {
 	SavedAt         time.Time `json:"checkpoint_saved_at"`
 }
 
+// Output formats of `eventstore stats --format`.
+const (
+	statsFormatText       = "text"
+	statsFormatJSON       = "json"
+	statsFormatPrometheus = "prometheus"
+)
+
 func statsCommand() *command {
-	var top int
+	var (
+		top    int
+		format string
+	)
 	return &command{
 		name:  "stats",
-		usage: "[--top N]",
+		usage: "[--top N] [--format text|json|prometheus]",
 		short: "counts per guild, event type and game mode; table sizes; feed and subscription lag",
 		flags: func(fs *flag.FlagSet, _ *cmdContext) {
 			fs.IntVar(&top, "top", 10, "show the N guilds with the most events (0: all)")
+			fs.StringVar(&format, "format", "", "output format: text, json (the same as --json) or prometheus (the text exposition format) (default text)")
 		},
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
 			if len(args) != 0 {
@@ -115,6 +126,16 @@ func statsCommand() *command {
 			}
 			if top < 0 {
 				return usagef("--top must be 0 or more, got %d", top)
+			}
+			switch {
+			case format == "" && c.json:
+				format = statsFormatJSON
+			case format == "":
+				format = statsFormatText
+			case format != statsFormatText && format != statsFormatJSON && format != statsFormatPrometheus:
+				return usagef("unknown --format %q (want text, json or prometheus)", format)
+			case c.json && format != statsFormatJSON:
+				return usagef("--json and --format %s contradict each other", format)
 			}
 			pool, err := c.connect(ctx)
 			if err != nil {
@@ -124,8 +145,11 @@ func statsCommand() *command {
 			if err != nil {
 				return fmt.Errorf("stats: %w", err)
 			}
-			if c.json {
+			switch format {
+			case statsFormatJSON:
 				return printJSON(c.env.Stdout, st)
+			case statsFormatPrometheus:
+				return printStatsPrometheus(c.env.Stdout, st)
 			}
 			return printStats(c.env.Stdout, st, top)
 		},
