@@ -187,6 +187,7 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 	if err := opts.Filter.validate(); err != nil {
 		return rowPage[Checkpoint]{next: after}, err
 	}
+	explicitGuild := opts.Filter.GuildID != ""
 	var err error
 	if opts.Filter.GuildID, err = s.scopeTo(ctx, opts.Filter.GuildID); err != nil {
 		return rowPage[Checkpoint]{next: after}, err
@@ -198,7 +199,12 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 		return rowPage[Checkpoint]{next: after}, fmt.Errorf("%w: scan limit %d", ErrInvalidArgument, opts.ScanLimit)
 	}
 	part := opts.Partition.normalized()
-	if part.Count == 1 && len(opts.Filter.EventTypes) == 0 && opts.Filter.StreamPrefix == "" {
+	// The whole feed, or a guild's part of it when the guild comes from the
+	// context only, reads by index. A filter (an explicit guild included)
+	// scans the feed boundedly instead, so that its checkpoint moves past
+	// the events it skips.
+	if part.Count == 1 && len(opts.Filter.EventTypes) == 0 && opts.Filter.StreamPrefix == "" &&
+		(opts.Filter.GuildID == "" || !explicitGuild) {
 		return s.readFeedAll(ctx, after, opts.Filter.GuildID, opts.Limit)
 	}
 	scan := opts.ScanLimit
