@@ -77,7 +77,7 @@ func (s *Store) appendParams(ctx context.Context, streamID string, expected Expe
 		return p, err
 	}
 	if !expected.valid() {
-		return p, fmt.Errorf("%w: %d", ErrInvalidExpectedVersion, int64(expected))
+		return p, fmt.Errorf("%w: %s", ErrInvalidExpectedVersion, expected)
 	}
 	guild, err := requireGuild(ctx)
 	if err != nil {

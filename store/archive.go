@@ -75,7 +75,7 @@ func (s *Store) archive(ctx context.Context, streamID string, expected ExpectedV
 		return ArchiveResult{}, err
 	}
 	if !expected.valid() {
-		return ArchiveResult{}, fmt.Errorf("%w: %d", ErrInvalidExpectedVersion, int64(expected))
+		return ArchiveResult{}, fmt.Errorf("%w: %s", ErrInvalidExpectedVersion, expected)
 	}
 	var guild pgtype.Text
 	if g, ok := GuildFromContext(ctx); ok {

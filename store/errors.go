@@ -319,6 +319,11 @@ var argumentKinds = map[string]error{
 	"max_stream_events": ErrInvalidArgument,
 }
 
+// errConcurrentDuplicate marks an event id that a concurrent transaction
+// stored while an append waited for its stream (the unique index refused
+// it): running the append again decides whether it was a replay.
+var errConcurrentDuplicate = errors.New("event id stored concurrently")
+
 // errorDetail is the JSON DETAIL our functions attach to their errors.
 type errorDetail struct {
 	StreamID string `json:"stream_id"`
@@ -386,7 +391,11 @@ func mapPgError(pgErr *pgconn.PgError) error {
 	case "23505": // unique_violation: the constraints are the backstop
 		switch pgErr.ConstraintName {
 		case "events_event_id_key":
-			return &dbError{kind: ErrDuplicateEvent, msg: "duplicate event id: " + pgErr.Detail, cause: pgErr}
+			// Stored by a transaction that committed while this append
+			// waited for the stream: outside a caller's transaction the
+			// append runs again and then tells a replay from a duplicate.
+			return &dbError{kind: ErrDuplicateEvent, msg: "duplicate event id (stored concurrently): " + pgErr.Detail,
+				cause: errors.Join(errConcurrentDuplicate, pgErr)}
 		case "events_stream_version_key":
 			return &dbError{kind: ErrWrongExpectedVersion, msg: "wrong expected version: concurrent append", cause: pgErr}
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -18,11 +19,16 @@ const (
 	StreamExists ExpectedVersion = -3
 )
 
+// invalidExact is the base of the values Exact gives a negative n: they
+// lie far below the named constants, remember n (for the error message)
+// and are refused with ErrInvalidExpectedVersion.
+const invalidExact = math.MinInt64 / 2
+
 // Exact requires the stream to be at version n (0 = missing or empty).
 // A negative n is invalid and is refused with ErrInvalidExpectedVersion.
 func Exact(n int64) ExpectedVersion {
 	if n < 0 {
-		return ExpectedVersion(-100)
+		return ExpectedVersion(invalidExact + max(n, invalidExact))
 	}
 	return ExpectedVersion(n)
 }
@@ -36,6 +42,9 @@ func (e ExpectedVersion) String() string {
 		return "no_stream"
 	case StreamExists:
 		return "stream_exists"
+	}
+	if e <= invalidExact {
+		return fmt.Sprintf("invalid Exact(%d)", int64(e-invalidExact))
 	}
 	if e < 0 {
 		return fmt.Sprintf("invalid(%d)", int64(e))

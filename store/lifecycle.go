@@ -49,7 +49,7 @@ func (s *Store) deleteStream(ctx context.Context, streamID string, expected Expe
 		return 0, err
 	}
 	if !expected.valid() {
-		return 0, fmt.Errorf("%w: %d", ErrInvalidExpectedVersion, int64(expected))
+		return 0, fmt.Errorf("%w: %s", ErrInvalidExpectedVersion, expected)
 	}
 	var guild pgtype.Text
 	if g, ok := GuildFromContext(ctx); ok {
@@ -111,7 +111,7 @@ func (s *Store) hardDeleteStream(ctx context.Context, streamID string, expected 
 		return HardDeleteResult{}, err
 	}
 	if !expected.valid() {
-		return HardDeleteResult{}, fmt.Errorf("%w: %d", ErrInvalidExpectedVersion, int64(expected))
+		return HardDeleteResult{}, fmt.Errorf("%w: %s", ErrInvalidExpectedVersion, expected)
 	}
 	var guild pgtype.Text
 	if g, ok := GuildFromContext(ctx); ok {

@@ -111,6 +111,8 @@ func retryable(err error, replayable bool) bool {
 	switch {
 	case errors.Is(err, ErrTransactionConflict):
 		return true
+	case errors.Is(err, errConcurrentDuplicate):
+		return replayable
 	case errors.Is(err, ErrConnection):
 		return replayable || pgconn.SafeToRetry(err)
 	}

@@ -230,10 +230,12 @@ type subPosition struct {
 // could not be reached.
 func (s *Store) Subscribe(ctx context.Context, opts SubscriptionOptions, handler HandlerFunc) (*Subscription, error) {
 	opts, err := s.subscriptionDefaults(opts, handler)
+	// A guild in the context scopes the subscription: it reads (and, when
+	// persistent, belongs to) that guild. Its reads are scoped by the
+	// context like every read.
+	guild := opts.Filter.GuildID
 	if err == nil && opts.StreamID == "" {
-		// A guild in the context scopes the subscription: it reads (and,
-		// when persistent, belongs to) that guild.
-		opts.Filter.GuildID, err = s.scopeTo(ctx, opts.Filter.GuildID)
+		guild, err = s.scopeTo(ctx, opts.Filter.GuildID)
 	}
 	if err != nil {
 		return nil, opError("subscribe", opts.Name, err)
@@ -245,7 +247,7 @@ func (s *Store) Subscribe(ctx context.Context, opts SubscriptionOptions, handler
 	sub := &Subscription{
 		store:   s,
 		opts:    opts,
-		guild:   opts.Filter.GuildID,
+		guild:   guild,
 		handler: handler,
 		log:     log,
 		done:    make(chan struct{}),

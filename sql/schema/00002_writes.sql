@@ -96,10 +96,10 @@ $$;
 -- append_events appends a batch of events to one stream of p_guild_id.
 --
 -- Fast path: an append to an existing, live stream of the guild that is at
--- the expected version, has room, whose event ids are all new and that no
--- newer transaction appended to runs as ONE statement: update the stream row
--- (which locks it) under all those conditions and insert the batch. The
--- events table's constraints check each row (type, version, JSON objects).
+-- the expected version, has room and whose event ids are all new runs as
+-- two statements: lock the stream row, then update it under all those
+-- conditions and insert the batch. The events table's constraints check
+-- each row (type, version, JSON objects).
 --
 -- Full path (anything else): validate with precise errors, create a missing
 -- stream, recognise an exact replay, check state, expected version, feed
@@ -168,7 +168,12 @@ BEGIN
        AND (p_metadata IS NULL OR cardinality(p_metadata) = n)
        AND (p_causation_ids IS NULL OR cardinality(p_causation_ids) = n)
        AND (p_correlation_ids IS NULL OR cardinality(p_correlation_ids) = n)
-       AND (p_max_stream_events IS NULL OR p_max_stream_events >= 1) THEN
+       AND (p_max_stream_events IS NULL OR p_max_stream_events >= 1)
+       -- Lock the stream row first, in its own statement: the next one then
+       -- reads with a snapshot taken after the previous writer of the
+       -- stream committed, so it sees that writer's event ids.
+       AND EXISTS (SELECT FROM eventstore.streams s
+                    WHERE s.stream_id = p_stream_id AND s.guild_id = p_guild_id FOR NO KEY UPDATE) THEN
         WITH s AS (
             UPDATE eventstore.streams s
                SET version = s.version + n, updated_at = now(),
