@@ -16,8 +16,10 @@ import (
 
 // Validation errors: the input was refused before anything was written.
 var (
-	// ErrInvalidStreamID reports a stream id that is empty, longer than 255
-	// characters, contains control characters or starts with "$".
+	// ErrInvalidStreamID reports a stream id that breaks the name rule (see
+	// ValidateStreamID): empty, longer than 255 characters, with control,
+	// format or line separator characters, white space at either end, or
+	// starting with "$".
 	ErrInvalidStreamID = errors.New("invalid stream id")
 	// ErrInvalidStartVersion reports a read start version that is negative
 	// (or, for backward reads, below -1).
@@ -28,8 +30,8 @@ var (
 	// ErrInvalidExpectedVersion reports an ExpectedVersion that is none of
 	// Any, NoStream, StreamExists or Exact(n >= 0).
 	ErrInvalidExpectedVersion = errors.New("invalid expected version")
-	// ErrInvalidGuildID reports a guild id that is empty, longer than 100
-	// characters or contains control characters.
+	// ErrInvalidGuildID reports a guild id that breaks the name rule (see
+	// ValidateGuildID).
 	ErrInvalidGuildID = errors.New("invalid guild id")
 	// ErrInvalidArgument reports any other argument the store refused.
 	ErrInvalidArgument = errors.New("invalid argument")
@@ -92,8 +94,9 @@ var (
 	// WithGuild), or a write by a restricted role (eventstore_app) in a
 	// transaction without eventstore.guild_id (SQLSTATE ES015).
 	ErrGuildRequired = errors.New("guild required")
-	// ErrGuildMismatch reports a write to a stream owned by another guild, or
-	// an event whose guild differs from the context's.
+	// ErrGuildMismatch reports a write to a stream owned by another guild
+	// (or an id another guild holds), an event whose guild differs from the
+	// context's, or a read filter naming another guild than the context's.
 	ErrGuildMismatch = errors.New("guild mismatch")
 )
 

@@ -318,9 +318,10 @@ func TestGuildMismatchOwner(t *testing.T) {
 	require.Zero(t, countRows(t, b, "fresh"))
 }
 
-// TestSecurityMigrationDown: rolling 00002 back removes the policies, the
-// grants and the guild-checking wrappers, and keeps the cluster-wide role;
-// migrating up again restores them.
+// TestSecurityMigrationDown: rolling back to the tables and roles removes
+// every later function and keeps the tables' policies and grants; rolling
+// back to 0 removes the schema and keeps the cluster-wide role; migrating
+// up again restores everything.
 func TestSecurityMigrationDown(t *testing.T) {
 	t.Parallel()
 	pool := emptyDatabase(t)

@@ -128,7 +128,7 @@ type SubscriptionOptions struct {
 	// Partition makes this consumer one member of a partitioned
 	// subscription (global feed only): it handles the streams whose id
 	// hashes to Partition.Member, in per-stream order. Each member has its
-	// own checkpoint and lock; run one consumer per member.
+	// own checkpoint and lease; run one consumer per member.
 	Partition FeedPartition
 	// BatchSize is the number of events read per query, 1..MaxReadBatch.
 	// Default DefaultSubscriptionBatch.
@@ -392,7 +392,7 @@ func (sub *Subscription) Done() <-chan struct{} { return sub.done }
 func (sub *Subscription) Live() <-chan struct{} { return sub.live }
 
 // Active reports whether the subscription is consuming: always for an
-// in-memory one while it runs; for a persistent one while it holds its lock
+// in-memory one while it runs; for a persistent one while it holds its lease
 // (a standby is not active).
 func (sub *Subscription) Active() bool {
 	sub.mu.Lock()
@@ -784,7 +784,7 @@ func callHandler(ctx context.Context, fn HandlerFunc, ev Recorded) (err error) {
 }
 
 // save records pos after handled more events: in memory, and for a
-// persistent subscription in its row, on its lock connection. A save made
+// persistent subscription in its row, with its lease token. A save made
 // while the subscription stops still runs (bounded in time).
 func (sub *Subscription) save(ctx context.Context, lease *subscriptionLease, pos subPosition, handled int64) error {
 	if lease != nil {

@@ -31,7 +31,7 @@ type SubscriptionInfo struct {
 	GuildID string
 	// Handled counts the events handled (or dead-lettered) since creation.
 	Handled int64
-	// Holder names the consumer that last took the lock.
+	// Holder names the consumer that holds (or last held) the lease.
 	Holder string
 	// CreatedAt and UpdatedAt (last checkpoint or claim) are in UTC.
 	CreatedAt time.Time

@@ -17,21 +17,22 @@ func TestNameRuleMatchesSQL(t *testing.T) {
 	refused := func(s string) bool { return store.ValidateGuildID(s) != nil }
 	t.Parallel()
 	pool := testdb.New(t)
-	type verdict struct{ alone, inside, edge bool }
+	type verdict struct{ alone, inside, end, start bool }
 	sqlRefused := map[rune]verdict{}
 	rows, err := pool.Query(t.Context(), `
 		SELECT cp,
 		       eventstore.name_problem(chr(cp), 100) IS NOT NULL,
 		       eventstore.name_problem('a' || chr(cp) || 'b', 100) IS NOT NULL,
-		       eventstore.name_problem('a' || chr(cp), 100) IS NOT NULL
+		       eventstore.name_problem('a' || chr(cp), 100) IS NOT NULL,
+		       eventstore.name_problem(chr(cp) || 'a', 100) IS NOT NULL
 		  FROM generate_series(1, 1114111) AS cp
 		 WHERE cp NOT BETWEEN 55296 AND 57343`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var cp int32
 		var v verdict
-		require.NoError(t, rows.Scan(&cp, &v.alone, &v.inside, &v.edge))
-		if v.alone || v.inside || v.edge {
+		require.NoError(t, rows.Scan(&cp, &v.alone, &v.inside, &v.end, &v.start))
+		if v.alone || v.inside || v.end || v.start {
 			sqlRefused[rune(cp)] = v
 		}
 	}
@@ -43,7 +44,7 @@ func TestNameRuleMatchesSQL(t *testing.T) {
 			continue
 		}
 		c := string(r)
-		goV := verdict{refused(c), refused("a" + c + "b"), refused("a" + c)}
+		goV := verdict{refused(c), refused("a" + c + "b"), refused("a" + c), refused(c + "a")}
 		if goV != sqlRefused[r] {
 			mismatches++
 			if mismatches < 10 {

@@ -103,7 +103,7 @@ func printStatsPrometheus(w io.Writer, st statsJSON) error {
 	handled := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "eventstore_subscription_handled_events_total",
 		Help: "Events a persistent subscription member has handled (or dead-lettered) since it was created."}, []string{labelSubscription, labelMember})
 	reg.MustRegister(handled)
-	active := gauge("eventstore_subscription_consumer_active", "1 when a consumer holds the subscription member's lock now, else 0.", labelSubscription, labelMember)
+	active := gauge("eventstore_subscription_consumer_active", "1 when a consumer holds the subscription member's lease now, else 0.", labelSubscription, labelMember)
 	saved := gauge("eventstore_subscription_checkpoint_saved_timestamp_seconds", "Unix time the member's checkpoint was last saved.", labelSubscription, labelMember)
 	for _, sub := range st.Subscriptions {
 		member := strconv.Itoa(int(sub.PartitionMember))
