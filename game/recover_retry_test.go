@@ -2,10 +2,12 @@ package game_test
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -26,6 +28,11 @@ type killer struct {
 	times    atomic.Int64
 	kills    atomic.Int64
 	failures atomic.Int64
+	// gate holds back the store's connection acquisitions while a kill
+	// runs, so that a read the recovery issues meanwhile (the stream
+	// iterator reads ahead) meets the killed connections instead of
+	// finishing before the kill lands.
+	gate sync.RWMutex
 }
 
 // Observe implements store.Observer.
@@ -37,6 +44,8 @@ func (k *killer) Observe(ctx context.Context, o store.Observation) {
 		return
 	}
 	k.times.Add(-1)
+	k.gate.Lock()
+	defer k.gate.Unlock()
 	var n int
 	err := k.admin.QueryRow(context.WithoutCancel(ctx), `
 		SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000))
@@ -54,7 +63,17 @@ func newKillerEnv(t *testing.T, cfg store.Config) (*env, *killer) {
 	t.Helper()
 	k := &killer{t: t, admin: testdb.Connect(t, testdb.ServerURL(t))}
 	cfg.Observer = k
-	e := newEnv(t, cfg)
+	pcfg, err := pgxpool.ParseConfig(testdb.NewDB(t).URL)
+	require.NoError(t, err)
+	pcfg.PrepareConn = func(context.Context, *pgx.Conn) (bool, error) {
+		k.gate.RLock()
+		defer k.gate.RUnlock()
+		return true, nil
+	}
+	pool, err := pgxpool.NewWithConfig(t.Context(), pcfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	e := newEnvOn(t, pool, cfg)
 	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT current_database()`).Scan(&k.database))
 	return e, k
 }

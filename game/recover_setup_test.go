@@ -32,7 +32,12 @@ type env struct {
 // newEnv returns an env; cfg's Serializer is set to the GameBot registry.
 func newEnv(t *testing.T, cfg store.Config) *env {
 	t.Helper()
-	pool := testdb.New(t)
+	return newEnvOn(t, testdb.New(t), cfg)
+}
+
+// newEnvOn is newEnv on a pool of the caller's.
+func newEnvOn(t *testing.T, pool *pgxpool.Pool, cfg store.Config) *env {
+	t.Helper()
 	cfg.Serializer = serde.NewJSON(events.NewRegistry())
 	s := store.New(pool, cfg)
 	t.Cleanup(s.Close)

@@ -29,7 +29,8 @@ type AppendResult struct {
 //
 // Errors: ErrInvalidStreamID, ErrInvalidExpectedVersion, ErrInvalidBatchSize,
 // ErrGuildRequired, ErrInvalidGuildID, ErrInvalidEventData,
-// ErrSerializationFailed, ErrInvalidEventType (nothing was sent);
+// ErrSerializationFailed, ErrInvalidEventType, ErrEventTooLarge,
+// ErrBatchTooLarge (nothing was sent);
 // *VersionConflictError, ErrStreamDeleted, ErrStreamArchived,
 // *StreamFullError, ErrDuplicateEvent, ErrGuildMismatch (nothing was
 // stored); ErrConnection (unknown outcome: retrying the same events is safe).
@@ -143,11 +144,32 @@ func (s *Store) appendParams(ctx context.Context, streamID string, expected Expe
 	if firstEr != nil && (dupAt < 0 || errAt <= dupAt) {
 		return p, firstEr
 	}
+	if err := s.checkSizes(&p); err != nil {
+		return p, err
+	}
 	if dupAt >= 0 {
 		return p, fmt.Errorf("%w: event %d of %d repeats id %s within the batch",
 			ErrDuplicateEvent, dupAt+1, n, uuid.UUID(p.EventIds[dupAt].Bytes))
 	}
 	return p, nil
+}
+
+// checkSizes refuses an encoded event or batch past the configured caps.
+func (s *Store) checkSizes(p *db.EventsAppendParams) error {
+	total := 0
+	for i := range p.Data {
+		size := len(p.Data[i]) + len(p.Metadata[i])
+		if s.cfg.MaxEventBytes > 0 && size > s.cfg.MaxEventBytes {
+			return fmt.Errorf("%w: event %d of %d (%s) is %d bytes encoded, at most %d",
+				ErrEventTooLarge, i+1, len(p.Data), p.EventTypes[i], size, s.cfg.MaxEventBytes)
+		}
+		total += size
+	}
+	if s.cfg.MaxBatchBytes > 0 && total > s.cfg.MaxBatchBytes {
+		return fmt.Errorf("%w: %d events are %d bytes encoded, at most %d per append",
+			ErrBatchTooLarge, len(p.Data), total, s.cfg.MaxBatchBytes)
+	}
+	return nil
 }
 
 // guildOwned is implemented by domain events that carry their guild.

@@ -33,6 +33,12 @@ var (
 	// ErrInvalidGuildID reports a guild id that breaks the name rule (see
 	// ValidateGuildID).
 	ErrInvalidGuildID = errors.New("invalid guild id")
+	// ErrEventTooLarge reports an event whose encoded data and metadata
+	// exceed Config.MaxEventBytes; nothing was sent.
+	ErrEventTooLarge = errors.New("event too large")
+	// ErrBatchTooLarge reports an append whose encoded events together
+	// exceed Config.MaxBatchBytes; nothing was sent.
+	ErrBatchTooLarge = errors.New("batch too large")
 	// ErrInvalidArgument reports any other argument the store refused.
 	ErrInvalidArgument = errors.New("invalid argument")
 )

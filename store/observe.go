@@ -104,7 +104,7 @@ func Classify(err error) ErrorClass {
 		is(ErrInvalidEventType, ErrInvalidEventData, ErrSerializationFailed, ErrDeserializationFailed):
 		return ClassDomain
 	case is(ErrInvalidStreamID, ErrInvalidStartVersion, ErrInvalidBatchSize, ErrInvalidExpectedVersion,
-		ErrInvalidGuildID, ErrInvalidArgument, ErrDuplicateEvent):
+		ErrInvalidGuildID, ErrInvalidArgument, ErrDuplicateEvent, ErrEventTooLarge, ErrBatchTooLarge):
 		return ClassValidation
 	}
 	return ClassOther

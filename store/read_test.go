@@ -89,7 +89,7 @@ func TestReadEdges(t *testing.T) {
 		{"negative start", func() error { _, err := b.store.ReadForward(b.ctx, "game-1", -1, 10); return err }, store.ErrInvalidStartVersion},
 		{"backward below End", func() error { _, err := b.store.ReadBackward(b.ctx, "game-1", -2, 10); return err }, store.ErrInvalidStartVersion},
 		{"zero count", func() error { _, err := b.store.ReadForward(b.ctx, "game-1", 0, 0); return err }, store.ErrInvalidBatchSize},
-		{"count too large", func() error { _, err := b.store.ReadForward(b.ctx, "game-1", 0, 1001); return err }, store.ErrInvalidBatchSize},
+		{"count too large", func() error { _, err := b.store.ReadForward(b.ctx, "game-1", 0, 10_001); return err }, store.ErrInvalidBatchSize},
 		{"bad stream id", func() error { _, err := b.store.ReadForward(b.ctx, "", 0, 10); return err }, store.ErrInvalidStreamID},
 		{"feed limit", func() error {
 			_, err := b.store.ReadFeed(b.ctx, store.Checkpoint{}, store.FeedOptions{Limit: 0})

@@ -25,8 +25,15 @@ const (
 	// times a second, and an idle store's first notification goes out at
 	// once.
 	DefaultNotifyInterval = 10 * time.Millisecond
-	// DefaultMaxReadBatch is the default largest page one read returns.
-	DefaultMaxReadBatch = 1_000
+	// DefaultMaxReadBatch is the default largest page one read returns (as
+	// many as one append may write).
+	DefaultMaxReadBatch = 10_000
+	// DefaultMaxEventBytes is the default largest encoded event (data and
+	// metadata) one append accepts.
+	DefaultMaxEventBytes = 1 << 20
+	// DefaultMaxBatchBytes is the default largest encoded batch (data and
+	// metadata of all its events) one append accepts.
+	DefaultMaxBatchBytes = 16 << 20
 )
 
 // Config configures a Store. The zero value is valid: every zero field takes
@@ -51,6 +58,16 @@ type Config struct {
 	// MaxReadBatch is the largest count one read accepts. Default
 	// DefaultMaxReadBatch.
 	MaxReadBatch int
+	// MaxEventBytes is the largest encoded event (its data and metadata
+	// JSON) an append accepts; a larger one is refused with
+	// ErrEventTooLarge before anything is sent. Default
+	// DefaultMaxEventBytes; negative means no limit.
+	MaxEventBytes int
+	// MaxBatchBytes is the largest encoded batch (data and metadata of all
+	// its events) an append accepts; a larger one is refused with
+	// ErrBatchTooLarge before anything is sent. Default
+	// DefaultMaxBatchBytes; negative means no limit.
+	MaxBatchBytes int
 	// Logger receives the store's logs. Default: discard.
 	Logger *slog.Logger
 	// DisableNotify turns off the coalesced wake-up NOTIFY sent after
@@ -97,6 +114,12 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	}
 	if cfg.MaxReadBatch <= 0 {
 		cfg.MaxReadBatch = DefaultMaxReadBatch
+	}
+	if cfg.MaxEventBytes == 0 {
+		cfg.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if cfg.MaxBatchBytes == 0 {
+		cfg.MaxBatchBytes = DefaultMaxBatchBytes
 	}
 	if cfg.NotifyInterval <= 0 {
 		cfg.NotifyInterval = DefaultNotifyInterval
