@@ -70,6 +70,10 @@ func newKillerEnv(t *testing.T, cfg store.Config) (*env, *killer) {
 		defer k.gate.RUnlock()
 		return true, nil
 	}
+	// No liveness ping on acquire (the pool pings a connection idle for a
+	// second, which would replace a killed one unseen): a read on a killed
+	// connection fails, as it would under a busy pool.
+	pcfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
 	pool, err := pgxpool.NewWithConfig(t.Context(), pcfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)

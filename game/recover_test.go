@@ -254,7 +254,7 @@ func TestRecoverStreamErrors(t *testing.T) {
 		// Reads are scoped to the context's guild: another guild's game is not there.
 		{"context of another guild", "game-1", game.RecoverOptions{}, "guild-2", store.ErrStreamNotFound, ""},
 		{"unknown policy", "game-1", game.RecoverOptions{OnInvalid: 7}, testGuild, store.ErrInvalidArgument, ""},
-		{"batch too large", "game-1", game.RecoverOptions{BatchSize: 5000}, testGuild, store.ErrInvalidBatchSize, ""},
+		{"batch too large", "game-1", game.RecoverOptions{BatchSize: 20_000}, testGuild, store.ErrInvalidBatchSize, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -59,7 +59,7 @@ func TestBadInvocation(t *testing.T) {
 		{"feed negative count", []string{"feed", "--count", "-3"}, []string{"--count must be at least 1, got -3"}},
 		{"feed zero poll", []string{"feed", "--follow", "--poll", "0s"}, []string{"--poll must be positive"}},
 		{"streams bad status", []string{"streams", "--status", "lost"}, []string{"--status must be active, archived, deleted or all"}},
-		{"streams limit too big", []string{"streams", "--limit", "5000"}, []string{"--limit must be 1 to 1000"}},
+		{"streams limit too big", []string{"streams", "--limit", "50000"}, []string{"--limit must be 1 to 10000"}},
 		{"streams bad time", []string{"streams", "--created-after", "last week"}, []string{"--created-after", "is not a time"}},
 		{"streams argument", []string{"streams", "guild-1"}, []string{`unexpected argument "guild-1"`}},
 		{"stats negative top", []string{"stats", "--top", "-1"}, []string{"--top must be 0 or more"}},

@@ -52,7 +52,7 @@ func streamsCommand() *command {
 			fs.StringVar(&createdAfter, "created-after", "", "only streams created at or after this time (RFC 3339 or YYYY-MM-DD)")
 			fs.StringVar(&createdBefore, "created-before", "", "only streams created before this time (RFC 3339 or YYYY-MM-DD)")
 			fs.BoolVar(&opts.Newest, "newest", false, "newest first")
-			fs.IntVar(&opts.Limit, "limit", 50, "page size, 1 to 1000")
+			fs.IntVar(&opts.Limit, "limit", 50, "page size, 1 to 10000")
 			fs.StringVar(&opts.Cursor, "cursor", "", "continue with the page after the one that printed this cursor")
 		},
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
