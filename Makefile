@@ -9,6 +9,9 @@ GO ?= go
 SQLC := $(GO) tool -modfile=tools/go.mod sqlc
 DEVDB := internal/devdb/devdb.sh
 WITH_DB := $(DEVDB) run --
+# The tests also get a streaming hot standby of the throwaway server
+# (TEST_STANDBY_URL) for the replica tests (TestReplica*).
+WITH_STANDBY := $(DEVDB) run --standby --
 PKGS := ./...
 TEST_FLAGS ?= -count=1 -parallel 8 -timeout 20m
 DEMO_FLAGS ?=
@@ -56,12 +59,12 @@ lint: vet ## gofmt check and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 .PHONY: test
-test: ## Run all tests against a real PostgreSQL (starts a throwaway one if needed)
-	$(WITH_DB) $(GO) test $(TEST_FLAGS) $(PKGS)
+test: ## Run all tests against a real PostgreSQL and a hot standby of it (starts throwaway ones if needed)
+	$(WITH_STANDBY) $(GO) test $(TEST_FLAGS) $(PKGS)
 
 .PHONY: test/race
 test/race: ## Run all tests with the race detector
-	$(WITH_DB) $(GO) test -race $(TEST_FLAGS) $(PKGS)
+	$(WITH_STANDBY) $(GO) test -race $(TEST_FLAGS) $(PKGS)
 
 .PHONY: demo
 demo: ## The main job: simulate concurrent GameBot games, broadcast them live, recover and verify every one
@@ -85,7 +88,7 @@ test/soak: ## Soak test: writers, readers, subscribers and killed backends for S
 
 .PHONY: test/race-core
 test/race-core: ## Run the store package's tests with the race detector
-	$(WITH_DB) $(GO) test -race $(TEST_FLAGS) ./store/...
+	$(WITH_STANDBY) $(GO) test -race $(TEST_FLAGS) ./store/...
 
 .PHONY: bench
 bench: ## Benchmarks against raw PostgreSQL baselines, side by side (BENCH_FLAGS="--scale 10 --json")
