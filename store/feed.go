@@ -197,7 +197,7 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 	if types == nil {
 		types = []string{}
 	}
-	q, _ := s.queries(ctx)
+	q := s.readQueries(ctx, scopeFeed)
 	rows, err := q.EventsReadFeedFiltered(ctx, db.EventsReadFeedFilteredParams{
 		EventTypes:         types,
 		StreamPrefix:       opts.Filter.StreamPrefix,
@@ -234,7 +234,7 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 
 // readFeedAll reads the unfiltered feed.
 func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, limit int) (rowPage[Checkpoint], error) {
-	q, _ := s.queries(ctx)
+	q := s.readQueries(ctx, scopeFeed)
 	rows, err := q.EventsReadFeed(ctx, db.EventsReadFeedParams{
 		AfterTransactionID: after.TransactionID,
 		AfterPosition:      after.Position,
@@ -264,7 +264,7 @@ const (
 func (s *Store) FeedEnd(ctx context.Context) (Checkpoint, error) {
 	var end Checkpoint
 	err := s.do(ctx, opSpec{op: OpFeedEnd, replayable: true}, func(ctx context.Context) (int, error) {
-		q, _ := s.queries(ctx)
+		q := s.readQueries(ctx, scopeFeed)
 		row, err := q.FeedEndGet(ctx)
 		if err != nil {
 			return 0, mapError(err)

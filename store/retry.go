@@ -160,6 +160,7 @@ func (s *Store) do(ctx context.Context, spec opSpec, fn func(ctx context.Context
 		n, err := 0, tv.bindGuild(guild)
 		if err == nil {
 			n, err = fn(ctx)
+			s.noteTxWrite(tv, spec)
 		}
 		if guild == "" {
 			guild = tv.guildID()
@@ -174,6 +175,7 @@ func (s *Store) do(ctx context.Context, spec opSpec, fn func(ctx context.Context
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		n, err := fn(ctx)
+		s.noteWrite(spec, err)
 		retry := err != nil && attempt < maxAttempts && ctx.Err() == nil && retryable(err, spec.replayable)
 		s.observe(ctx, Observation{
 			Op: spec.op, StreamID: spec.stream, GuildID: guild, Duration: time.Since(start),
