@@ -67,8 +67,8 @@ test/race: ## Run all tests with the race detector
 	$(WITH_STANDBY) $(GO) test -race $(TEST_FLAGS) $(PKGS)
 
 .PHONY: demo
-demo: ## The main job: simulate concurrent GameBot games, broadcast them live, recover and verify every one
-	$(WITH_DB) $(GO) run ./cmd/eventstore demo $(DEMO_FLAGS)
+demo: ## The main job: simulate concurrent GameBot games, broadcast them live, recover and verify every one (DEMO_FLAGS="--replica": read from a hot standby)
+	$(if $(findstring --replica,$(DEMO_FLAGS)),$(WITH_STANDBY),$(WITH_DB)) $(GO) run ./cmd/eventstore demo $(DEMO_FLAGS)
 
 .PHONY: db/start
 db/start: ## Start the throwaway PostgreSQL and print its URL

@@ -311,7 +311,7 @@ func (w *writeTracker) tracked() int {
 var readOps = map[string]bool{
 	OpReadForward: true, OpReadBackward: true, OpReadFeed: true, OpStreamInfo: true,
 	OpListStreams: true, OpReadSnapshot: true, OpFeedEnd: true, OpFeedLag: true,
-	OpConsistencyToken: true,
+	OpConsistencyToken: true, OpStandbys: true,
 }
 
 // noteWrite records a write operation that committed (or may have: a lost

@@ -520,3 +520,28 @@ func TestReplicaPromotion(t *testing.T) {
 	require.Eventually(t, func() bool { return !s.Stats().Replicas[0].Healthy }, 30*time.Second, 5*time.Millisecond)
 	t.Logf("promotion: %d deliveries for %d events; the old standby: %s", len(d.snapshot()), total, s.Stats().Replicas[0].Reason)
 }
+
+// TestReplicaStandbys reads pg_stat_replication through Standbys: the test
+// server's standby streams from it; a role without pg_read_all_stats sees
+// it without details.
+func TestReplicaStandbys(t *testing.T) {
+	t.Parallel()
+	rb := setupReplica(t)
+	admin := testdb.Connect(t, testdb.ServerURL(t))
+	s := store.New(admin, store.Config{})
+	t.Cleanup(s.Close)
+	sts, err := s.Standbys(rb.ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, sts)
+	st := sts[0]
+	require.True(t, st.Visible)
+	require.Equal(t, "streaming", st.State)
+	require.Equal(t, "async", st.SyncState)
+	require.False(t, st.ReplayPosition.IsZero())
+	require.GreaterOrEqual(t, st.ReplayLagBytes, int64(0))
+
+	owned, err := rb.store.Standbys(rb.ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, owned)
+	require.False(t, owned[0].Visible, "the test database's owner has no pg_read_all_stats")
+}

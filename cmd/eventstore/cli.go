@@ -42,6 +42,10 @@ type cmdContext struct {
 	databaseURL string
 	json        bool
 	pool        *pgxpool.Pool
+	// replicaURLs are the read commands' --replica-url standbys, opened
+	// into replicaPools (see replicas.go).
+	replicaURLs  []string
+	replicaPools []*pgxpool.Pool
 }
 
 // usageError is a bad invocation: the message is followed by a hint to --help.
@@ -69,6 +73,7 @@ func extraCommands() []*command {
 func run(ctx context.Context, args []string, e env) int {
 	c := &cmdContext{env: e}
 	defer func() {
+		c.closeReplicas()
 		if c.pool != nil {
 			c.pool.Close()
 		}

@@ -29,6 +29,7 @@ type demoOptions struct {
 	raceRate     float64
 	inProgress   float64
 	progressBars bool
+	replica      bool
 }
 
 // demoSummary is what the demo measured.
@@ -48,15 +49,22 @@ type demoSummary struct {
 	Recovered        int            `json:"games_recovered"`
 	Verified         int            `json:"games_verified"`
 	RecoverSeconds   float64        `json:"recover_seconds"`
+	// With --replica: the standby and the statements of reads served there
+	// and by the primary, in all and during recovery.
+	Replica              string `json:"replica,omitempty"`
+	StandbyReads         int64  `json:"standby_reads,omitempty"`
+	PrimaryReads         int64  `json:"primary_reads,omitempty"`
+	RecoveryStandbyReads int64  `json:"recovery_standby_reads,omitempty"`
+	RecoveryPrimaryReads int64  `json:"recovery_primary_reads,omitempty"`
 }
 
 func demoCommand() *command {
 	var o demoOptions
 	return &command{
 		name:  "demo",
-		usage: "[--games N] [--guilds M] [--workers W] [--seed S]",
+		usage: "[--games N] [--guilds M] [--workers W] [--seed S] [--replica [--replica-url URL]]",
 		short: "simulate concurrent GameBot games, broadcast them live, then recover and verify every game",
-		flags: func(fs *flag.FlagSet, _ *cmdContext) {
+		flags: func(fs *flag.FlagSet, c *cmdContext) {
 			fs.IntVar(&o.games, "games", 150, "number of games to simulate (all three modes)")
 			fs.IntVar(&o.guilds, "guilds", 6, "number of guilds the games are spread over")
 			fs.IntVar(&o.workers, "workers", 8, "concurrent bot workers appending events")
@@ -64,6 +72,8 @@ func demoCommand() *command {
 			fs.Float64Var(&o.raceRate, "race-rate", 0.05, "share of commands a second bot instance races to handle (optimistic-concurrency conflicts)")
 			fs.Float64Var(&o.inProgress, "in-progress", 0.1, "share of games left in progress (as after a crash)")
 			fs.BoolVar(&o.progressBars, "progress", true, "show a progress bar on stderr")
+			fs.BoolVar(&o.replica, "replica", false, "recovery and broadcast read from a hot standby: --replica-url, else $STANDBY_DATABASE_URL")
+			addReplicaFlag(fs, c)
 		},
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
 			if len(args) != 0 {
@@ -79,8 +89,27 @@ func demoCommand() *command {
 			if _, err := store.Migrate(ctx, pool); err != nil {
 				return err
 			}
-			s := store.New(pool, store.Config{Serializer: serde.NewJSON(events.NewRegistry())})
+			if o.replica && len(c.replicaURLs) == 0 {
+				u := c.env.Getenv("STANDBY_DATABASE_URL")
+				if u == "" {
+					return usagef("--replica needs --replica-url or $STANDBY_DATABASE_URL")
+				}
+				c.replicaURLs = []string{u}
+			}
+			s, err := c.openStoreWith(ctx, store.Config{Serializer: serde.NewJSON(events.NewRegistry())})
+			if err != nil {
+				return err
+			}
 			defer s.Close()
+			if len(c.replicaURLs) > 0 {
+				// Every read waits for the standby to have replayed the
+				// migrations (a fresh standby may not have yet).
+				tok, err := s.ConsistencyToken(ctx)
+				if err != nil {
+					return err
+				}
+				ctx = store.WithConsistency(ctx, tok)
+			}
 			sum, err := runDemo(ctx, s, o, c.env.Stderr)
 			if err != nil {
 				return err
@@ -181,6 +210,7 @@ func runDemo(ctx context.Context, s *store.Store, o demoOptions, progress io.Wri
 	}
 
 	var recovered atomic.Int64
+	standbyBefore, primaryBefore := readCounts(s)
 	stopBar = startProgress(progress, o.progressBars, "recovering", &recovered, int64(len(games)))
 	start = time.Now()
 	var mu sync.Mutex
@@ -204,6 +234,11 @@ func runDemo(ctx context.Context, s *store.Store, o demoOptions, progress io.Wri
 	})
 	sum.RecoverSeconds = time.Since(start).Seconds()
 	stopBar()
+	if st := s.Stats(); len(st.Replicas) > 0 {
+		sum.Replica = st.Replicas[0].Name
+		sum.StandbyReads, sum.PrimaryReads = readCounts(s)
+		sum.RecoveryStandbyReads, sum.RecoveryPrimaryReads = sum.StandbyReads-standbyBefore, sum.PrimaryReads-primaryBefore
+	}
 	for _, f := range failures {
 		fmt.Fprintln(progress, "demo:", f)
 	}
@@ -444,6 +479,10 @@ func printDemoSummary(w io.Writer, s demoSummary) {
 	fmt.Fprintf(w, "  broadcast:    %d events delivered live, in order, to the announcer (%d finished games announced)\n", s.Broadcast, s.Announced)
 	fmt.Fprintf(w, "  recovery:     %d/%d games recovered, %d/%d verified against the simulator (%d completed, %d in progress) in %.2fs\n",
 		s.Recovered, s.Games, s.Verified, s.Games, s.Completed, s.InProgress, s.RecoverSeconds)
+	if s.Replica != "" {
+		fmt.Fprintf(w, "  replica:      reads from the standby %s: %d statements there, %d on the primary (recovery: %d there, %d on the primary)\n",
+			s.Replica, s.StandbyReads, s.PrimaryReads, s.RecoveryStandbyReads, s.RecoveryPrimaryReads)
+	}
 	if s.Verified == s.Games {
 		fmt.Fprintln(w, "  result:       OK — every game recovered to exactly the simulator's state")
 	} else {

@@ -12,14 +12,11 @@ import (
 	"github.com/google/uuid"
 )
 
-// openStore returns a Store over the command's database. The caller closes
-// it (before the pool, which run closes).
+// openStore returns a Store over the command's database, reading from the
+// --replica-url standbys if any. The caller closes it (before the pools,
+// which run closes).
 func (c *cmdContext) openStore(ctx context.Context) (*store.Store, error) {
-	pool, err := c.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return store.New(pool, store.Config{}), nil
+	return c.openStoreWith(ctx, store.Config{})
 }
 
 // eventJSON is how the CLI prints a stored event with --json: one object

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/gamebot/eventstore/events"
+	"github.com/gamebot/eventstore/game"
+	"github.com/gamebot/eventstore/internal/testdb"
+	"github.com/gamebot/eventstore/serde"
+	"github.com/gamebot/eventstore/store"
+	"github.com/stretchr/testify/require"
+)
+
+// TestReplicaCLI runs the read commands with --replica-url pointing at the
+// test database on the standby: each prints what it prints from the
+// primary, and stats reports the standby and its lag.
+func TestReplicaCLI(t *testing.T) {
+	t.Parallel()
+	rdb := testdb.NewReplicated(t)
+	s := store.New(rdb.Pool, store.Config{})
+	t.Cleanup(s.Close)
+	b := &bundle{url: rdb.URL, pool: rdb.Pool, store: s}
+	fixture(t, b)
+	typed := store.New(rdb.Pool, store.Config{Serializer: serde.NewJSON(events.NewRegistry())})
+	t.Cleanup(typed.Close)
+	evs := game.Simulate(game.SimConfig{Seed: 3, Mode: events.ModeRace, GameID: "race-game", GuildID: "guild-1"})
+	_, err := game.AppendGame(store.WithGuild(t.Context(), "guild-1"), typed, evs, 0)
+	require.NoError(t, err)
+	b.waitFeed(t)
+	testdb.WaitReplayed(t, rdb.Pool, testdb.StandbyServerURL(t))
+
+	for _, args := range [][]string{
+		{"read", "race-game", "--count", "5"},
+		{"read", "race-game", "--backward"},
+		{"info", "race-game"},
+		{"streams", "--limit", "3"},
+		{"feed", "--count", "7"},
+		{"replay", "race-game"},
+		{"--json", "replay", "race-game", "--full"},
+	} {
+		primary := b.cli(t, args...)
+		requireOK(t, primary)
+		standby := b.cli(t, append(args, "--replica-url", rdb.StandbyURL)...)
+		requireOK(t, standby)
+		require.Equal(t, primary.stdout, standby.stdout, "%v", args)
+	}
+
+	r := b.cli(t, "--json", "stats", "--replica-url", rdb.StandbyURL)
+	requireOK(t, r)
+	st := decodeJSON[statsJSON](t, r.stdout)
+	require.NotNil(t, st.Replication)
+	require.NotEmpty(t, st.Replication.Standbys, "the primary streams to the standby")
+	require.Len(t, st.Replication.Replicas, 1)
+	require.True(t, st.Replication.Replicas[0].Healthy, "%+v", st.Replication.Replicas[0])
+	require.NotEqual(t, "0/0", st.Replication.Replicas[0].ReplayPosition)
+
+	r = b.cli(t, "stats", "--replica-url", rdb.StandbyURL)
+	requireOK(t, r)
+	require.Contains(t, r.stdout, "STANDBY (pg_stat_replication)")
+	require.Contains(t, r.stdout, "REPLICA (--replica-url)")
+
+	// A standby that cannot be reached is reported, and the primary serves.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := "postgres://nobody@127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port) + "/x?connect_timeout=2"
+	require.NoError(t, l.Close())
+	r = b.cli(t, "read", "race-game", "--count", "2", "--replica-url", closed)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stderr, "not used")
+	require.Len(t, lines(r.stdout), 2)
+}
+
+// TestReplicaDemo runs a small demo whose recovery and broadcast read from
+// the standby.
+func TestReplicaDemo(t *testing.T) {
+	t.Parallel()
+	rdb := testdb.NewReplicated(t)
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"--database-url", rdb.URL, "--json", "demo", "--games", "12", "--guilds", "2",
+		"--workers", "4", "--progress=false", "--replica"},
+		env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string {
+			if k == "STANDBY_DATABASE_URL" {
+				return rdb.StandbyURL
+			}
+			return ""
+		}})
+	require.Equal(t, 0, code, stderr.String())
+	var sum demoSummary
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &sum))
+	require.Equal(t, 12, sum.Verified)
+	require.Equal(t, sum.Events, sum.Broadcast)
+	require.NotEmpty(t, sum.Replica)
+	require.Positive(t, sum.RecoveryStandbyReads, "recovery read from the standby")
+	require.Positive(t, sum.StandbyReads)
+}
