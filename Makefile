@@ -91,8 +91,8 @@ test/race-core: ## Run the store package's tests with the race detector
 	$(WITH_STANDBY) $(GO) test -race $(TEST_FLAGS) ./store/...
 
 .PHONY: bench
-bench: ## Benchmarks against raw PostgreSQL baselines, side by side (BENCH_FLAGS="--scale 10 --json")
-	$(WITH_DB) $(GO) run ./cmd/eventstore bench $(BENCH_FLAGS)
+bench: ## Benchmarks against raw PostgreSQL baselines, side by side (BENCH_FLAGS="--scale 10 --json"; "--replica": with a hot standby)
+	$(if $(findstring --replica,$(BENCH_FLAGS)),$(WITH_STANDBY),$(WITH_DB)) $(GO) run ./cmd/eventstore bench $(BENCH_FLAGS)
 
 .PHONY: ci
 ci: verify test test/race-core ## What .ci/run runs: verify, make test, a race run of the store, a small demo

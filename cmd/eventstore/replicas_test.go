@@ -9,6 +9,7 @@ import (
 
 	"github.com/gamebot/eventstore/events"
 	"github.com/gamebot/eventstore/game"
+	"github.com/gamebot/eventstore/internal/bench"
 	"github.com/gamebot/eventstore/internal/testdb"
 	"github.com/gamebot/eventstore/serde"
 	"github.com/gamebot/eventstore/store"
@@ -96,4 +97,26 @@ func TestReplicaDemo(t *testing.T) {
 	require.NotEmpty(t, sum.Replica)
 	require.Positive(t, sum.RecoveryStandbyReads, "recovery read from the standby")
 	require.Positive(t, sum.StandbyReads)
+}
+
+// TestReplicaBench runs the replica scenarios, small, against the test
+// server's standby.
+func TestReplicaBench(t *testing.T) {
+	t.Parallel()
+	standby := testdb.StandbyServerURL(t)
+	r := runCLI(t, "--database-url", testdb.ServerURL(t), "--json", "bench", "--scale", "0.01", "--quiet",
+		"--only", "read_stream_replica,feed_catchup_replica,read_your_writes_latency", "--replica-url", standby)
+	requireOK(t, r)
+	var rep bench.Report
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	require.NotEmpty(t, rep.Standby)
+	require.Empty(t, rep.Skipped)
+	var names []string
+	for _, s := range rep.Scenarios {
+		names = append(names, s.Name)
+		require.Positive(t, s.EventsPerSec, s.Name)
+		require.Positive(t, s.Ratio, s.Name)
+	}
+	require.Equal(t, []string{"read_stream_replica", "feed_catchup_replica", "read_your_writes_latency"}, names)
+	require.NotNil(t, rep.Scenarios[2].P99Ms)
 }
