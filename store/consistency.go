@@ -73,11 +73,16 @@ func ConsistencyFromContext(ctx context.Context) ConsistencyToken {
 // OpConsistencyToken names ConsistencyToken in Observation.Op.
 const OpConsistencyToken = "consistency_token"
 
-// currentLSNSQL reads the primary's WAL insert position. Every commit that
-// has returned wrote its commit record below it, whatever
-// synchronous_commit says (pg_current_wal_lsn, the write position, may trail
-// an asynchronous commit).
-const currentLSNSQL = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint"
+// currentLSNSQL reads the primary's WAL position that every commit which
+// has returned lies below: the flush position, since a commit returns only
+// once its record is flushed — unless synchronous_commit is off (for the
+// store's sessions), when commits return before the flush and the insert
+// position is taken instead. Not the insert position always: WAL inserted
+// but not yet flushed by work that does not commit (pruning, vacuum) can
+// stay unflushed, and so unreplayable, until the next commit, and a read
+// waiting for it would wait in vain while no one commits.
+const currentLSNSQL = `SELECT (CASE WHEN current_setting('synchronous_commit') = 'off'
+             THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END - '0/0'::pg_lsn)::bigint`
 
 // ConsistencyToken returns a token covering every write that committed on
 // the primary before the call: pass it to WithConsistency, here or (as its

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gamebot/eventstore/internal/testdb"
 	"github.com/gamebot/eventstore/store"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -175,6 +176,25 @@ func TestReplicaReadYourWrites(t *testing.T) {
 		}
 		t.Logf("without a token: %d of %d reads right after the append were stale", stale, 500)
 		require.Zero(t, reader.Stats().PrimaryReads, "reads without a token stay on a healthy standby")
+	})
+
+	t.Run("asynchronous commit", func(t *testing.T) {
+		// With synchronous_commit off an append returns before its commit
+		// record is flushed: the store then waits for the WAL insert
+		// position instead of the flush position.
+		async := testdb.Connect(t, rb.db.URL+"&synchronous_commit=off")
+		s := store.New(async, store.Config{Replicas: store.ReplicaConfig{Pools: []*pgxpool.Pool{rb.standby}}})
+		t.Cleanup(s.Close)
+		waitReplicaHealthy(t, s)
+		for i := range 300 {
+			id := fmt.Sprintf("async-%d", i%10)
+			res, err := s.Append(rb.ctx, id, store.Any, rawEvent("e", i))
+			require.NoError(t, err)
+			recs, err := s.ReadBackward(rb.ctx, id, store.End, 1)
+			require.NoError(t, err)
+			require.Equal(t, res.Version, recs[0].Version, "read %d after an asynchronous commit is stale", i)
+		}
+		require.Positive(t, s.Stats().Replicas[0].Reads)
 	})
 
 	t.Run("lists, snapshots and transactions", func(t *testing.T) {
