@@ -87,10 +87,9 @@ const currentLSNSQL = `SELECT (CASE WHEN current_setting('synchronous_commit') =
 // ConsistencyToken returns a token covering every write that committed on
 // the primary before the call: pass it to WithConsistency, here or (as its
 // String) in another process, so that reads there see those writes. The
-// Store's own reads need no token for its own writes (see
-// ReplicaConfig); a token is for writes made elsewhere — another process,
-// a caller's transaction (WithTx) — or for reads of the feed and of other
-// streams that must see them.
+// Store's own reads need no token for its own writes (see ReplicaConfig);
+// a token is for writes made elsewhere — another process, a caller's
+// transaction (WithTx) — or for reads of other streams that must see them.
 func (s *Store) ConsistencyToken(ctx context.Context) (ConsistencyToken, error) {
 	var tok ConsistencyToken
 	err := s.do(ctx, opSpec{op: OpConsistencyToken, replayable: true}, func(ctx context.Context) (int, error) {
@@ -193,7 +192,11 @@ type readScope struct {
 }
 
 var (
-	scopeFeed = readScope{}          // the feed: no write of the Store's own
+	// scopeFeed: a feed read sees every write of the Store. A subscription
+	// woken in process by the Store's own commit then reads once the
+	// standby has replayed it, instead of reading again and again, finding
+	// nothing, until it has.
+	scopeFeed = readScope{all: true}
 	scopeAll  = readScope{all: true} // listings: every write
 )
 

@@ -49,14 +49,18 @@ const (
 // checkpoints and locks, the listener, and everything inside InTx or a
 // caller's transaction (WithTx) stay on the primary.
 //
-// Read-your-writes: a read sees every write the same Store made to the
-// stream it reads (ListStreams: every write of the Store) — a standby
-// serves it once it has replayed those writes, within MaxWait, and the
-// primary otherwise. Writes made elsewhere are seen through a
-// ConsistencyToken (WithConsistency). Other reads, the feed's among them,
-// may be as stale as the standby's replay lag (Stats().Replicas tells it;
-// at most MaxLag while the standby is used); the feed's order and its
-// no-skip guarantee hold on a standby all the same (see docs/SCALING.md).
+// Read-your-writes: a read sees every write the same Store made before it
+// — of the stream it reads, for stream reads and snapshots; every write of
+// the Store, for ListStreams and the feed (subject, as always, to the
+// feed's horizon) — whichever server serves it: a standby serves it once it
+// has replayed those writes, waiting up to MaxWait, and the primary
+// otherwise. Writes made elsewhere (another process, a caller's
+// transaction) are seen through a ConsistencyToken (WithConsistency).
+// Anything else may be as stale as the standby's replay lag
+// (Stats().Replicas tells it; at most MaxLag while the standby is used),
+// but never torn: a read sees whole transactions. The feed's order and its
+// no-skip guarantee hold on a standby as on the primary (see
+// docs/SCALING.md).
 type ReplicaConfig struct {
 	// Pools are read pools on hot standbys that stream from the Store's
 	// pool (the primary). The caller owns them and closes them after
