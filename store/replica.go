@@ -8,6 +8,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -340,6 +341,7 @@ func (r *replica) check(ctx context.Context) {
 
 // setDown marks the standby unusable until a check finds it back.
 func (r *replica) setDown(now time.Time, reason string) {
+	reason = strings.Join(strings.Fields(reason), " ") // one line
 	r.mu.Lock()
 	r.reason, r.checkedAt = reason, now
 	r.mu.Unlock()
