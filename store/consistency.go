@@ -42,6 +42,9 @@ func ParseConsistencyToken(s string) (ConsistencyToken, error) {
 	return ConsistencyToken{lsn: h<<32 | l}, nil
 }
 
+// Less reports whether t is an earlier WAL position than o.
+func (t ConsistencyToken) Less(o ConsistencyToken) bool { return t.lsn < o.lsn }
+
 // Max returns the later of t and o.
 func (t ConsistencyToken) Max(o ConsistencyToken) ConsistencyToken {
 	if o.lsn > t.lsn {

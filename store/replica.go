@@ -34,10 +34,14 @@ const (
 )
 
 // replayPollInterval spaces the queries that watch a standby's replay while
-// reads wait for it; replicaCheckTimeout bounds one health check.
+// reads wait for it — longer, up to maxReplayPollInterval, for a standby
+// that lags: an eighth of its lag at the last check, so that waiting for a
+// slow standby does not load it (and the shared machine) with polls.
+// replicaCheckTimeout bounds one health check.
 const (
-	replayPollInterval  = 500 * time.Microsecond
-	replicaCheckTimeout = 2 * time.Second
+	replayPollInterval    = 500 * time.Microsecond
+	maxReplayPollInterval = 10 * time.Millisecond
+	replicaCheckTimeout   = 2 * time.Second
 )
 
 // ReplicaConfig configures reads from hot standbys of the primary
@@ -498,9 +502,9 @@ func (r *replica) poll() {
 			return
 		}
 		r.wmu.Unlock()
-		wait := replayPollInterval
+		wait := min(max(replayPollInterval, time.Duration(r.lagNs.Load())/8), maxReplayPollInterval)
 		if err != nil {
-			wait = 20 * replayPollInterval
+			wait = maxReplayPollInterval
 		}
 		if sleepCtx(ctx, wait) != nil {
 			r.wmu.Lock()

@@ -83,8 +83,10 @@ func TestReplicaFeedOrderOnStandby(t *testing.T) {
 	testdb.WaitReplayed(t, rb.pool, testdb.StandbyServerURL(t))
 	// ...and yet its feed delivers none of them while the held
 	// transactions run. (The reader is a store of its own: the writer's
-	// feed reads would also wait for the standby to replay its appends.)
-	reader := store.New(rb.pool, store.Config{Replicas: store.ReplicaConfig{Pools: []*pgxpool.Pool{rb.standby}}})
+	// feed reads would also wait for the standby to replay its appends.
+	// It keeps using the standby however far behind it falls while the
+	// other tests load the server.)
+	reader := store.New(rb.pool, store.Config{Replicas: store.ReplicaConfig{Pools: []*pgxpool.Pool{rb.standby}, MaxLag: time.Hour}})
 	t.Cleanup(reader.Close)
 	waitReplicaHealthy(t, reader)
 	page, err := reader.ReadFeed(ctx, store.Checkpoint{}, store.FeedOptions{Limit: 100})

@@ -204,3 +204,28 @@ func readCounts(s *store.Store) (standby, primary int64) {
 	}
 	return standby, st.PrimaryReads
 }
+
+// waitStandbyCaughtUp waits until s's first standby is healthy and has
+// replayed every write committed so far, at most timeout, and returns how
+// long that took.
+func waitStandbyCaughtUp(ctx context.Context, s *store.Store, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	tok, err := s.ConsistencyToken(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		st := s.CheckReplicas(ctx)
+		if st[0].Healthy && !st[0].ReplayPosition.Less(tok) {
+			return time.Since(start), nil
+		}
+		if time.Since(start) > timeout {
+			return time.Since(start), fmt.Errorf("the standby %s did not catch up within %s: %s", st[0].Name, timeout, st[0].Reason)
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start), ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

@@ -53,12 +53,13 @@ func (r *runner) openReplica(ctx context.Context, standbyURL, database string) e
 		return fmt.Errorf("bench: connect to %s on the standby: %w", database, err)
 	}
 	replicas := store.ReplicaConfig{Pools: []*pgxpool.Pool{rs.pool}}
-	rs.raw = store.New(r.pool, store.Config{Replicas: replicas})
+	// The read scenarios wait for the standby to replay their fixtures,
+	// then measure it however far behind the rest of the server's load
+	// puts it; the read-your-writes one runs with the defaults.
+	rs.raw = store.New(r.pool, store.Config{Replicas: store.ReplicaConfig{Pools: replicas.Pools, MaxLag: time.Hour}})
 	rs.writer = store.New(r.pool, store.Config{Replicas: replicas})
-	for _, s := range []*store.Store{rs.raw, rs.writer} {
-		if st := s.CheckReplicas(ctx); !st[0].Healthy {
-			return fmt.Errorf("bench: the standby %s is not usable: %s", st[0].Name, st[0].Reason)
-		}
+	if st := rs.raw.CheckReplicas(ctx); !st[0].Healthy {
+		return fmt.Errorf("bench: the standby %s is not usable: %s", st[0].Name, st[0].Reason)
 	}
 	return nil
 }
