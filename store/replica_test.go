@@ -387,26 +387,38 @@ func distinct(t *testing.T, evs []store.Recorded) []store.Recorded {
 }
 
 // TestReplicaSubscriptionDelivers runs subscriptions that read from the
-// standby while writers append concurrently — woken in process by their own
-// store's appends, or by NOTIFY on the primary for another store's — and
-// checks that each delivers every event once, in feed order.
+// standby while writers append concurrently — on the writers' own store,
+// woken in process by its appends, and on a store that only reads, woken by
+// NOTIFY on the primary for the others' — and checks that each delivers
+// every event once, in feed order.
 func TestReplicaSubscriptionDelivers(t *testing.T) {
 	t.Parallel()
 	rb := setupReplica(t)
 	other := store.New(rb.pool, store.Config{}) // a writer in "another process"
 	t.Cleanup(other.Close)
+	// The reading store keeps to the standby however far behind it is,
+	// so all its reads are the standby's.
+	reader := store.New(rb.pool, store.Config{Replicas: store.ReplicaConfig{Pools: []*pgxpool.Pool{rb.standby}, MaxLag: time.Hour}})
+	t.Cleanup(reader.Close)
+	waitReplicaHealthy(t, reader)
 
 	const (
 		writers   = 4
 		perWriter = 150
 	)
-	subs := map[string]*delivery{"in-memory": {}, "persistent": {}}
-	for name, d := range subs {
-		opts := store.SubscriptionOptions{BatchSize: 25, PollInterval: 200 * time.Millisecond}
-		if name == "persistent" {
-			opts.Name = "replica-sub"
-		}
-		sub, err := rb.store.Subscribe(rb.ctx, opts, d.handle)
+	type consumer struct {
+		store *store.Store
+		name  string // "" in memory
+		d     delivery
+	}
+	consumers := map[string]*consumer{
+		"writer's store, in memory":  {store: rb.store},
+		"writer's store, persistent": {store: rb.store, name: "replica-sub-writer"},
+		"reading store, in memory":   {store: reader},
+		"reading store, persistent":  {store: reader, name: "replica-sub-reader"},
+	}
+	for _, c := range consumers {
+		sub, err := c.store.Subscribe(rb.ctx, store.SubscriptionOptions{Name: c.name, BatchSize: 25, PollInterval: 200 * time.Millisecond}, c.d.handle)
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, sub.Stop()) })
 	}
@@ -425,10 +437,10 @@ func TestReplicaSubscriptionDelivers(t *testing.T) {
 	}
 	wg.Wait()
 	const total = writers * perWriter
-	for name, d := range subs {
-		require.Eventually(t, func() bool { return len(d.snapshot()) >= total }, 60*time.Second, 5*time.Millisecond,
-			"%s subscription delivered %d of %d", name, len(d.snapshot()), total)
-		got := d.snapshot()
+	for name, c := range consumers {
+		require.Eventually(t, func() bool { return len(c.d.snapshot()) >= total }, 60*time.Second, 5*time.Millisecond,
+			"%s: delivered %d of %d", name, len(c.d.snapshot()), total)
+		got := c.d.snapshot()
 		require.Len(t, distinct(t, got), total, "%s: every event once", name)
 		require.Len(t, got, total, "%s: no event twice", name)
 		versions := map[string]int64{}
@@ -437,9 +449,12 @@ func TestReplicaSubscriptionDelivers(t *testing.T) {
 			require.Equal(t, versions[ev.StreamID], ev.Version, "%s: stream %s out of order", name, ev.StreamID)
 		}
 	}
-	st := rb.store.Stats()
-	require.Positive(t, st.Replicas[0].Reads, "the subscriptions read from the standby")
-	t.Logf("subscriptions: %d reads on the standby, %d on the primary", st.Replicas[0].Reads, st.PrimaryReads)
+	st := reader.Stats()
+	require.Positive(t, st.Replicas[0].Reads)
+	require.Zero(t, st.PrimaryReads, "the reading store's subscriptions read from the standby only")
+	ws := rb.store.Stats()
+	t.Logf("subscriptions: the reading store made %d reads on the standby; the writer's store %d there and %d on the primary",
+		st.Replicas[0].Reads, ws.Replicas[0].Reads, ws.PrimaryReads)
 }
 
 // TestReplicaPromotion promotes the standby while a persistent subscription

@@ -11,6 +11,7 @@ import (
 	"github.com/gamebot/eventstore/events"
 	"github.com/gamebot/eventstore/game"
 	"github.com/gamebot/eventstore/internal/bench"
+	"github.com/gamebot/eventstore/internal/devdb"
 	"github.com/gamebot/eventstore/internal/testdb"
 	"github.com/gamebot/eventstore/serde"
 	"github.com/gamebot/eventstore/store"
@@ -80,16 +81,18 @@ func TestReplicaCLI(t *testing.T) {
 }
 
 // TestReplicaDemo runs a small demo whose recovery and broadcast read from
-// the standby.
+// the standby, on a primary and standby of its own (the demo waits for the
+// standby to catch up before recovery, which the other tests' load on the
+// shared standby could delay past its patience).
 func TestReplicaDemo(t *testing.T) {
 	t.Parallel()
-	rdb := testdb.NewReplicated(t)
+	pair := devdb.StartPair(t)
 	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), []string{"--database-url", rdb.URL, "--json", "demo", "--games", "12", "--guilds", "2",
+	code := run(t.Context(), []string{"--database-url", pair.PrimaryURL, "--json", "demo", "--games", "12", "--guilds", "2",
 		"--workers", "4", "--progress=false", "--replica"},
 		env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string {
 			if k == "STANDBY_DATABASE_URL" {
-				return rdb.StandbyURL
+				return pair.StandbyURL
 			}
 			return ""
 		}})

@@ -25,9 +25,14 @@ type Pair struct {
 	StandbyURL string
 }
 
-// StartPair starts a primary and a hot standby streaming from it.
+// StartPair starts a primary and a hot standby streaming from it. Like the
+// other replica tests, the test is skipped unless TEST_STANDBY_URL is set
+// (`make test` runs them with devdb.sh run --standby).
 func StartPair(t testing.TB) *Pair {
 	t.Helper()
+	if os.Getenv("TEST_STANDBY_URL") == "" {
+		t.Skip("TEST_STANDBY_URL is not set: the replica tests run with `make test` (devdb.sh run --standby)")
+	}
 	tmp, err := os.MkdirTemp("/tmp", "eventstore-pair-")
 	if err != nil {
 		t.Fatal(err)
