@@ -9,6 +9,11 @@ GO ?= go
 SQLC := $(GO) tool -modfile=tools/go.mod sqlc
 DEVDB := internal/devdb/devdb.sh
 WITH_DB := $(DEVDB) run --
+# The replica tests (TestReplica*) run in a second step, against the
+# throwaway server with a streaming hot standby (TEST_STANDBY_URL); the other
+# tests run without one, so that it does not replay their databases.
+WITH_STANDBY := $(DEVDB) run --standby --
+REPLICA_TESTS := ^TestReplica
 PKGS := ./...
 TEST_FLAGS ?= -count=1 -parallel 8 -timeout 20m
 DEMO_FLAGS ?=
@@ -56,16 +61,18 @@ lint: vet ## gofmt check and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 .PHONY: test
-test: ## Run all tests against a real PostgreSQL (starts a throwaway one if needed)
-	$(WITH_DB) $(GO) test $(TEST_FLAGS) $(PKGS)
+test: ## Run all tests against a real PostgreSQL, then the replica tests with a hot standby of it (starts throwaway ones if needed)
+	$(WITH_DB) $(GO) test $(TEST_FLAGS) -skip '$(REPLICA_TESTS)' $(PKGS)
+	$(WITH_STANDBY) $(GO) test $(TEST_FLAGS) -run '$(REPLICA_TESTS)' $(PKGS)
 
 .PHONY: test/race
 test/race: ## Run all tests with the race detector
-	$(WITH_DB) $(GO) test -race $(TEST_FLAGS) $(PKGS)
+	$(WITH_DB) $(GO) test -race $(TEST_FLAGS) -skip '$(REPLICA_TESTS)' $(PKGS)
+	$(WITH_STANDBY) $(GO) test -race $(TEST_FLAGS) -run '$(REPLICA_TESTS)' $(PKGS)
 
 .PHONY: demo
-demo: ## The main job: simulate concurrent GameBot games, broadcast them live, recover and verify every one
-	$(WITH_DB) $(GO) run ./cmd/eventstore demo $(DEMO_FLAGS)
+demo: ## The main job: simulate concurrent GameBot games, broadcast them live, recover and verify every one (DEMO_FLAGS="--replica": read from a hot standby)
+	$(if $(findstring --replica,$(DEMO_FLAGS)),$(WITH_STANDBY),$(WITH_DB)) $(GO) run ./cmd/eventstore demo $(DEMO_FLAGS)
 
 .PHONY: db/start
 db/start: ## Start the throwaway PostgreSQL and print its URL
@@ -85,11 +92,12 @@ test/soak: ## Soak test: writers, readers, subscribers and killed backends for S
 
 .PHONY: test/race-core
 test/race-core: ## Run the store package's tests with the race detector
-	$(WITH_DB) $(GO) test -race $(TEST_FLAGS) ./store/...
+	$(WITH_DB) $(GO) test -race $(TEST_FLAGS) -skip '$(REPLICA_TESTS)' ./store/...
+	$(WITH_STANDBY) $(GO) test -race $(TEST_FLAGS) -run '$(REPLICA_TESTS)' ./store/...
 
 .PHONY: bench
-bench: ## Benchmarks against raw PostgreSQL baselines, side by side (BENCH_FLAGS="--scale 10 --json")
-	$(WITH_DB) $(GO) run ./cmd/eventstore bench $(BENCH_FLAGS)
+bench: ## Benchmarks against raw PostgreSQL baselines, side by side (BENCH_FLAGS="--scale 10 --json"; "--replica": with a hot standby)
+	$(if $(findstring --replica,$(BENCH_FLAGS)),$(WITH_STANDBY),$(WITH_DB)) $(GO) run ./cmd/eventstore bench $(BENCH_FLAGS)
 
 .PHONY: ci
 ci: verify test test/race-core ## What .ci/run runs: verify, make test, a race run of the store, a small demo

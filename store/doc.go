@@ -33,6 +33,11 @@
 // checkpoint and have one active consumer across processes; a Broadcaster
 // fans events out in process (see docs/FEED.md).
 //
+// Standbys: Config.Replicas sends the reads to hot standbys of the primary,
+// with read-your-writes for the Store's own writes (and ConsistencyToken
+// for others'), health and lag checks, and the feed's order intact (see
+// ReplicaConfig and docs/SCALING.md).
+//
 // Lifecycle: snapshots (SaveSnapshot, ReadSnapshot), per-stream limits,
 // archiving (ArchiveStream, ArchiveCompleted), soft and hard deletion, and
 // ListStreams for operators (see docs/LIFECYCLE.md).

@@ -216,7 +216,7 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 	if types == nil {
 		types = []string{}
 	}
-	q, _ := s.queries(ctx)
+	q := s.readQueries(ctx, scopeFeed)
 	rows, err := q.EventsReadFeedFiltered(ctx, db.EventsReadFeedFilteredParams{
 		EventTypes:         types,
 		StreamPrefix:       opts.Filter.StreamPrefix,
@@ -254,7 +254,7 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 // readFeedAll reads the unfiltered feed, or one guild's part of it (by
 // its own index).
 func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, guild string, limit int) (rowPage[Checkpoint], error) {
-	q, _ := s.queries(ctx)
+	q := s.readQueries(ctx, scopeFeed)
 	var (
 		rows []db.EventstoreEvent
 		err  error
@@ -297,7 +297,7 @@ const (
 func (s *Store) FeedEnd(ctx context.Context) (Checkpoint, error) {
 	var end Checkpoint
 	err := s.do(ctx, opSpec{op: OpFeedEnd, replayable: true}, func(ctx context.Context) (int, error) {
-		q, _ := s.queries(ctx)
+		q := s.readQueries(ctx, scopeFeed)
 		row, err := q.FeedEndGet(ctx)
 		if err != nil {
 			return 0, mapError(err)

@@ -109,7 +109,7 @@ func (s *Store) listStreams(ctx context.Context, opts ListOptions) (StreamList, 
 	if err != nil {
 		return StreamList{}, err
 	}
-	q, _ := s.queries(ctx)
+	q := s.readQueries(ctx, scopeAll)
 	var rows []db.EventstoreStream
 	if opts.Newest {
 		rows, err = q.StreamsListDesc(ctx, db.StreamsListDescParams(p))

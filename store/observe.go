@@ -210,6 +210,13 @@ type Stats struct {
 	// Errors counts failed attempts by class. A failed operation inside
 	// InTx is counted for itself and again for its transaction.
 	Errors map[ErrorClass]int64
+	// Replicas describes each standby of Config.Replicas, in order: its
+	// health, replay lag and the reads it served (nil without replicas).
+	Replicas []ReplicaStats
+	// PrimaryReads counts the statements of reads that a Store with
+	// replicas sent to the primary: no standby was healthy, or none had
+	// replayed a write the read had to see within MaxWait.
+	PrimaryReads int64
 }
 
 // counters are the atomic counters behind Stats.
@@ -268,6 +275,7 @@ func (s *Store) Stats() Stats {
 			st.Errors[class] = n
 		}
 	}
+	st.Replicas, st.PrimaryReads = s.replicas.stats()
 	return st
 }
 

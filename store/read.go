@@ -79,7 +79,7 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 	if err := s.checkRead(streamID, from, count, forward); err != nil {
 		return nil, err
 	}
-	q, _ := s.queries(ctx)
+	q := s.readQueries(ctx, scopeStream(streamID))
 	var (
 		rows []db.EventstoreEvent
 		err  error
@@ -183,7 +183,7 @@ func (s *Store) streamInfo(ctx context.Context, streamID string) (StreamInfo, er
 	if err := ValidateStreamID(streamID); err != nil {
 		return StreamInfo{}, err
 	}
-	q, _ := s.queries(ctx)
+	q := s.readQueries(ctx, scopeStream(streamID))
 	row, err := q.StreamGet(ctx, db.StreamGetParams{StreamID: streamID, GuildID: s.scopeGuild(ctx)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return StreamInfo{}, ErrStreamNotFound

@@ -163,6 +163,7 @@ func (s *Store) do(ctx context.Context, spec opSpec, fn func(ctx context.Context
 		n, err := 0, tv.bindGuild(guild)
 		if err == nil {
 			n, err = fn(actx)
+			s.noteTxWrite(tv, spec)
 		}
 		if guild == "" {
 			guild = tv.guildID()
@@ -178,6 +179,7 @@ func (s *Store) do(ctx context.Context, spec opSpec, fn func(ctx context.Context
 		actx := s.startAttempt(ctx, Observation{Op: spec.op, StreamID: spec.stream, GuildID: guild, Attempt: attempt})
 		start := time.Now()
 		n, err := fn(actx)
+		s.noteWrite(spec, err)
 		retry := err != nil && attempt < maxAttempts && ctx.Err() == nil && retryable(err, spec.replayable)
 		s.observe(actx, Observation{
 			Op: spec.op, StreamID: spec.stream, GuildID: guild, Duration: time.Since(start),

@@ -171,7 +171,7 @@ func (s *Store) readSnapshot(ctx context.Context, streamID string, current int) 
 	if current < 0 {
 		return Snapshot{}, fmt.Errorf("%w: schema version %d (want AnySchemaVersion or at least 1)", ErrInvalidArgument, current)
 	}
-	q, _ := s.queries(ctx)
+	q := s.readQueries(ctx, scopeStream(streamID))
 	row, err := q.SnapshotGet(ctx, db.SnapshotGetParams{StreamID: streamID, GuildID: s.scopeGuild(ctx)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Snapshot{}, ErrSnapshotNotFound

@@ -84,6 +84,9 @@ type Config struct {
 	// Observer is told about every attempt of every operation. Default:
 	// NewLogObserver(Logger).
 	Observer Observer
+	// Replicas are hot standbys that serve the store's reads (see
+	// ReplicaConfig). Default: none; every read goes to the primary.
+	Replicas ReplicaConfig
 }
 
 // Store appends and reads event streams in PostgreSQL. It is safe for
@@ -98,6 +101,7 @@ type Store struct {
 	instance string // names this Store's NOTIFYs, which its own listeners skip
 	closeMu  sync.Once
 	stats    counters
+	replicas *replicaSet // nil without Config.Replicas
 }
 
 // New returns a Store over pool. The schema must have been migrated (see
@@ -135,6 +139,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	if !cfg.DisableNotify {
 		s.notifier = newNotifier(pool, cfg.NotifyInterval, s.instance)
 	}
+	s.replicas = newReplicaSet(pool, cfg.Replicas, cfg.Logger)
 	return s
 }
 
@@ -149,13 +154,14 @@ func (s *Store) Serializer() serde.Serializer { return s.cfg.Serializer }
 // same way.
 func (s *Store) RetryPolicy() RetryPolicy { return s.cfg.Retry }
 
-// Close waits for background work (a pending wake-up notification) to
-// finish. It does not close the pool.
+// Close waits for background work (a pending wake-up notification, the
+// standbys' health checks) to finish. It does not close the pools.
 func (s *Store) Close() {
 	s.closeMu.Do(func() {
 		if s.notifier != nil {
 			s.notifier.close()
 		}
+		s.replicas.close()
 	})
 }
 

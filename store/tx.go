@@ -32,8 +32,9 @@ type txValue struct {
 	owned bool
 
 	mu       sync.Mutex
-	guild    string // the transaction's guild, "" until one is used
-	appended int    // events appended through the store
+	guild    string   // the transaction's guild, "" until one is used
+	appended int      // events appended through the store
+	written  []string // streams written, for read-your-writes (consistency.go)
 }
 
 // bindGuild fixes the transaction's guild at the first operation that has
@@ -160,6 +161,9 @@ func (s *Store) InTxWith(ctx context.Context, opts pgx.TxOptions, fn func(ctx co
 			events, txGuild = tv.appendedEvents(), tv.guildID()
 		}
 		ambiguous := commitSent && errors.Is(err, ErrConnection)
+		if err == nil || ambiguous {
+			s.noteTxCommit(tv)
+		}
 		retry := err != nil && !ambiguous && attempt < s.cfg.Retry.attempts() && ctx.Err() == nil && retryable(err, true)
 		s.observe(actx, Observation{
 			Op: OpTransaction, GuildID: txGuild, Duration: time.Since(start), Events: events,

@@ -11,20 +11,23 @@ import (
 
 func benchCommand() *command {
 	var (
-		opts  bench.Options
-		only  string
-		quiet bool
+		opts    bench.Options
+		only    string
+		quiet   bool
+		replica bool
 	)
 	return &command{
 		name:  "bench",
-		usage: "[--scale N] [--only NAME,...] [--repeats N] [--prefill N] [--quiet]",
+		usage: "[--scale N] [--only NAME,...] [--repeats N] [--prefill N] [--quiet] [--replica [--replica-url URL]]",
 		short: "measure the store against raw PostgreSQL baselines (in a scratch database)",
-		flags: func(fs *flag.FlagSet, _ *cmdContext) {
+		flags: func(fs *flag.FlagSet, c *cmdContext) {
 			fs.Float64Var(&opts.Scale, "scale", 1, "multiply every scenario's work by N (below 1 for a smoke run)")
 			fs.IntVar(&opts.Repeats, "repeats", bench.DefaultRepeats, "measured repeats per side, median reported (at least 3)")
 			fs.StringVar(&only, "only", "", "comma-separated scenarios to run: "+strings.Join(bench.Scenarios(), ", "))
 			fs.Int64Var(&opts.Prefill, "prefill", 0, "load N events into the scratch store (and the baseline table) first")
 			fs.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")
+			fs.BoolVar(&replica, "replica", false, "run the replica scenarios on a hot standby of the server: --replica-url, else $STANDBY_DATABASE_URL")
+			addReplicaFlag(fs, c)
 		},
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
 			if len(args) != 0 {
@@ -42,6 +45,16 @@ func benchCommand() *command {
 				progress = nil
 			}
 			opts.Progress = progress
+			switch {
+			case len(c.replicaURLs) > 1:
+				return usagef("bench reads from one standby, got %d --replica-url", len(c.replicaURLs))
+			case len(c.replicaURLs) == 1:
+				opts.StandbyURL = c.replicaURLs[0]
+			case replica:
+				if opts.StandbyURL = c.env.Getenv("STANDBY_DATABASE_URL"); opts.StandbyURL == "" {
+					return usagef("--replica needs --replica-url or $STANDBY_DATABASE_URL")
+				}
+			}
 			pool, err := c.connect(ctx)
 			if err != nil {
 				return err

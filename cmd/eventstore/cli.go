@@ -48,6 +48,10 @@ type cmdContext struct {
 	metricsAddr     string
 	metricsListener net.Listener
 	tel             *telemetry // set up by the first connect
+	// replicaURLs are the read commands' --replica-url standbys, opened
+	// into replicaPools (see replicas.go).
+	replicaURLs  []string
+	replicaPools []*pgxpool.Pool
 }
 
 // usageError is a bad invocation: the message is followed by a hint to --help.
@@ -82,6 +86,7 @@ func run(ctx context.Context, args []string, e env) int {
 		if c.metricsListener != nil {
 			_ = c.metricsListener.Close() // already closed when the server ran
 		}
+		c.closeReplicas()
 		if c.pool != nil {
 			c.pool.Close()
 		}

@@ -29,6 +29,7 @@ type demoOptions struct {
 	raceRate     float64
 	inProgress   float64
 	progressBars bool
+	replica      bool
 }
 
 // demoSummary is what the demo measured.
@@ -48,13 +49,23 @@ type demoSummary struct {
 	Recovered        int            `json:"games_recovered"`
 	Verified         int            `json:"games_verified"`
 	RecoverSeconds   float64        `json:"recover_seconds"`
+	// With --replica: the standby and the statements of reads served there
+	// and by the primary, in all and during recovery.
+	Replica              string `json:"replica,omitempty"`
+	StandbyReads         int64  `json:"standby_reads,omitempty"`
+	PrimaryReads         int64  `json:"primary_reads,omitempty"`
+	RecoveryStandbyReads int64  `json:"recovery_standby_reads,omitempty"`
+	RecoveryPrimaryReads int64  `json:"recovery_primary_reads,omitempty"`
+	// StandbyWaitSeconds is how long recovery waited for the standby to
+	// replay the appends.
+	StandbyWaitSeconds float64 `json:"standby_wait_seconds,omitempty"`
 }
 
 func demoCommand() *command {
 	var o demoOptions
 	return &command{
 		name:  "demo",
-		usage: "[--games N] [--guilds M] [--workers W] [--seed S] [--metrics-addr HOST:PORT]",
+		usage: "[--games N] [--guilds M] [--workers W] [--seed S] [--replica [--replica-url URL]] [--metrics-addr HOST:PORT]",
 		short: "simulate concurrent GameBot games, broadcast them live, then recover and verify every game",
 		flags: func(fs *flag.FlagSet, c *cmdContext) {
 			fs.IntVar(&o.games, "games", 150, "number of games to simulate (all three modes)")
@@ -65,6 +76,8 @@ func demoCommand() *command {
 			fs.Float64Var(&o.inProgress, "in-progress", 0.1, "share of games left in progress (as after a crash)")
 			fs.BoolVar(&o.progressBars, "progress", true, "show a progress bar on stderr")
 			metricsFlag(fs, c)
+			fs.BoolVar(&o.replica, "replica", false, "recovery and broadcast read from a hot standby: --replica-url, else $STANDBY_DATABASE_URL")
+			addReplicaFlag(fs, c)
 		},
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
 			if len(args) != 0 {
@@ -83,11 +96,27 @@ func demoCommand() *command {
 			if _, err := store.Migrate(ctx, pool); err != nil {
 				return err
 			}
-			s, err := c.newStore(ctx, store.Config{Serializer: serde.NewJSON(events.NewRegistry())})
+			if o.replica && len(c.replicaURLs) == 0 {
+				u := c.env.Getenv("STANDBY_DATABASE_URL")
+				if u == "" {
+					return usagef("--replica needs --replica-url or $STANDBY_DATABASE_URL")
+				}
+				c.replicaURLs = []string{u}
+			}
+			s, err := c.openStoreWith(ctx, store.Config{Serializer: serde.NewJSON(events.NewRegistry())})
 			if err != nil {
 				return err
 			}
 			defer s.Close()
+			if len(c.replicaURLs) > 0 {
+				// Every read waits for the standby to have replayed the
+				// migrations (a fresh standby may not have yet).
+				tok, err := s.ConsistencyToken(ctx)
+				if err != nil {
+					return err
+				}
+				ctx = store.WithConsistency(ctx, tok)
+			}
 			sum, err := runDemo(ctx, s, o, c.env.Stderr)
 			if err != nil {
 				return err
@@ -187,7 +216,18 @@ func runDemo(ctx context.Context, s *store.Store, o demoOptions, progress io.Wri
 		return sum, err
 	}
 
+	if len(s.Stats().Replicas) > 0 {
+		// Recovery is to read from the standby: let it catch up with the
+		// appends first (it may trail a busy primary by more than the
+		// store waits per read).
+		waited, err := waitStandbyCaughtUp(ctx, s, 30*time.Second)
+		if err != nil {
+			return sum, err
+		}
+		sum.StandbyWaitSeconds = waited.Seconds()
+	}
 	var recovered atomic.Int64
+	standbyBefore, primaryBefore := readCounts(s)
 	stopBar = startProgress(progress, o.progressBars, "recovering", &recovered, int64(len(games)))
 	start = time.Now()
 	var mu sync.Mutex
@@ -211,6 +251,11 @@ func runDemo(ctx context.Context, s *store.Store, o demoOptions, progress io.Wri
 	})
 	sum.RecoverSeconds = time.Since(start).Seconds()
 	stopBar()
+	if st := s.Stats(); len(st.Replicas) > 0 {
+		sum.Replica = st.Replicas[0].Name
+		sum.StandbyReads, sum.PrimaryReads = readCounts(s)
+		sum.RecoveryStandbyReads, sum.RecoveryPrimaryReads = sum.StandbyReads-standbyBefore, sum.PrimaryReads-primaryBefore
+	}
 	for _, f := range failures {
 		fmt.Fprintln(progress, "demo:", f)
 	}
@@ -451,6 +496,10 @@ func printDemoSummary(w io.Writer, s demoSummary) {
 	fmt.Fprintf(w, "  broadcast:    %d events delivered live, in order, to the announcer (%d finished games announced)\n", s.Broadcast, s.Announced)
 	fmt.Fprintf(w, "  recovery:     %d/%d games recovered, %d/%d verified against the simulator (%d completed, %d in progress) in %.2fs\n",
 		s.Recovered, s.Games, s.Verified, s.Games, s.Completed, s.InProgress, s.RecoverSeconds)
+	if s.Replica != "" {
+		fmt.Fprintf(w, "  replica:      reads from the standby %s: %d statements there, %d on the primary (recovery, after %.2fs for the standby to catch up: %d there, %d on the primary)\n",
+			s.Replica, s.StandbyReads, s.PrimaryReads, s.StandbyWaitSeconds, s.RecoveryStandbyReads, s.RecoveryPrimaryReads)
+	}
 	if s.Verified == s.Games {
 		fmt.Fprintln(w, "  result:       OK — every game recovered to exactly the simulator's state")
 	} else {

@@ -23,6 +23,7 @@ func feedCommand() *command {
 		usage: "[--from CHECKPOINT] [--count N] [--follow [--poll DURATION] [--metrics-addr HOST:PORT]]",
 		short: "print the global feed (every stream, commit order); --follow tails it live",
 		flags: func(fs *flag.FlagSet, c *cmdContext) {
+			addReplicaFlag(fs, c)
 			fs.StringVar(&from, "from", "0", "start after this checkpoint (TRANSACTION_ID/POSITION, as printed; 0 = the beginning)")
 			fs.IntVar(&count, "count", 0, "stop after N events (default: 100, or no limit with --follow)")
 			fs.BoolVar(&follow, "follow", false, "keep waiting for new events until interrupted")

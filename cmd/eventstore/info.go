@@ -30,6 +30,7 @@ func infoCommand() *command {
 		name:  "info",
 		usage: "STREAM",
 		short: "show a stream: guild, version, status, first and last event",
+		flags: addReplicaFlag,
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
 			if len(args) != 1 {
 				return usagef("want exactly one stream id")

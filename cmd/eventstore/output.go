@@ -12,26 +12,11 @@ import (
 	"github.com/google/uuid"
 )
 
-// openStore returns a Store over the command's database. The caller closes
-// it (before the pool, which run closes).
+// openStore returns a Store over the command's database, reading from the
+// --replica-url standbys if any. The caller closes it (before the pools,
+// which run closes).
 func (c *cmdContext) openStore(ctx context.Context) (*store.Store, error) {
-	return c.newStore(ctx, store.Config{})
-}
-
-// newStore returns a Store over the command's database with cfg, reporting
-// to OpenTelemetry when the OTEL_* variables or --metrics-addr ask for it.
-func (c *cmdContext) newStore(ctx context.Context, cfg store.Config) (*store.Store, error) {
-	pool, err := c.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Observer = c.tel.observer()
-	s := store.New(pool, cfg)
-	if err := c.tel.instrument(s); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("OpenTelemetry: %w", err)
-	}
-	return s, nil
+	return c.openStoreWith(ctx, store.Config{})
 }
 
 // eventJSON is how the CLI prints a stored event with --json: one object

@@ -18,7 +18,8 @@ func readCommand() *command {
 		name:  "read",
 		usage: "STREAM [--from N] [--count N] [--backward]",
 		short: "print a stream's events, oldest first (or newest first with --backward)",
-		flags: func(fs *flag.FlagSet, _ *cmdContext) {
+		flags: func(fs *flag.FlagSet, c *cmdContext) {
+			addReplicaFlag(fs, c)
 			fs.Int64Var(&from, "from", 0, "first version to print (default: the first event, or the last with --backward)")
 			fs.IntVar(&count, "count", 100, "largest number of events to print (pages through longer streams)")
 			fs.BoolVar(&backward, "backward", false, "newest first, from --from down")

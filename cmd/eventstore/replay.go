@@ -30,7 +30,8 @@ func replayCommand() *command {
 		name:  "replay",
 		usage: "GAME_ID [--skip-invalid] [--full]",
 		short: "recover a game from its stream (snapshot + validated replay) and print its state",
-		flags: func(fs *flag.FlagSet, _ *cmdContext) {
+		flags: func(fs *flag.FlagSet, c *cmdContext) {
+			addReplicaFlag(fs, c)
 			fs.BoolVar(&skip, "skip-invalid", false, "skip and report invalid or undecodable events instead of failing")
 			fs.BoolVar(&full, "full", false, "ignore snapshots and replay the whole stream")
 		},
@@ -41,11 +42,10 @@ func replayCommand() *command {
 			if err := store.ValidateStreamID(args[0]); err != nil {
 				return usagef("%v", err)
 			}
-			pool, err := c.connect(ctx)
+			s, err := c.openStoreWith(ctx, store.Config{Serializer: serde.NewJSON(events.NewRegistry())})
 			if err != nil {
 				return err
 			}
-			s := store.New(pool, store.Config{Serializer: serde.NewJSON(events.NewRegistry())})
 			defer s.Close()
 			opts := game.RecoverOptions{FullReplay: full}
 			if skip {

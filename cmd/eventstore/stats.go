@@ -23,6 +23,9 @@ type statsJSON struct {
 	Feed   feedLagStats `json:"feed"`
 	// Subscriptions are the persistent subscriptions and their lag.
 	Subscriptions []subscriptionStat `json:"subscriptions"`
+	// Replication: the standbys streaming from the primary and the
+	// --replica-url ones (see replicas.go); omitted when there is none.
+	Replication *replicationJSON `json:"replication,omitempty"`
 }
 
 type statsTotals struct {
@@ -116,7 +119,8 @@ func statsCommand() *command {
 		name:  "stats",
 		usage: "[--top N] [--format text|json|prometheus]",
 		short: "counts per guild, event type and game mode; table sizes; feed and subscription lag",
-		flags: func(fs *flag.FlagSet, _ *cmdContext) {
+		flags: func(fs *flag.FlagSet, c *cmdContext) {
+			addReplicaFlag(fs, c)
 			fs.IntVar(&top, "top", 10, "show the N guilds with the most events (0: all)")
 			fs.StringVar(&format, "format", "", "output format: text, json (the same as --json) or prometheus (the text exposition format) (default text)")
 		},
@@ -143,6 +147,9 @@ func statsCommand() *command {
 			}
 			st, err := collectStats(ctx, pool, top)
 			if err != nil {
+				return fmt.Errorf("stats: %w", err)
+			}
+			if st.Replication, err = collectReplication(ctx, c); err != nil {
 				return fmt.Errorf("stats: %w", err)
 			}
 			switch format {
@@ -319,6 +326,7 @@ func printStats(out io.Writer, st statsJSON, top int) error {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%.1fs\t%s\n", name, sub.Source, sub.Checkpoint, sub.HandledCount, behind, sub.LagSeconds, consumer)
 		}
 	}
+	printReplication(w, st.Replication)
 	return w.Flush()
 }
 

@@ -45,7 +45,8 @@ func streamsCommand() *command {
 		usage: "[--guild G] [--prefix P] [--status active|archived|deleted|all] [--created-after T] [--created-before T]\n" +
 			"       [--newest] [--limit N] [--cursor C]",
 		short: "list streams (oldest first, paged) with their guild, version, status and last event",
-		flags: func(fs *flag.FlagSet, _ *cmdContext) {
+		flags: func(fs *flag.FlagSet, c *cmdContext) {
+			addReplicaFlag(fs, c)
 			fs.StringVar(&opts.GuildID, "guild", "", "only streams of this guild")
 			fs.StringVar(&opts.Prefix, "prefix", "", "only stream ids starting with this prefix")
 			fs.StringVar(&status, "status", "all", "only streams in this state: active, archived, deleted or all")
@@ -85,7 +86,7 @@ func streamsCommand() *command {
 			if err != nil {
 				return err
 			}
-			page, err := streamPage(ctx, s.Pool(), list)
+			page, err := streamPage(ctx, c.readPool(s), list)
 			if err != nil {
 				return err
 			}

@@ -41,6 +41,10 @@ type Options struct {
 	Prefill int64
 	// Progress receives a line per step; nil discards them.
 	Progress io.Writer
+	// StandbyURL names a hot standby of the server (any database on it):
+	// the replica scenarios read the scratch database there. Without it
+	// they are skipped.
+	StandbyURL string
 }
 
 // Target is a scenario's goal for its ratio.
@@ -142,7 +146,10 @@ type Report struct {
 	Repeats int     `json:"repeats"`
 	Prefill int64   `json:"prefill"`
 	// Database is the scratch database the run created and dropped.
-	Database  string    `json:"database"`
+	Database string `json:"database"`
+	// Standby is the hot standby the replica scenarios read from ("" when
+	// they were skipped).
+	Standby   string    `json:"standby,omitempty"`
 	Server    Server    `json:"server"`
 	Machine   Machine   `json:"machine"`
 	Scenarios []Result  `json:"scenarios"`
@@ -155,6 +162,8 @@ type scenario struct {
 	run  func(ctx context.Context, r *runner) (Result, error)
 	// unavailable, when set, is why the scenario cannot run in this build.
 	unavailable string
+	// needsStandby: skipped unless the run has a standby.
+	needsStandby bool
 }
 
 func scenarioList() []scenario {
@@ -171,6 +180,9 @@ func scenarioList() []scenario {
 		{name: "subscription_latency", run: subscriptionLatency},
 		{name: "recover_game", run: recoverGame},
 		{name: "recover_game_snapshot", run: recoverGameSnapshot},
+		{name: "read_stream_replica", run: readStreamReplica, needsStandby: true},
+		{name: "feed_catchup_replica", run: feedCatchupReplica, needsStandby: true},
+		{name: "read_your_writes_latency", run: readYourWritesLatency, needsStandby: true},
 	}
 }
 
@@ -197,6 +209,8 @@ type runner struct {
 	streamEvents int // read_stream's stream
 	gameEvents   int // recover_game's game
 	snapshotAt   int // its snapshot version
+	// replica is the standby side (nil without Options.StandbyURL)
+	replica *replicaSide
 	// fixtures, built on first use
 	readStreamID  string
 	feed          *feedFixture
@@ -282,12 +296,24 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (_ Report, err e
 	defer r.typed.Close()
 	defer r.raw.Close()
 	r.logf("scratch database %s on PostgreSQL %s", scratch.name, rep.Server.Version)
+	if opts.StandbyURL != "" && slices.ContainsFunc(selected, func(sc scenario) bool { return sc.needsStandby }) {
+		defer r.closeReplica()
+		if err := r.openReplica(ctx, opts.StandbyURL, scratch.name); err != nil {
+			return rep, err
+		}
+		st := r.replica.raw.Stats().Replicas
+		rep.Standby = st[0].Name
+		r.logf("reading the replica scenarios from the standby %s", rep.Standby)
+	}
 	if opts.Prefill > 0 {
 		if err := r.prefill(ctx, opts.Prefill); err != nil {
 			return rep, err
 		}
 	}
 	for _, sc := range selected {
+		if sc.needsStandby && r.replica == nil && sc.unavailable == "" {
+			sc.unavailable = noStandby
+		}
 		if sc.unavailable != "" {
 			rep.Skipped = append(rep.Skipped, Skipped{Name: sc.name, Reason: sc.unavailable})
 			r.logf("%s: skipped: %s", sc.name, sc.unavailable)
