@@ -53,6 +53,7 @@ var appendErrors = []error{
 	store.ErrInvalidGuildID, store.ErrGuildRequired, store.ErrGuildMismatch,
 	store.ErrInvalidEventType, store.ErrInvalidEventData, store.ErrSerializationFailed,
 	store.ErrWrongExpectedVersion, store.ErrStreamDeleted, store.ErrStreamFull, store.ErrDuplicateEvent,
+	store.ErrEventTooLarge, store.ErrBatchTooLarge,
 }
 
 func isOneOf(err error, targets []error) bool {
