@@ -480,10 +480,13 @@ func (sub *Subscription) loop(ctx context.Context, start subPosition) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !errors.Is(err, errLeaseLost) {
+		// A lost lease, or a transient failure whatever step it hit: claim
+		// the lease again (this consumer's own lease is granted back at
+		// once unless another consumer took it meanwhile).
+		if !errors.Is(err, errLeaseLost) && !isTransient(err) {
 			return err
 		}
-		sub.log.Warn("eventstore: subscription lost its lease; claiming it again", "error", err)
+		sub.log.Warn("eventstore: subscription interrupted; claiming its lease again", "error", err)
 	}
 }
 
