@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,9 +125,11 @@ func primaryLSN(ctx context.Context, pool *pgxpool.Pool) (uint64, error) {
 // one query in flight.
 
 // trackedAge is how long the mark of a stream's last write is kept on its
-// own; older marks are folded into the floor, which every stream read
-// must see (by then every healthy standby has replayed them, so the check
-// costs nothing but stays correct across a standby restart).
+// own. Older marks are folded into the floor: a WAL position — that of the
+// oldest health-check sample taken after the write — which every stream read
+// must see. By then every healthy standby has replayed it, so the check
+// costs a read nothing, but it keeps the contract even for a standby that
+// restarts and comes back at an older replay position.
 const trackedAge = 10 * time.Second
 
 // sampleTimeout bounds a query for the primary's WAL position.
@@ -153,8 +156,9 @@ type writeTracker struct {
 
 	mu       sync.Mutex
 	streams  map[string]markEntry
-	floor    uint64      // a mark every stream read must see
-	samples  []lsnSample // ascending covers (and lsn)
+	floor    uint64      // a mark every stream read must see (writes of no one stream)
+	floorLSN uint64      // a WAL position every stream read must see (folded marks)
+	samples  []lsnSample // ascending covers
 	inflight *sampleFetch
 }
 
@@ -205,17 +209,18 @@ var (
 
 func scopeStream(id string) readScope { return readScope{stream: id} }
 
-// markFor returns the mark a read of scope must see (0: none).
-func (w *writeTracker) markFor(scope readScope) uint64 {
+// markFor returns the mark a read of scope must see (0: none) and a WAL
+// position it must see as well (the floor's).
+func (w *writeTracker) markFor(scope readScope) (mark, lsn uint64) {
 	if scope.all {
-		return w.clock.Load()
+		return w.clock.Load(), 0
 	}
 	if scope.stream == "" {
-		return 0
+		return 0, 0
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return max(w.streams[scope.stream].mark, w.floor)
+	return max(w.streams[scope.stream].mark, w.floor), w.floorLSN
 }
 
 // resolve returns a WAL position past the commit of every write up to mark.
@@ -263,16 +268,17 @@ func (w *writeTracker) resolve(ctx context.Context, mark uint64) (uint64, error)
 
 // sample asks the primary for its WAL position as a sample for resolving
 // marks, and returns it.
-func (w *writeTracker) sample(ctx context.Context) (uint64, error) {
+func (w *writeTracker) sample(ctx context.Context) (lsnSample, error) {
 	covers := w.clock.Load()
 	lsn, err := primaryLSN(ctx, w.pool)
 	if err != nil {
-		return 0, err
+		return lsnSample{}, err
 	}
+	s := lsnSample{covers: covers, lsn: lsn}
 	w.mu.Lock()
-	w.addSampleLocked(lsnSample{covers: covers, lsn: lsn})
+	w.addSampleLocked(s)
 	w.mu.Unlock()
-	return lsn, nil
+	return s, nil
 }
 
 // addSampleLocked keeps samples ascending; a sample covering no more than a
@@ -297,23 +303,35 @@ func (w *writeTracker) addSampleLocked(s lsnSample) {
 	}
 }
 
-// prune folds the marks of writes older than trackedAge into the floor.
-func (w *writeTracker) prune(now time.Time) {
+// prune folds the marks of writes older than trackedAge, and the floor's
+// mark, into the floor's WAL position: that of the oldest of samples (the
+// health checks', ascending) that covers them. A mark no sample covers yet
+// is kept.
+func (w *writeTracker) prune(now time.Time, samples []lsnSample) {
+	covering := func(mark uint64) (uint64, bool) {
+		i := sort.Search(len(samples), func(i int) bool { return samples[i].covers >= mark })
+		if i == len(samples) {
+			return 0, false
+		}
+		return samples[i].lsn, true
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for id, e := range w.streams {
-		if now.Sub(e.at) > trackedAge {
-			w.floor = max(w.floor, e.mark)
+		if now.Sub(e.at) <= trackedAge {
+			continue
+		}
+		if lsn, ok := covering(e.mark); ok {
+			w.floorLSN = max(w.floorLSN, lsn)
 			delete(w.streams, id)
 		}
 	}
-}
-
-// tracked returns the number of streams with a mark of their own.
-func (w *writeTracker) tracked() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.streams)
+	if w.floor > 0 {
+		if lsn, ok := covering(w.floor); ok {
+			w.floorLSN = max(w.floorLSN, lsn)
+			w.floor = 0
+		}
+	}
 }
 
 // readOps are the operations that only read; every other operation run

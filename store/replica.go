@@ -142,9 +142,10 @@ type replicaSet struct {
 	wg     sync.WaitGroup
 }
 
+// timedLSN is a health check's sample of the primary's WAL position.
 type timedLSN struct {
-	at  time.Time
-	lsn uint64
+	at time.Time
+	lsnSample
 }
 
 // replica is one standby.
@@ -256,10 +257,10 @@ func (rs *replicaSet) check(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, replicaCheckTimeout)
 	defer cancel()
 	at := time.Now()
-	if lsn, err := rs.writes.sample(cctx); err == nil {
+	if s, err := rs.writes.sample(cctx); err == nil {
 		rs.lagMu.Lock()
-		if n := len(rs.lagSamples); n == 0 || rs.lagSamples[n-1].lsn <= lsn {
-			rs.lagSamples = append(rs.lagSamples, timedLSN{at: at, lsn: lsn})
+		if n := len(rs.lagSamples); n == 0 || (rs.lagSamples[n-1].lsn <= s.lsn && rs.lagSamples[n-1].covers <= s.covers) {
+			rs.lagSamples = append(rs.lagSamples, timedLSN{at: at, lsnSample: s})
 		}
 		// Keep what measuring a lag up to a few times MaxLag needs (longer
 		// ones are measured by the standby's clock).
@@ -271,7 +272,13 @@ func (rs *replicaSet) check(ctx context.Context) {
 		rs.lagSamples = rs.lagSamples[i:]
 		rs.lagMu.Unlock()
 	}
-	rs.writes.prune(at)
+	rs.lagMu.Lock()
+	samples := make([]lsnSample, len(rs.lagSamples))
+	for i, s := range rs.lagSamples {
+		samples[i] = s.lsnSample
+	}
+	rs.lagMu.Unlock()
+	rs.writes.prune(at, samples)
 	var wg sync.WaitGroup
 	for _, r := range rs.members {
 		wg.Go(func() { r.check(cctx) })
@@ -556,8 +563,9 @@ func (d *routedDB) needLSN(ctx context.Context) (uint64, bool) {
 	if d.resolved {
 		return d.need, true
 	}
-	need := d.token
-	if mark := d.rs.writes.markFor(d.scope); mark > 0 {
+	mark, floor := d.rs.writes.markFor(d.scope)
+	need := max(d.token, floor)
+	if mark > 0 {
 		lsn, err := d.rs.writes.resolve(ctx, mark)
 		if err != nil {
 			return 0, false
