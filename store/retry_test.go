@@ -125,7 +125,9 @@ func TestInTxRetriesDeadlock(t *testing.T) {
 			deadlocks++
 		}
 	}
-	require.Equal(t, 1, deadlocks)
+	// A retry may meet the survivor again before it commits and deadlock
+	// once more; every deadlock is retried.
+	require.GreaterOrEqual(t, deadlocks, 1)
 	st := b.store.Stats()
 	require.Equal(t, calls-2, st.Retries)
 	require.Equal(t, int64(2), st.Transactions)
