@@ -99,9 +99,12 @@ func TestFeedFollow(t *testing.T) {
 			Getenv: func(string) string { return "" },
 		})
 	}()
+	// Another test's transaction may hold the cluster's feed horizon for a
+	// while; a woken reader keeps looking (backing off) until it passes,
+	// still well before the one-minute poll.
 	waitLines := func(n int) []eventJSON {
 		t.Helper()
-		require.Eventually(t, func() bool { return len(lines(stdout.String())) >= n }, 20*time.Second, 10*time.Millisecond,
+		require.Eventually(t, func() bool { return len(lines(stdout.String())) >= n }, 50*time.Second, 10*time.Millisecond,
 			"want %d events, have: %s (stderr %s)", n, stdout.String(), stderr.String())
 		return jsonLines[eventJSON](t, stdout.String())
 	}
