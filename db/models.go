@@ -5,6 +5,7 @@
 package db
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -94,6 +95,22 @@ type EventstoreRecentEvent struct {
 	Metadata       []byte
 	EventID        pgtype.UUID
 	TransactionID  uint64
+}
+
+// Streaming standbys of this primary: replay lag in WAL bytes and time, and the slot keeping WAL for each
+type EventstoreReplicationLag struct {
+	Standby           pgtype.Text
+	ClientAddr        *netip.Addr
+	State             pgtype.Text
+	SyncState         pgtype.Text
+	SentLsn           interface{}
+	ReplayLsn         interface{}
+	ReplayLagBytes    int64
+	WriteLag          pgtype.Interval
+	FlushLag          pgtype.Interval
+	ReplayLag         pgtype.Interval
+	SlotName          pgtype.Text
+	SlotRetainedBytes int64
 }
 
 // Latest snapshot of a stream: the state after its first stream_version events, in the caller's format snapshot_type/schema_version

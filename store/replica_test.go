@@ -565,4 +565,10 @@ func TestReplicaStandbys(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, owned)
 	require.False(t, owned[0].Visible, "the test database's owner has no pg_read_all_stats")
+
+	// psql: the primary's eventstore.replication_lag lists the standby (its
+	// figures need pg_monitor, like Standbys').
+	var n int
+	require.NoError(t, rb.pool.QueryRow(rb.ctx, `SELECT count(*) FROM eventstore.replication_lag`).Scan(&n))
+	require.GreaterOrEqual(t, n, 1)
 }

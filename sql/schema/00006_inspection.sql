@@ -9,6 +9,7 @@
 --   SELECT * FROM eventstore.table_sizes;
 --   SELECT * FROM eventstore.feed_lag;
 --   SELECT * FROM eventstore.subscription_lag;
+--   SELECT * FROM eventstore.replication_lag;                  -- on the primary
 --
 -- The read functions (read_stream, read_stream_backward, read_feed) are in
 -- 00003_reads_and_feed.sql.
@@ -298,6 +299,29 @@ SELECT sub.name,
 COMMENT ON VIEW eventstore.subscription_lag IS
     'Persistent subscriptions: checkpoint, events still to pass (upper bound before filters; feed counts stop at 10001) and how long the next has waited, whether a consumer holds it now';
 
+-- replication_lag: on the primary, every streaming standby with how far its
+-- replay is behind, in bytes of WAL and in time, and the replication slot
+-- that keeps WAL for it. Seeing other roles' standbys needs pg_monitor (or
+-- pg_read_all_stats); Store.Standbys reads the same figures.
+CREATE VIEW eventstore.replication_lag WITH (security_invoker = true) AS
+SELECT r.application_name AS standby,
+       r.client_addr,
+       r.state,
+       r.sync_state,
+       r.sent_lsn,
+       r.replay_lsn,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint AS replay_lag_bytes,
+       r.write_lag,
+       r.flush_lag,
+       r.replay_lag,
+       s.slot_name,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint AS slot_retained_bytes
+  FROM pg_catalog.pg_stat_replication r
+  LEFT JOIN pg_catalog.pg_replication_slots s ON s.active_pid = r.pid;
+
+COMMENT ON VIEW eventstore.replication_lag IS
+    'Streaming standbys of this primary: replay lag in WAL bytes and time, and the slot keeping WAL for each';
+
 REVOKE ALL ON FUNCTION
     eventstore.subscription_backlog(text, xid8, bigint, bigint)
     FROM PUBLIC;
@@ -305,11 +329,12 @@ REVOKE ALL ON FUNCTION
 -- limits it to its guild's rows.
 GRANT SELECT ON eventstore.recent_events, eventstore.stream_summary, eventstore.guild_stats,
                 eventstore.type_stats, eventstore.mode_stats, eventstore.table_sizes,
-                eventstore.feed_lag, eventstore.subscription_lag
+                eventstore.feed_lag, eventstore.subscription_lag, eventstore.replication_lag
    TO eventstore_app;
 GRANT EXECUTE ON FUNCTION eventstore.subscription_backlog(text, xid8, bigint, bigint) TO eventstore_app;
 
 -- +goose Down
+DROP VIEW eventstore.replication_lag;
 DROP VIEW eventstore.subscription_lag;
 DROP FUNCTION eventstore.subscription_backlog(text, xid8, bigint, bigint);
 DROP VIEW eventstore.feed_lag;
