@@ -13,15 +13,15 @@ import (
 )
 
 const eventsAppend = `-- name: EventsAppend :one
-SELECT r.new_version::bigint    AS new_version,
-       r.first_position::bigint AS first_position,
-       r.last_position::bigint  AS last_position
+SELECT coalesce(r.new_version, 0)::bigint AS new_version,
+       coalesce(r.first_position, 0)::bigint AS first_position,
+       coalesce(r.last_position, 0)::bigint AS last_position
   FROM (SELECT set_config('eventstore.guild_id', $1::text, true) AS guild_id) AS g
  CROSS JOIN LATERAL eventstore.append_events(
         $2::text, g.guild_id, $3::bigint,
         $4::uuid[], $5::text[], $6::int[],
         $7::jsonb[], $8::jsonb[], $9::uuid[], $10::uuid[],
-        $11::bigint) AS r
+        $11::bigint, $12::boolean) AS r
 `
 
 type EventsAppendParams struct {
@@ -36,6 +36,7 @@ type EventsAppendParams struct {
 	CausationIds    []pgtype.UUID
 	CorrelationIds  []pgtype.UUID
 	MaxStreamEvents pgtype.Int8
+	ProbeIds        bool
 }
 
 type EventsAppendRow struct {
@@ -61,10 +62,101 @@ func (q *Queries) EventsAppend(ctx context.Context, arg EventsAppendParams) (Eve
 		arg.CausationIds,
 		arg.CorrelationIds,
 		arg.MaxStreamEvents,
+		arg.ProbeIds,
 	)
 	var i EventsAppendRow
 	err := row.Scan(&i.NewVersion, &i.FirstPosition, &i.LastPosition)
 	return i, err
+}
+
+const eventsAppendBatch = `-- name: EventsAppendBatch :many
+SELECT r.call_index::int            AS call_index,
+       coalesce(r.new_version, 0)::bigint AS new_version,
+       coalesce(r.first_position, 0)::bigint AS first_position,
+       coalesce(r.last_position, 0)::bigint AS last_position,
+       coalesce(r.error_code, '')::text AS error_code,
+       coalesce(r.error_message, '')::text AS error_message,
+       coalesce(r.error_detail, '')::text AS error_detail,
+       coalesce(r.error_constraint, '')::text AS error_constraint,
+       coalesce(r.error_table, '')::text AS error_table
+  FROM (SELECT set_config('eventstore.guild_id', $1::text, true) AS guild_id) AS g
+ CROSS JOIN LATERAL eventstore.append_batch(
+        g.guild_id, $2::text[], $3::bigint[], $4::int[],
+        $5::uuid[], $6::text[], $7::int[],
+        $8::jsonb[], $9::jsonb[], $10::uuid[], $11::uuid[],
+        $12::bigint) AS r
+`
+
+type EventsAppendBatchParams struct {
+	GuildID          string
+	StreamIds        []string
+	ExpectedVersions []int64
+	Counts           []int32
+	EventIds         []pgtype.UUID
+	EventTypes       []string
+	EventVersions    []int32
+	Data             [][]byte
+	Metadata         [][]byte
+	CausationIds     []pgtype.UUID
+	CorrelationIds   []pgtype.UUID
+	MaxStreamEvents  pgtype.Int8
+}
+
+type EventsAppendBatchRow struct {
+	CallIndex       int32
+	NewVersion      int64
+	FirstPosition   int64
+	LastPosition    int64
+	ErrorCode       string
+	ErrorMessage    string
+	ErrorDetail     string
+	ErrorConstraint string
+	ErrorTable      string
+}
+
+// Coalesced appends of one guild (eventstore.append_batch): one row per
+// call, in call order, with its result or its error.
+func (q *Queries) EventsAppendBatch(ctx context.Context, arg EventsAppendBatchParams) ([]EventsAppendBatchRow, error) {
+	rows, err := q.db.Query(ctx, eventsAppendBatch,
+		arg.GuildID,
+		arg.StreamIds,
+		arg.ExpectedVersions,
+		arg.Counts,
+		arg.EventIds,
+		arg.EventTypes,
+		arg.EventVersions,
+		arg.Data,
+		arg.Metadata,
+		arg.CausationIds,
+		arg.CorrelationIds,
+		arg.MaxStreamEvents,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []EventsAppendBatchRow{}
+	for rows.Next() {
+		var i EventsAppendBatchRow
+		if err := rows.Scan(
+			&i.CallIndex,
+			&i.NewVersion,
+			&i.FirstPosition,
+			&i.LastPosition,
+			&i.ErrorCode,
+			&i.ErrorMessage,
+			&i.ErrorDetail,
+			&i.ErrorConstraint,
+			&i.ErrorTable,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const eventsReadBackward = `-- name: EventsReadBackward :many

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -39,12 +40,17 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 	// and the idempotent append never stores them twice.
 	params, perr := s.appendParams(ctx, streamID, expected, events)
 	var res AppendResult
-	err := s.do(ctx, opSpec{op: OpAppend, stream: streamID, replayable: true}, func(ctx context.Context) (int, error) {
+	spec := opSpec{op: OpAppend, stream: streamID, replayable: true, coalesced: new(int)}
+	err := s.do(ctx, spec, func(ctx context.Context) (int, error) {
 		if perr != nil {
 			return 0, perr
 		}
 		var err error
-		res, err = s.appendEncoded(ctx, streamID, params)
+		if s.coalescer != nil && txValueFrom(ctx) == nil {
+			res, *spec.coalesced, err = s.coalescer.append(ctx, streamID, params)
+		} else {
+			res, err = s.appendEncoded(ctx, streamID, params)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -55,9 +61,20 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 
 // appendEncoded sends an encoded batch. The statement sets the guild
 // itself, so it goes out alone rather than after setGuildSQL.
+//
+// Outside a caller's transaction the append skips append_events' stored-id
+// probe: the unique index refuses a stored id, and only then is the batch
+// sent again with the probe, which tells a replay from a duplicate. Inside
+// one the probe runs first, since a refused statement would abort the
+// caller's transaction.
 func (s *Store) appendEncoded(ctx context.Context, streamID string, params db.EventsAppendParams) (AppendResult, error) {
 	q, inTx := s.plainQueries(ctx)
+	params.ProbeIds = inTx
 	row, err := q.EventsAppend(ctx, params)
+	if err != nil && !inTx && errors.Is(mapError(err), errConcurrentDuplicate) {
+		params.ProbeIds = true
+		row, err = q.EventsAppend(ctx, params)
+	}
 	if err != nil {
 		return AppendResult{}, mapError(err)
 	}

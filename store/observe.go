@@ -131,6 +131,10 @@ type Observation struct {
 	Retrying bool
 	// InTx reports an operation inside a transaction (InTx or WithTx).
 	InTx bool
+	// Coalesced, for an append that went out through the Store's
+	// coalescer, is the number of appends sent in the same statement and
+	// transaction as this one (1 when it went out alone); 0 otherwise.
+	Coalesced int
 }
 
 // Observer is told about every attempt of every store operation, after it

@@ -145,6 +145,9 @@ type opSpec struct {
 	stream string
 	// replayable: safe to re-send after an ambiguous failure (see retryable).
 	replayable bool
+	// coalesced, when set, is where fn leaves the number of appends that
+	// went out in the same statement (Observation.Coalesced).
+	coalesced *int
 }
 
 // do runs one store operation: every operation of the store goes through
@@ -181,10 +184,14 @@ func (s *Store) do(ctx context.Context, spec opSpec, fn func(ctx context.Context
 		n, err := fn(actx)
 		s.noteWrite(spec, err)
 		retry := err != nil && attempt < maxAttempts && ctx.Err() == nil && retryable(err, spec.replayable)
-		s.observe(actx, Observation{
+		o := Observation{
 			Op: spec.op, StreamID: spec.stream, GuildID: guild, Duration: time.Since(start),
 			Events: n, Err: err, Attempt: attempt, Retrying: retry,
-		})
+		}
+		if spec.coalesced != nil {
+			o.Coalesced = *spec.coalesced
+		}
+		s.observe(actx, o)
 		if !retry {
 			return err
 		}

@@ -78,6 +78,12 @@ type Config struct {
 	// own subscriptions are woken in process and never wait for it).
 	// Default DefaultNotifyInterval.
 	NotifyInterval time.Duration
+	// DisableCoalescing turns off coalesced appends (group commit): every
+	// Append outside a transaction then sends its own statement and pays
+	// for its own commit. With coalescing (the default), appends that
+	// arrive while others are in flight go out together, each with its own
+	// outcome (see Append).
+	DisableCoalescing bool
 	// Retry is the retry policy for recoverable errors (see RetryPolicy).
 	// Zero fields take their defaults; MaxAttempts 1 disables retries.
 	Retry RetryPolicy
@@ -102,6 +108,8 @@ type Store struct {
 	closeMu  sync.Once
 	stats    counters
 	replicas *replicaSet // nil without Config.Replicas
+	// coalescer gathers concurrent appends (nil with DisableCoalescing)
+	coalescer *coalescer
 }
 
 // New returns a Store over pool. The schema must have been migrated (see
@@ -140,6 +148,9 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 		s.notifier = newNotifier(pool, cfg.NotifyInterval, s.instance)
 	}
 	s.replicas = newReplicaSet(pool, cfg.Replicas, cfg.Logger)
+	if !cfg.DisableCoalescing {
+		s.coalescer = &coalescer{s: s}
+	}
 	return s
 }
 

@@ -3,12 +3,31 @@
 -- first scopes the transaction to the guild (the set_config every
 -- guild-scoped statement of the store sends; here it is the argument the
 -- append receives, so it runs first).
-SELECT r.new_version::bigint    AS new_version,
-       r.first_position::bigint AS first_position,
-       r.last_position::bigint  AS last_position
+SELECT coalesce(r.new_version, 0)::bigint AS new_version,
+       coalesce(r.first_position, 0)::bigint AS first_position,
+       coalesce(r.last_position, 0)::bigint AS last_position
   FROM (SELECT set_config('eventstore.guild_id', @guild_id::text, true) AS guild_id) AS g
  CROSS JOIN LATERAL eventstore.append_events(
         @stream_id::text, g.guild_id, @expected_version::bigint,
+        @event_ids::uuid[], @event_types::text[], @event_versions::int[],
+        @data::jsonb[], @metadata::jsonb[], @causation_ids::uuid[], @correlation_ids::uuid[],
+        sqlc.narg('max_stream_events')::bigint, @probe_ids::boolean) AS r;
+
+-- name: EventsAppendBatch :many
+-- Coalesced appends of one guild (eventstore.append_batch): one row per
+-- call, in call order, with its result or its error.
+SELECT r.call_index::int            AS call_index,
+       coalesce(r.new_version, 0)::bigint AS new_version,
+       coalesce(r.first_position, 0)::bigint AS first_position,
+       coalesce(r.last_position, 0)::bigint AS last_position,
+       coalesce(r.error_code, '')::text AS error_code,
+       coalesce(r.error_message, '')::text AS error_message,
+       coalesce(r.error_detail, '')::text AS error_detail,
+       coalesce(r.error_constraint, '')::text AS error_constraint,
+       coalesce(r.error_table, '')::text AS error_table
+  FROM (SELECT set_config('eventstore.guild_id', @guild_id::text, true) AS guild_id) AS g
+ CROSS JOIN LATERAL eventstore.append_batch(
+        g.guild_id, @stream_ids::text[], @expected_versions::bigint[], @counts::int[],
         @event_ids::uuid[], @event_types::text[], @event_versions::int[],
         @data::jsonb[], @metadata::jsonb[], @causation_ids::uuid[], @correlation_ids::uuid[],
         sqlc.narg('max_stream_events')::bigint) AS r;

@@ -62,8 +62,12 @@ CREATE TABLE eventstore.streams (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     deleted_at  timestamptz,
     archived_at timestamptz
-);
+) WITH (fillfactor = 80);
 
+-- Every append updates its stream's row. No index covers a column an append
+-- changes (version, updated_at, last_transaction_id), and fillfactor leaves
+-- room on each page, so the update is a HOT update: one new heap tuple, no
+-- index entries.
 COMMENT ON TABLE eventstore.streams IS 'One row per stream; version = number of events = last stream_version';
 COMMENT ON COLUMN eventstore.streams.max_events IS 'Per-stream override of the event limit (NULL = the store''s limit)';
 COMMENT ON COLUMN eventstore.streams.last_transaction_id IS 'Feed label of the last append (see events.transaction_id); never goes down, which keeps a stream''s events in version order in the feed';
@@ -74,9 +78,6 @@ CREATE INDEX streams_guild_idx ON eventstore.streams (guild_id, stream_id);
 -- stream listings (stream ids compare bytewise, whatever the locale).
 CREATE INDEX streams_created_idx ON eventstore.streams (created_at, stream_id COLLATE "C");
 CREATE INDEX streams_guild_created_idx ON eventstore.streams (guild_id, created_at, stream_id COLLATE "C");
--- Live streams by last change: candidates of archive_completed_streams.
-CREATE INDEX streams_live_updated_idx ON eventstore.streams (updated_at)
-    WHERE archived_at IS NULL AND deleted_at IS NULL;
 
 CREATE TABLE eventstore.events (
     global_position bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

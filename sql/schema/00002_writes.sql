@@ -96,10 +96,16 @@ $$;
 -- append_events appends a batch of events to one stream of p_guild_id.
 --
 -- Fast path: an append to an existing, live stream of the guild that is at
--- the expected version, has room and whose event ids are all new runs as
--- two statements: lock the stream row, then update it under all those
--- conditions and insert the batch. The events table's constraints check
--- each row (type, version, JSON objects).
+-- the expected version and has room locks the stream row, inserts the batch
+-- and bumps the row: three statements, nothing else read or written. The
+-- events table's constraints check each row (type, version, JSON objects)
+-- and its unique index checks the event ids. With p_probe_ids (the
+-- default) the fast path first looks the ids up, so that a stored one
+-- takes the full path below and gets its exact answer; without it (the
+-- store's own calls) a stored id raises unique_violation on
+-- events_event_id_key with nothing stored, and the caller sends the batch
+-- again with the probe to learn whether it was a replay. The duplicate
+-- check then costs nothing unless something conflicts.
 --
 -- Full path (anything else): validate with precise errors, create a missing
 -- stream, recognise an exact replay, check state, expected version, feed
@@ -133,6 +139,7 @@ CREATE FUNCTION eventstore.append_events(
     p_causation_ids     uuid[] DEFAULT NULL,
     p_correlation_ids   uuid[] DEFAULT NULL,
     p_max_stream_events bigint DEFAULT 10000,
+    p_probe_ids         boolean DEFAULT true,
     OUT new_version     bigint,
     OUT first_position  bigint,
     OUT last_position   bigint)
@@ -168,38 +175,46 @@ BEGIN
        AND (p_metadata IS NULL OR cardinality(p_metadata) = n)
        AND (p_causation_ids IS NULL OR cardinality(p_causation_ids) = n)
        AND (p_correlation_ids IS NULL OR cardinality(p_correlation_ids) = n)
-       AND (p_max_stream_events IS NULL OR p_max_stream_events >= 1)
-       -- Lock the stream row first, in its own statement: the next one then
-       -- reads with a snapshot taken after the previous writer of the
-       -- stream committed, so it sees that writer's event ids.
-       AND EXISTS (SELECT FROM eventstore.streams s
-                    WHERE s.stream_id = p_stream_id AND s.guild_id = p_guild_id FOR NO KEY UPDATE) THEN
-        WITH s AS (
+       AND (p_max_stream_events IS NULL OR p_max_stream_events >= 1) THEN
+        SELECT * INTO v_stream FROM eventstore.streams s
+         WHERE s.stream_id = p_stream_id AND s.guild_id = p_guild_id
+           FOR NO KEY UPDATE;
+        IF FOUND AND v_stream.deleted_at IS NULL AND v_stream.archived_at IS NULL
+           AND (p_expected_version = v_stream.version OR p_expected_version = c_any
+                OR p_expected_version = c_stream_exists
+                OR (p_expected_version = c_no_stream AND v_stream.version = 0))
+           AND v_stream.version + n <= coalesce(v_stream.max_events, p_max_stream_events, v_stream.version + n)
+           AND (p_probe_ids IS FALSE
+                OR NOT EXISTS (SELECT FROM eventstore.events e WHERE e.event_id = ANY (p_event_ids))) THEN
+            v_label := greatest(pg_current_xact_id(), v_stream.last_transaction_id);
+            IF n = 1 THEN
+                INSERT INTO eventstore.events AS e
+                    (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
+                     data, metadata, causation_id, correlation_id)
+                VALUES (v_label, p_stream_id, v_stream.version + 1, p_event_ids[1], p_types[1], p_versions[1],
+                        p_guild_id, p_data[1], coalesce(p_metadata[1], '{}'::jsonb), p_causation_ids[1],
+                        p_correlation_ids[1])
+                RETURNING e.global_position INTO first_position;
+                last_position := first_position;
+            ELSE
+                WITH ins AS (
+                    INSERT INTO eventstore.events AS e
+                        (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
+                         data, metadata, causation_id, correlation_id)
+                    SELECT v_label, p_stream_id, v_stream.version + u.ord, u.id, u.typ, u.ver, p_guild_id,
+                           u.d, coalesce(u.m, '{}'::jsonb), u.c, u.r
+                      FROM unnest(p_event_ids, p_types, p_versions, p_data, p_metadata, p_causation_ids,
+                                  p_correlation_ids) WITH ORDINALITY AS u(id, typ, ver, d, m, c, r, ord)
+                    RETURNING e.global_position
+                )
+                SELECT min(ins.global_position), max(ins.global_position) INTO first_position, last_position
+                  FROM ins;
+            END IF;
+            -- No indexed column changes: a HOT update (see streams' fillfactor).
             UPDATE eventstore.streams s
-               SET version = s.version + n, updated_at = now(),
-                   last_transaction_id = greatest(pg_current_xact_id(), s.last_transaction_id)
-             WHERE s.stream_id = p_stream_id AND s.guild_id = p_guild_id
-               AND s.deleted_at IS NULL AND s.archived_at IS NULL
-               AND (p_expected_version = s.version OR p_expected_version = c_any
-                    OR p_expected_version = c_stream_exists
-                    OR (p_expected_version = c_no_stream AND s.version = 0))
-               AND s.version + n <= coalesce(s.max_events, p_max_stream_events, s.version + n)
-               AND NOT EXISTS (SELECT FROM eventstore.events e WHERE e.event_id = ANY (p_event_ids))
-            RETURNING s.version - n AS base, s.last_transaction_id AS label
-        ), ins AS (
-            INSERT INTO eventstore.events AS e
-                (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
-                 data, metadata, causation_id, correlation_id)
-            SELECT s.label, p_stream_id, s.base + u.ord, u.id, u.typ, u.ver, p_guild_id,
-                   u.d, coalesce(u.m, '{}'::jsonb), u.c, u.r
-              FROM s, unnest(p_event_ids, p_types, p_versions, p_data, p_metadata, p_causation_ids, p_correlation_ids)
-                   WITH ORDINALITY AS u(id, typ, ver, d, m, c, r, ord)
-            RETURNING e.global_position
-        )
-        SELECT (SELECT s.base FROM s) + n, min(ins.global_position), max(ins.global_position)
-          INTO new_version, first_position, last_position
-          FROM ins;
-        IF new_version IS NOT NULL THEN
+               SET version = v_stream.version + n, updated_at = now(), last_transaction_id = v_label
+             WHERE s.stream_id = p_stream_id;
+            new_version := v_stream.version + n;
             RETURN;
         END IF;
     END IF;
@@ -356,6 +371,111 @@ $$;
 COMMENT ON FUNCTION eventstore.append_events IS
     'Append a batch to one stream of a guild (guild-checked, runs as the owner). expected_version: -1 any, -2 no_stream, -3 stream_exists, n exact. Returns the new version and the first/last global position.';
 
+-- append_batch runs many appends of one guild in one statement: the
+-- store's coalesced appends (group commit), one transaction and one commit
+-- for appends that would otherwise each pay for their own. Call i appends
+-- p_counts[i] events, taken in order from the event arrays, to
+-- p_stream_ids[i] at p_expected[i], exactly as append_events would. Each
+-- call runs in its own subtransaction: a conflict, a full stream or a
+-- duplicate fails that call alone, never its neighbours. Returns one row
+-- per call, in call order: the append's result, or its error (SQLSTATE,
+-- message, DETAIL, constraint and table, as the error would have been
+-- raised). At most 1000 calls per statement.
+-- +goose StatementBegin
+CREATE FUNCTION eventstore.append_batch(
+    p_guild_id          text,
+    p_stream_ids        text[],
+    p_expected          bigint[],
+    p_counts            integer[],
+    p_event_ids         uuid[],
+    p_types             text[],
+    p_versions          integer[],
+    p_data              jsonb[],
+    p_metadata          jsonb[] DEFAULT NULL,
+    p_causation_ids     uuid[] DEFAULT NULL,
+    p_correlation_ids   uuid[] DEFAULT NULL,
+    p_max_stream_events bigint DEFAULT 10000,
+    OUT call_index       integer,
+    OUT new_version      bigint,
+    OUT first_position   bigint,
+    OUT last_position    bigint,
+    OUT error_code       text,
+    OUT error_message    text,
+    OUT error_detail     text,
+    OUT error_constraint text,
+    OUT error_table      text)
+RETURNS SETOF record
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, eventstore, pg_temp
+AS $$
+DECLARE
+    c_max_calls CONSTANT integer := 1000;
+    v_calls integer := coalesce(cardinality(p_stream_ids), 0);
+    v_total integer := coalesce(cardinality(p_event_ids), 0);
+    v_from  integer := 1;
+    v_to    integer;
+    v_probe boolean;
+    r       record;
+BEGIN
+    IF current_setting('eventstore.guild_id', true) IS DISTINCT FROM p_guild_id THEN
+        PERFORM eventstore.check_guild_context(p_guild_id);
+    END IF;
+    IF v_calls = 0 OR v_calls > c_max_calls
+       OR coalesce(cardinality(p_expected), 0) <> v_calls OR coalesce(cardinality(p_counts), 0) <> v_calls
+       OR (SELECT sum(c) FROM unnest(p_counts) AS u(c)) IS DISTINCT FROM v_total::bigint
+       OR (SELECT bool_or(c IS NULL OR c < 1) FROM unnest(p_counts) AS u(c)) THEN
+        PERFORM eventstore.raise_error('ES008',
+            format('invalid batch of appends: 1 to %s calls, each with its expected version and a count of at least 1 event, the counts adding up to the events given', c_max_calls),
+            jsonb_build_object('argument', 'events', 'value', v_calls));
+    END IF;
+    FOR i IN 1 .. v_calls LOOP
+        call_index := i;
+        new_version := NULL; first_position := NULL; last_position := NULL;
+        error_code := NULL; error_message := NULL; error_detail := NULL;
+        error_constraint := NULL; error_table := NULL;
+        v_to := v_from + p_counts[i] - 1;
+        -- Without the id probe first; a stored id (unique_violation) sends
+        -- the call through again with it, for its exact answer.
+        v_probe := false;
+        LOOP
+            BEGIN
+                SELECT a.new_version, a.first_position, a.last_position INTO r
+                  FROM eventstore.append_events(
+                        p_stream_ids[i], p_guild_id, p_expected[i],
+                        p_event_ids[v_from:v_to], p_types[v_from:v_to], p_versions[v_from:v_to],
+                        p_data[v_from:v_to], p_metadata[v_from:v_to], p_causation_ids[v_from:v_to],
+                        p_correlation_ids[v_from:v_to], p_max_stream_events, v_probe) AS a;
+                new_version := r.new_version;
+                first_position := r.first_position;
+                last_position := r.last_position;
+                EXIT;
+            EXCEPTION
+                WHEN unique_violation THEN
+                    IF v_probe THEN
+                        GET STACKED DIAGNOSTICS error_code = RETURNED_SQLSTATE, error_message = MESSAGE_TEXT,
+                            error_detail = PG_EXCEPTION_DETAIL, error_constraint = CONSTRAINT_NAME,
+                            error_table = TABLE_NAME;
+                        EXIT;
+                    END IF;
+                    v_probe := true;
+                WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS error_code = RETURNED_SQLSTATE, error_message = MESSAGE_TEXT,
+                        error_detail = PG_EXCEPTION_DETAIL, error_constraint = CONSTRAINT_NAME,
+                        error_table = TABLE_NAME;
+                    EXIT;
+            END;
+        END LOOP;
+        RETURN NEXT;
+        v_from := v_to + 1;
+    END LOOP;
+END;
+$$;
+-- +goose StatementEnd
+
+COMMENT ON FUNCTION eventstore.append_batch IS
+    'Run many appends of one guild in one statement and transaction, each in its own subtransaction (guild-checked, runs as the owner). Returns each call''s result or error, in call order.';
+
 -- create_stream registers an empty stream (version 0) for a guild.
 -- +goose StatementBegin
 CREATE FUNCTION eventstore.create_stream(p_stream_id text, p_guild_id text)
@@ -418,21 +538,24 @@ COMMENT ON FUNCTION eventstore.delete_stream IS
     'Soft-delete a stream at the expected version (guild-checked, runs as the owner). Returns its version.';
 
 REVOKE ALL ON FUNCTION
+    eventstore.append_batch(text, text[], bigint[], integer[], uuid[], text[], integer[], jsonb[], jsonb[], uuid[], uuid[], bigint),
     eventstore.delete_stream(text, text, bigint),
     eventstore.create_stream(text, text),
-    eventstore.append_events(text, text, bigint, uuid[], text[], integer[], jsonb[], jsonb[], uuid[], uuid[], bigint),
+    eventstore.append_events(text, text, bigint, uuid[], text[], integer[], jsonb[], jsonb[], uuid[], uuid[], bigint, boolean),
     eventstore.lock_stream(text, text, bigint, boolean),
     eventstore.check_expected_version(text, bigint, boolean, bigint)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
-    eventstore.append_events(text, text, bigint, uuid[], text[], integer[], jsonb[], jsonb[], uuid[], uuid[], bigint),
+    eventstore.append_batch(text, text[], bigint[], integer[], uuid[], text[], integer[], jsonb[], jsonb[], uuid[], uuid[], bigint),
+    eventstore.append_events(text, text, bigint, uuid[], text[], integer[], jsonb[], jsonb[], uuid[], uuid[], bigint, boolean),
     eventstore.create_stream(text, text),
     eventstore.delete_stream(text, text, bigint)
     TO eventstore_app;
 
 -- +goose Down
+DROP FUNCTION eventstore.append_batch(text, text[], bigint[], integer[], uuid[], text[], integer[], jsonb[], jsonb[], uuid[], uuid[], bigint);
 DROP FUNCTION eventstore.delete_stream(text, text, bigint);
 DROP FUNCTION eventstore.create_stream(text, text);
-DROP FUNCTION eventstore.append_events(text, text, bigint, uuid[], text[], integer[], jsonb[], jsonb[], uuid[], uuid[], bigint);
+DROP FUNCTION eventstore.append_events(text, text, bigint, uuid[], text[], integer[], jsonb[], jsonb[], uuid[], uuid[], bigint, boolean);
 DROP FUNCTION eventstore.lock_stream(text, text, bigint, boolean);
 DROP FUNCTION eventstore.check_expected_version(text, bigint, boolean, bigint);

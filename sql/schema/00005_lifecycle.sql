@@ -264,6 +264,8 @@ COMMENT ON FUNCTION eventstore.archive_stream IS
 -- counts (idle streams). "Ago" is measured from the stream's last change
 -- (streams.updated_at: its last append). Streams being written right now
 -- are skipped (SKIP LOCKED). Call again until it returns no rows.
+-- It scans the streams table: an index on updated_at would turn every
+-- append's row update into a non-HOT one (see eventstore.streams).
 -- +goose StatementBegin
 CREATE FUNCTION eventstore.archive_completed_streams(
     p_older_than      interval,

@@ -1,0 +1,238 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/gamebot/eventstore/db"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Coalesced appends (group commit).
+//
+// Appends outside a caller's transaction go through the Store's coalescer.
+// When no flush is in flight an append goes out at once, alone, exactly as
+// without coalescing. Appends that arrive while flushes are in flight queue,
+// and the next free flusher sends everything queued as one statement per
+// guild (eventstore.append_batch; a flush's guilds side by side): one round
+// trip and one commit for all of a guild's appends. Nothing waits on a
+// timer.
+//
+// Each call keeps its own outcome: append_batch runs every call in its own
+// subtransaction, so a conflict, a full stream or a duplicate fails that
+// call alone. A call returns after the shared commit. When the flush as a
+// whole fails, every call of it gets that error and its Append retries it
+// as usual (the ids are fixed, so a retry after an unknown outcome is a
+// replay); when it fails for a reason that belongs to one call (a document
+// PostgreSQL refuses to parse, say), each call is sent again alone so that
+// only that call fails.
+//
+// Calls are sorted by guild and stream within a flush, so two flushes (of
+// two Stores) lock stream rows in the same order and cannot deadlock each
+// other.
+
+const (
+	// maxCoalescedCalls bounds one flush; a longer queue goes out in
+	// several. It keeps a flush's subtransactions well under the number a
+	// backend tracks without overflowing (64), and its statement short.
+	maxCoalescedCalls = 48
+	// coalesceFlushers is how many flushes may be in flight at once: while
+	// one waits for its commit, the next runs.
+	coalesceFlushers = 2
+)
+
+// appendCall is one Append waiting in the coalescer.
+type appendCall struct {
+	stream string
+	params db.EventsAppendParams
+	done   chan struct{}
+	// set before done is closed
+	res   AppendResult
+	err   error
+	batch int // how many calls went out in the same flush
+}
+
+// coalescer gathers concurrent appends of a Store.
+type coalescer struct {
+	s       *Store
+	mu      sync.Mutex
+	queue   []*appendCall
+	running int // flushers running
+}
+
+// append sends one encoded append through the coalescer and waits for its
+// outcome. When ctx ends first, a call still queued is withdrawn (nothing
+// was sent); a call already sent returns ctx's error, and its outcome is
+// unknown, as for any append cancelled in flight.
+func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppendParams) (AppendResult, int, error) {
+	call := &appendCall{stream: streamID, params: p, done: make(chan struct{})}
+	c.mu.Lock()
+	if c.running == 0 && len(c.queue) == 0 {
+		// Idle: this goroutine sends its own call at once, and hands
+		// whatever queued meanwhile to a flusher.
+		c.running++
+		c.mu.Unlock()
+		c.flush([]*appendCall{call})
+		c.mu.Lock()
+		if len(c.queue) > 0 {
+			go c.run()
+		} else {
+			c.running--
+		}
+		c.mu.Unlock()
+		return call.res, call.batch, call.err
+	}
+	c.queue = append(c.queue, call)
+	if c.running < coalesceFlushers {
+		c.running++
+		go c.run()
+	}
+	c.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.res, call.batch, call.err
+	case <-ctx.Done():
+	}
+	c.mu.Lock()
+	if i := slices.Index(c.queue, call); i >= 0 {
+		c.queue = slices.Delete(c.queue, i, i+1)
+		c.mu.Unlock()
+		return AppendResult{}, 0, ctx.Err()
+	}
+	c.mu.Unlock()
+	select {
+	case <-call.done: // decided meanwhile
+		return call.res, call.batch, call.err
+	default:
+		return AppendResult{}, 0, fmt.Errorf("%w (the append was in flight: its outcome is unknown, and appending the same events again is safe)", ctx.Err())
+	}
+}
+
+// run flushes the queue until it is empty.
+func (c *coalescer) run() {
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.running--
+			c.mu.Unlock()
+			return
+		}
+		n := min(len(c.queue), maxCoalescedCalls)
+		calls := slices.Clone(c.queue[:n])
+		c.queue = slices.Delete(c.queue, 0, n)
+		c.mu.Unlock()
+		c.flush(calls)
+	}
+}
+
+// flush sends calls and settles each one.
+func (c *coalescer) flush(calls []*appendCall) {
+	ctx := context.Background()
+	defer func() {
+		for _, call := range calls {
+			call.batch = len(calls)
+			close(call.done)
+		}
+	}()
+	if len(calls) == 1 {
+		calls[0].res, calls[0].err = c.s.appendEncoded(ctx, calls[0].stream, calls[0].params)
+		return
+	}
+	slices.SortStableFunc(calls, func(a, b *appendCall) int {
+		return cmp.Or(cmp.Compare(a.params.GuildID, b.params.GuildID), cmp.Compare(a.stream, b.stream))
+	})
+	var groups []db.EventsAppendBatchParams
+	var members [][]*appendCall
+	for _, call := range calls {
+		if len(groups) == 0 || groups[len(groups)-1].GuildID != call.params.GuildID {
+			groups = append(groups, db.EventsAppendBatchParams{GuildID: call.params.GuildID, MaxStreamEvents: call.params.MaxStreamEvents})
+			members = append(members, nil)
+		}
+		g := &groups[len(groups)-1]
+		p := &call.params
+		g.StreamIds = append(g.StreamIds, p.StreamID)
+		g.ExpectedVersions = append(g.ExpectedVersions, p.ExpectedVersion)
+		g.Counts = append(g.Counts, int32(len(p.EventIds)))
+		g.EventIds = append(g.EventIds, p.EventIds...)
+		g.EventTypes = append(g.EventTypes, p.EventTypes...)
+		g.EventVersions = append(g.EventVersions, p.EventVersions...)
+		g.Data = append(g.Data, p.Data...)
+		g.Metadata = append(g.Metadata, p.Metadata...)
+		g.CausationIds = append(g.CausationIds, p.CausationIds...)
+		g.CorrelationIds = append(g.CorrelationIds, p.CorrelationIds...)
+		members[len(members)-1] = append(members[len(members)-1], call)
+	}
+
+	// One statement per guild (the app role's guild rules hold per
+	// transaction); a flush's guilds go out side by side.
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for gi := range groups {
+		wg.Go(func() { errs[gi] = c.s.sendGroup(ctx, groups[gi], members[gi]) })
+	}
+	wg.Wait()
+	stored := false
+	for gi, err := range errs {
+		if err == nil {
+			stored = true
+			continue
+		}
+		c.settleGroup(ctx, members[gi], err)
+	}
+	if stored {
+		c.s.committed()
+	}
+}
+
+// sendGroup sends one guild's calls in one statement and records each
+// call's outcome; it returns the statement's own error (then nothing of
+// the group is stored, or its outcome is unknown).
+func (s *Store) sendGroup(ctx context.Context, g db.EventsAppendBatchParams, calls []*appendCall) error {
+	if len(calls) == 1 { // alone: no subtransaction needed
+		call := calls[0]
+		call.res, call.err = s.appendEncoded(ctx, call.stream, call.params)
+		return nil
+	}
+	rows, err := s.q.EventsAppendBatch(ctx, g)
+	if err == nil && len(rows) != len(calls) {
+		err = fmt.Errorf("eventstore: append_batch returned %d rows for %d appends", len(rows), len(calls))
+	}
+	if err != nil {
+		return err
+	}
+	for i, row := range rows {
+		call := calls[i]
+		if row.ErrorCode != "" {
+			call.err = mapPgError(&pgconn.PgError{
+				Severity: "ERROR", Code: row.ErrorCode, Message: row.ErrorMessage, Detail: row.ErrorDetail,
+				ConstraintName: row.ErrorConstraint, TableName: row.ErrorTable,
+			})
+			continue
+		}
+		call.res = AppendResult{StreamID: call.stream, Version: row.NewVersion,
+			FirstPosition: row.FirstPosition, LastPosition: row.LastPosition}
+	}
+	return nil
+}
+
+// settleGroup settles the calls of a group whose statement failed as a
+// whole. A transient failure or a lost connection is every call's error,
+// and each Append retries (its ids are fixed, so after an unknown outcome
+// the retry is a replay). Any other failure belongs to one call's input (a
+// document PostgreSQL refuses to parse, say): each call is sent again
+// alone, for its own outcome.
+func (c *coalescer) settleGroup(ctx context.Context, calls []*appendCall, err error) {
+	err = mapError(err)
+	if retryable(err, true) {
+		for _, call := range calls {
+			call.res, call.err = AppendResult{}, err
+		}
+		return
+	}
+	for _, call := range calls {
+		call.res, call.err = c.s.appendEncoded(ctx, call.stream, call.params)
+	}
+}

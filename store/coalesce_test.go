@@ -1,0 +1,458 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gamebot/eventstore/store"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+)
+
+// gate holds a stream's row lock in a transaction of its own, so that an
+// append to that stream waits (and with it, its whole flush).
+type gate struct {
+	tx pgx.Tx
+}
+
+func lockStream(t *testing.T, pool *pgxpool.Pool, streamID string) *gate {
+	t.Helper()
+	tx, err := pool.Begin(t.Context())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	var got string
+	require.NoError(t, tx.QueryRow(t.Context(),
+		`SELECT stream_id FROM eventstore.streams WHERE stream_id = $1 FOR UPDATE`, streamID).Scan(&got))
+	return &gate{tx: tx}
+}
+
+func (g *gate) open(t *testing.T) { require.NoError(t, g.tx.Rollback(t.Context())) }
+
+// waitLockWaiters waits until n statements of the database wait for a lock.
+func waitLockWaiters(t *testing.T, pool *pgxpool.Pool, n int) []uint32 {
+	t.Helper()
+	var pids []uint32
+	require.Eventually(t, func() bool {
+		rows, err := pool.Query(t.Context(), `SELECT pid FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' ORDER BY pid`)
+		if err != nil {
+			return false
+		}
+		pids, err = pgx.CollectRows(rows, pgx.RowTo[uint32])
+		return err == nil && len(pids) == n
+	}, 20*time.Second, 2*time.Millisecond)
+	return pids
+}
+
+// occupyFlushers makes both of the store's flushers wait on locked streams
+// and returns the gates that hold them.
+func occupyFlushers(t *testing.T, b *bundle, wg *sync.WaitGroup) []*gate {
+	t.Helper()
+	var gates []*gate
+	for i, id := range []string{"gate-1", "gate-2"} {
+		_, err := b.store.Append(b.ctx, id, store.Any, rawEvent("gate", 0))
+		require.NoError(t, err)
+		g := lockStream(t, b.pool, id)
+		gates = append(gates, g)
+		wg.Go(func() {
+			_, err := b.store.Append(b.ctx, id, store.Any, rawEvent("gate", 1))
+			require.NoError(t, err)
+		})
+		waitLockWaiters(t, b.pool, i+1)
+	}
+	return gates
+}
+
+// TestCoalescedCallsKeepTheirOwnOutcomes: appends that queue behind flushes
+// in flight go out together in one statement, and each gets its own
+// outcome: a version conflict, a full stream, a duplicate id and another
+// guild's stream fail those calls alone; the others are stored.
+func TestCoalescedCallsKeepTheirOwnOutcomes(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	b := setup(t, store.Config{Observer: rec})
+	ctx := b.ctx
+	_, err := b.store.Append(ctx, "conflict", store.NoStream, rawEvent("x", 1))
+	require.NoError(t, err)
+	_, err = b.store.Append(ctx, "full", store.NoStream, rawEvent("x", 1))
+	require.NoError(t, err)
+	require.NoError(t, b.store.SetStreamLimit(ctx, "full", 1))
+	taken := withID(rawEvent("x", 1))
+	_, err = b.store.Append(ctx, "holder", store.NoStream, taken)
+	require.NoError(t, err)
+	_, err = b.store.Append(store.WithGuild(t.Context(), "other-guild"), "foreign", store.NoStream, rawEvent("x", 1))
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	gates := occupyFlushers(t, b, &wg)
+
+	type outcome struct {
+		res store.AppendResult
+		err error
+	}
+	calls := map[string]func() (store.AppendResult, error){
+		"conflict": func() (store.AppendResult, error) {
+			return b.store.Append(ctx, "conflict", store.Exact(5), rawEvent("x", 2))
+		},
+		"full": func() (store.AppendResult, error) {
+			return b.store.Append(ctx, "full", store.Any, rawEvent("x", 2))
+		},
+		"dup": func() (store.AppendResult, error) {
+			return b.store.Append(ctx, "dup", store.NoStream, rawEvent("x", 1), taken)
+		},
+		"foreign": func() (store.AppendResult, error) {
+			return b.store.Append(ctx, "foreign", store.Any, rawEvent("x", 2))
+		},
+		"new": func() (store.AppendResult, error) {
+			return b.store.Append(ctx, "new", store.NoStream, rawEvent("x", 1), rawEvent("x", 2))
+		},
+		"next": func() (store.AppendResult, error) {
+			return b.store.Append(ctx, "conflict", store.Exact(1), rawEvent("x", 3))
+		},
+	}
+	var mu sync.Mutex
+	got := map[string]outcome{}
+	for name, call := range calls {
+		wg.Go(func() {
+			res, err := call()
+			mu.Lock()
+			got[name] = outcome{res, err}
+			mu.Unlock()
+		})
+	}
+	require.Eventually(t, func() bool { return store.CoalescerQueued(b.store) == len(calls) },
+		20*time.Second, time.Millisecond, "every call waits for a flusher")
+	for _, g := range gates {
+		g.open(t)
+	}
+	wg.Wait()
+
+	var conflict *store.VersionConflictError
+	require.ErrorAs(t, got["conflict"].err, &conflict) // at 1 or 2: "next" may go first
+	var full *store.StreamFullError
+	require.ErrorAs(t, got["full"].err, &full)
+	require.ErrorIs(t, got["dup"].err, store.ErrDuplicateEvent)
+	require.ErrorIs(t, got["foreign"].err, store.ErrGuildMismatch)
+	require.NoError(t, got["new"].err)
+	require.Equal(t, int64(2), got["new"].res.Version)
+	require.Equal(t, got["new"].res.FirstPosition+1, got["new"].res.LastPosition)
+	require.NoError(t, got["next"].err)
+	require.Equal(t, int64(2), got["next"].res.Version)
+	require.Equal(t, 2, countRows(t, b, "gate-1"))
+
+	// Nothing refused is stored; what was acknowledged is.
+	require.Equal(t, 2, countRows(t, b, "conflict"))
+	require.Equal(t, 1, countRows(t, b, "full"))
+	require.Equal(t, 0, countRows(t, b, "dup"))
+	require.Equal(t, 2, countRows(t, b, "new"))
+	_, err = b.store.StreamInfo(ctx, "dup")
+	require.ErrorIs(t, err, store.ErrStreamNotFound, "the refused batch created no stream")
+
+	// The six went out in one statement.
+	together := 0
+	for _, o := range rec.of(store.OpAppend) {
+		if o.Coalesced == len(calls) {
+			together++
+		}
+	}
+	require.Equal(t, len(calls), together)
+}
+
+// TestCoalescedAppendsUnderLoad: writers append to streams of their own
+// (exact), to a shared stream (any), race for a second shared stream with
+// exact versions (conflicts) and fill a limited one (full): every call's
+// outcome is its own, everything acknowledged is stored once, nothing
+// refused is stored, and every stream's versions are contiguous.
+func TestCoalescedAppendsUnderLoad(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	b := setup(t, store.Config{Observer: rec, Retry: fastRetry()})
+	ctx := b.ctx
+	const writers, rounds, limit = 12, 40, 100
+	_, err := b.store.Append(ctx, "limited", store.NoStream, rawEvent("x", 0))
+	require.NoError(t, err)
+	require.NoError(t, b.store.SetStreamLimit(ctx, "limited", limit))
+
+	var (
+		mu       sync.Mutex
+		acked    = map[uuid.UUID]string{} // event id → stream
+		refused  = map[uuid.UUID]bool{}
+		fullSeen atomic.Int32
+		conflict atomic.Int32
+	)
+	note := func(stream string, err error, evs ...store.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ev := range evs {
+			if err == nil {
+				acked[ev.ID] = stream
+			} else {
+				refused[ev.ID] = true
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			own := fmt.Sprintf("own-%d", w)
+			for i := range rounds {
+				ev := withID(rawEvent("own", i))
+				_, err := b.store.Append(ctx, own, store.Exact(int64(i)), ev)
+				require.NoError(t, err)
+				note(own, err, ev)
+
+				ev = withID(rawEvent("shared", i))
+				_, err = b.store.Append(ctx, "shared", store.Any, ev)
+				require.NoError(t, err)
+				note("shared", err, ev)
+
+				info, err := b.store.StreamInfo(ctx, "raced")
+				version := int64(0)
+				if err == nil {
+					version = info.Version
+				} else {
+					require.ErrorIs(t, err, store.ErrStreamNotFound)
+				}
+				ev = withID(rawEvent("raced", i))
+				_, err = b.store.Append(ctx, "raced", store.Exact(version), ev)
+				if err != nil {
+					require.ErrorIs(t, err, store.ErrWrongExpectedVersion)
+					conflict.Add(1)
+				}
+				note("raced", err, ev)
+
+				ev = withID(rawEvent("limited", i))
+				_, err = b.store.Append(ctx, "limited", store.Any, ev)
+				if err != nil {
+					var full *store.StreamFullError
+					require.ErrorAs(t, err, &full)
+					fullSeen.Add(1)
+				}
+				note("limited", err, ev)
+			}
+		})
+	}
+	wg.Wait()
+
+	// Every stream holds exactly what was acknowledged, once, at
+	// contiguous versions.
+	perStream := map[string]map[uuid.UUID]bool{}
+	for id, stream := range acked {
+		if perStream[stream] == nil {
+			perStream[stream] = map[uuid.UUID]bool{}
+		}
+		perStream[stream][id] = true
+	}
+	for stream, ids := range perStream {
+		recs, err := b.store.ReadForward(ctx, stream, 0, 10000)
+		require.NoError(t, err)
+		skip := 0
+		if stream == "limited" {
+			skip = 1
+		}
+		require.Len(t, recs, len(ids)+skip, stream)
+		for i, r := range recs {
+			require.Equal(t, int64(i+1), r.Version, stream)
+			if i >= skip {
+				require.True(t, ids[r.ID], "%s v%d was not acknowledged", stream, r.Version)
+			}
+		}
+	}
+	var stored int
+	ids := make([]uuid.UUID, 0, len(refused))
+	for id := range refused {
+		ids = append(ids, id)
+	}
+	require.NoError(t, b.pool.QueryRow(t.Context(),
+		`SELECT count(*) FROM eventstore.events WHERE event_id = ANY ($1)`, ids).Scan(&stored))
+	require.Zero(t, stored, "a refused event was stored")
+	require.Equal(t, int32(writers*rounds-(limit-1)), fullSeen.Load(), "the limited stream filled up exactly")
+	require.Positive(t, len(perStream["raced"]))
+
+	maxBatch := 0
+	for _, o := range rec.of(store.OpAppend) {
+		maxBatch = max(maxBatch, o.Coalesced)
+	}
+	require.Greater(t, maxBatch, 1, "concurrent appends went out together")
+	t.Logf("%d conflicts on the raced stream; largest coalesced statement: %d appends", conflict.Load(), maxBatch)
+}
+
+// TestCoalescedFlushConnectionKilled: the server processes of two flushes
+// in flight (one call alone, five together) are terminated while they wait
+// for a stream lock. Every call then has a clear outcome: the appends are
+// retried and stored exactly once; the one whose expected version is wrong
+// is refused and not stored.
+func TestCoalescedFlushConnectionKilled(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.Config{Retry: store.RetryPolicy{MaxAttempts: 20, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
+	ctx := b.ctx
+	var wg sync.WaitGroup
+	gates := occupyFlushers(t, b, &wg) // gate-1 waits alone; gate-2 holds the other flusher
+
+	type call struct {
+		stream   string
+		expected store.ExpectedVersion
+		ev       store.Event
+		err      error
+	}
+	calls := []*call{
+		{stream: "gate-1", expected: store.Any},
+		{stream: "b", expected: store.NoStream},
+		{stream: "c", expected: store.NoStream},
+		{stream: "gate-1", expected: store.Exact(0)}, // wrong: refused
+		{stream: "d", expected: store.Any},
+	}
+	for _, c := range calls {
+		c.ev = withID(rawEvent("x", 1))
+		wg.Go(func() { _, c.err = b.store.Append(ctx, c.stream, c.expected, c.ev) })
+	}
+	require.Eventually(t, func() bool { return store.CoalescerQueued(b.store) == len(calls) }, 20*time.Second, time.Millisecond)
+	// The second flusher finishes gate-2 and takes the five, which wait
+	// for gate-1 behind the first flusher's call.
+	gates[1].open(t)
+	var pids []uint32
+	require.Eventually(t, func() bool {
+		rows, err := b.pool.Query(t.Context(), `SELECT pid FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'
+			ORDER BY query LIKE '%append_batch%'`)
+		if err != nil {
+			return false
+		}
+		pids, err = pgx.CollectRows(rows, pgx.RowTo[uint32])
+		if err != nil || len(pids) != 2 {
+			return false
+		}
+		var batch bool
+		err = b.pool.QueryRow(t.Context(), `SELECT query LIKE '%append_batch%' FROM pg_stat_activity WHERE pid = $1`, pids[1]).Scan(&batch)
+		return err == nil && batch
+	}, 20*time.Second, 2*time.Millisecond)
+	for _, pid := range pids {
+		var gone bool
+		require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT pg_terminate_backend($1, 10000)`, pid).Scan(&gone))
+		require.True(t, gone)
+	}
+	// The retries wait for the lock again, on new connections.
+	require.Eventually(t, func() bool {
+		var n int
+		err := b.pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND NOT (pid = ANY ($1))`, pids).Scan(&n)
+		return err == nil && n >= 1
+	}, 20*time.Second, 2*time.Millisecond)
+	gates[0].open(t)
+	wg.Wait()
+
+	ids := []uuid.UUID{}
+	for _, c := range calls {
+		if c.expected == store.Exact(0) {
+			require.ErrorIs(t, c.err, store.ErrWrongExpectedVersion)
+			continue
+		}
+		require.NoError(t, c.err, c.stream)
+		ids = append(ids, c.ev.ID)
+	}
+	var n int
+	require.NoError(t, b.pool.QueryRow(t.Context(),
+		`SELECT count(*) FROM eventstore.events WHERE event_id = ANY ($1)`, ids).Scan(&n))
+	require.Equal(t, len(ids), n, "every acknowledged event once")
+	require.NoError(t, b.pool.QueryRow(t.Context(),
+		`SELECT count(*) FROM eventstore.events WHERE event_id = $1`, calls[3].ev.ID).Scan(&n))
+	require.Zero(t, n, "the refused event is not stored")
+	recs, err := b.store.ReadForward(ctx, "gate-1", 0, 100)
+	require.NoError(t, err)
+	require.Len(t, recs, 3) // its first event, the first flusher's call, the five's Any
+	for i, r := range recs {
+		require.Equal(t, int64(i+1), r.Version)
+	}
+}
+
+// TestCoalescingOffSendsEachAlone: with DisableCoalescing every append is
+// its own statement, and an idle store sends an append at once, alone.
+func TestCoalescingOffSendsEachAlone(t *testing.T) {
+	t.Parallel()
+	for _, off := range []bool{false, true} {
+		rec := &recorder{}
+		b := setup(t, store.Config{Observer: rec, DisableCoalescing: off})
+		_, err := b.store.Append(b.ctx, "idle", store.NoStream, rawEvent("x", 1))
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				for i := range 20 {
+					_, err := b.store.Append(b.ctx, fmt.Sprintf("w-%d", w), store.Exact(int64(i)), rawEvent("x", i))
+					require.NoError(t, err)
+				}
+			})
+		}
+		wg.Wait()
+		obs := rec.of(store.OpAppend)
+		require.Len(t, obs, 1+8*20)
+		if off {
+			for _, o := range obs {
+				require.Zero(t, o.Coalesced)
+			}
+			continue
+		}
+		require.Equal(t, 1, obs[0].Coalesced, "an idle store sends at once, alone")
+		for _, o := range obs {
+			require.Positive(t, o.Coalesced)
+		}
+	}
+}
+
+// TestCoalescedGuildsUnderAppRole: under the application role, appends of
+// two guilds that go out together are each checked against their own
+// guild: each guild's are stored in its streams, and an append to the other
+// guild's stream id fails alone.
+func TestCoalescedGuildsUnderAppRole(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	b := setupApp(t, store.Config{Observer: rec})
+	ctxA, ctxB := store.WithGuild(t.Context(), guildA), store.WithGuild(t.Context(), guildB)
+	_, err := b.app.Append(ctxB, "b-owned", store.NoStream, rawEvent("x", 0))
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	var stolen atomic.Int32
+	for w := range 6 {
+		ctx, guild := ctxA, guildA
+		if w%2 == 1 {
+			ctx, guild = ctxB, guildB
+		}
+		wg.Go(func() {
+			for i := range 25 {
+				_, err := b.app.Append(ctx, fmt.Sprintf("%s-%d", guild, w), store.Exact(int64(i)), rawEvent("x", i))
+				require.NoError(t, err)
+				if guild == guildA && i%5 == 0 {
+					_, err := b.app.Append(ctx, "b-owned", store.Any, rawEvent("steal", i))
+					require.ErrorIs(t, err, store.ErrGuildMismatch)
+					stolen.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Positive(t, stolen.Load())
+	require.Equal(t, 1, b.countAll(t, "b-owned"), "guild A stored nothing in guild B's stream")
+	for w := range 6 {
+		guild := guildA
+		if w%2 == 1 {
+			guild = guildB
+		}
+		info, err := b.owner.StreamInfo(t.Context(), fmt.Sprintf("%s-%d", guild, w))
+		require.NoError(t, err)
+		require.Equal(t, guild, info.GuildID)
+		require.Equal(t, int64(25), info.Version)
+	}
+	maxBatch := 0
+	for _, o := range rec.of(store.OpAppend) {
+		maxBatch = max(maxBatch, o.Coalesced)
+	}
+	t.Logf("largest coalesced statement: %d appends", maxBatch)
+}
+
