@@ -224,8 +224,8 @@ func (s *Store) encodeEvent(guild string, i, n int, ev Event, p *db.EventsAppend
 	p.EventTypes[i] = typ
 	p.EventVersions[i] = int32(ver)
 	p.Data[i] = data
-	if len(ev.Metadata) > 0 {
-		if p.Metadata[i], err = encodeMetadata(ev.Metadata); err != nil {
+	if len(ev.Metadata) > 0 || len(ev.RawMetadata) > 0 {
+		if p.Metadata[i], err = encodeAnyMetadata(ev.Metadata, ev.RawMetadata); err != nil {
 			return fmt.Errorf("%w: event %d of %d: metadata: %w", ErrInvalidEventData, i+1, n, err)
 		}
 	}

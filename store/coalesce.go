@@ -46,6 +46,7 @@ const (
 
 // appendCall is one Append waiting in the coalescer.
 type appendCall struct {
+	ctx    context.Context // the caller's: its values (guild, trace) go with the SQL
 	stream string
 	params db.EventsAppendParams
 	done   chan struct{}
@@ -68,14 +69,14 @@ type coalescer struct {
 // was sent); a call already sent returns ctx's error, and its outcome is
 // unknown, as for any append cancelled in flight.
 func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppendParams) (AppendResult, int, error) {
-	call := &appendCall{stream: streamID, params: p, done: make(chan struct{})}
+	call := &appendCall{ctx: ctx, stream: streamID, params: p, done: make(chan struct{})}
 	c.mu.Lock()
 	if c.running == 0 && len(c.queue) == 0 {
 		// Idle: this goroutine sends its own call at once, and hands
 		// whatever queued meanwhile to a flusher.
 		c.running++
 		c.mu.Unlock()
-		c.flush([]*appendCall{call})
+		c.flush(ctx, []*appendCall{call})
 		c.mu.Lock()
 		if len(c.queue) > 0 {
 			go c.run()
@@ -124,13 +125,14 @@ func (c *coalescer) run() {
 		calls := slices.Clone(c.queue[:n])
 		c.queue = slices.Delete(c.queue, 0, n)
 		c.mu.Unlock()
-		c.flush(calls)
+		// The statement carries the first call's values (its guild, its
+		// trace), not its cancellation: it settles every call.
+		c.flush(context.WithoutCancel(calls[0].ctx), calls)
 	}
 }
 
 // flush sends calls and settles each one.
-func (c *coalescer) flush(calls []*appendCall) {
-	ctx := context.Background()
+func (c *coalescer) flush(ctx context.Context, calls []*appendCall) {
 	defer func() {
 		for _, call := range calls {
 			call.batch = len(calls)

@@ -455,4 +455,3 @@ func TestCoalescedGuildsUnderAppRole(t *testing.T) {
 	}
 	t.Logf("largest coalesced statement: %d appends", maxBatch)
 }
-

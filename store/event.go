@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,8 +22,13 @@ type Event struct {
 	ID uuid.UUID
 	// Data is the domain event (or a serde.Raw holding a JSON object).
 	Data serde.Event
-	// Metadata is stored beside the data (user ids, command ids, …).
+	// Metadata is stored beside the data (user ids, command ids, …) as a
+	// flat JSON object of strings.
 	Metadata map[string]string
+	// RawMetadata is metadata of any shape: a JSON object, stored as given
+	// (nested objects, numbers, booleans and arrays keep their types). Set
+	// Metadata or RawMetadata, not both.
+	RawMetadata json.RawMessage
 	// CausationID is the id of the event or command that caused this one.
 	CausationID uuid.UUID
 	// CorrelationID groups events of one conversation (e.g. a round).
@@ -52,9 +58,14 @@ type Recorded struct {
 	GuildID string
 	// Data is the stored JSON, exactly as stored.
 	Data json.RawMessage
-	// Metadata is the stored metadata. A non-string value (written by other
-	// tools) is given as its JSON text.
+	// Metadata is the stored metadata as a flat map of strings: a value
+	// that is not a string (a nested object, a number, …) is given as its
+	// JSON text. RawMetadata has every value with its type.
 	Metadata map[string]string
+	// RawMetadata is the stored metadata object exactly as stored (in
+	// PostgreSQL's jsonb rendering: keys in its order, its white space);
+	// nil when the event has none. DecodeMetadata unmarshals it.
+	RawMetadata json.RawMessage
 	// CausationID is the causing event or command id (zero when unset).
 	CausationID uuid.UUID
 	// CorrelationID is the correlation id (zero when unset).
@@ -64,6 +75,15 @@ type Recorded struct {
 	// Event is the decoded (and translated) event; nil when decoding failed
 	// (the read then also returns a *DecodeError).
 	Event serde.Event
+}
+
+// DecodeMetadata unmarshals r's stored metadata object into v (with
+// encoding/json); with no metadata v is left as it is.
+func (r Recorded) DecodeMetadata(v any) error {
+	if len(r.RawMetadata) == 0 {
+		return nil
+	}
+	return json.Unmarshal(r.RawMetadata, v)
 }
 
 // Checkpoint returns the feed checkpoint just after r.
@@ -85,10 +105,41 @@ func recordFromRow(row db.EventstoreEvent) Recorded {
 		GuildID:        row.GuildID,
 		Data:           json.RawMessage(row.Data),
 		Metadata:       decodeMetadata(row.Metadata),
+		RawMetadata:    rawMetadata(row.Metadata),
 		CausationID:    fromPgUUID(row.CausationID),
 		CorrelationID:  fromPgUUID(row.CorrelationID),
 		CreatedAt:      row.CreatedAt.UTC(),
 	}
+}
+
+// rawMetadata is a stored metadata object as Recorded.RawMetadata: nil
+// for none.
+func rawMetadata(b []byte) json.RawMessage {
+	if len(b) == 0 || string(b) == "{}" {
+		return nil
+	}
+	return json.RawMessage(b)
+}
+
+// encodeAnyMetadata checks metadata given as JSON, and the choice between
+// the two metadata fields; it returns what to store (nil: none).
+func encodeAnyMetadata(flat map[string]string, raw json.RawMessage) ([]byte, error) {
+	if len(raw) == 0 {
+		if len(flat) == 0 {
+			return nil, nil
+		}
+		return encodeMetadata(flat)
+	}
+	if len(flat) > 0 {
+		return nil, errors.New("set Metadata or RawMetadata, not both")
+	}
+	if !utf8.Valid(raw) {
+		return nil, errors.New("RawMetadata is not valid UTF-8")
+	}
+	if !looksLikeObject(raw) || !json.Valid(raw) {
+		return nil, fmt.Errorf("RawMetadata must be a JSON object, got %q", truncate(string(raw)))
+	}
+	return raw, nil
 }
 
 func decodeMetadata(b []byte) map[string]string {

@@ -43,8 +43,13 @@ type Snapshot struct {
 	SchemaVersion int
 	// Data is the state as JSON (any JSON value but null).
 	Data json.RawMessage
-	// Metadata is stored beside the data.
+	// Metadata is stored beside the data, as a flat JSON object of strings
+	// (on read: every value as a string, see Recorded.Metadata).
 	Metadata map[string]string
+	// RawMetadata is metadata of any shape, a JSON object (on read: the
+	// stored object, see Recorded.RawMetadata). Set Metadata or
+	// RawMetadata, not both.
+	RawMetadata json.RawMessage
 	// CreatedAt is when the snapshot was stored, in UTC (set on read).
 	CreatedAt time.Time
 }
@@ -129,8 +134,8 @@ func (s *Store) saveSnapshot(ctx context.Context, snap Snapshot) (bool, error) {
 		SchemaVersion: int32(snap.SchemaVersion),
 		Data:          snap.Data,
 	}
-	if len(snap.Metadata) > 0 {
-		if p.Metadata, err = encodeMetadata(snap.Metadata); err != nil {
+	if len(snap.Metadata) > 0 || len(snap.RawMetadata) > 0 {
+		if p.Metadata, err = encodeAnyMetadata(snap.Metadata, snap.RawMetadata); err != nil {
 			return false, fmt.Errorf("%w: snapshot metadata: %w", ErrInvalidArgument, err)
 		}
 	}
@@ -190,6 +195,7 @@ func (s *Store) readSnapshot(ctx context.Context, streamID string, current int) 
 		SchemaVersion: int(row.SchemaVersion),
 		Data:          json.RawMessage(row.Data),
 		Metadata:      decodeMetadata(row.Metadata),
+		RawMetadata:   rawMetadata(row.Metadata),
 		CreatedAt:     row.CreatedAt.UTC(),
 	}
 	if current != AnySchemaVersion && snap.SchemaVersion != current {

@@ -21,13 +21,13 @@ const maxAppendInput = 64 << 20
 
 // appendInput is one event of `eventstore append`'s JSON input.
 type appendInput struct {
-	ID            string            `json:"id"`
-	Type          string            `json:"type"`
-	Version       *int              `json:"version"`
-	Data          json.RawMessage   `json:"data"`
-	Metadata      map[string]string `json:"metadata"`
-	CausationID   string            `json:"causation_id"`
-	CorrelationID string            `json:"correlation_id"`
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	Version       *int            `json:"version"`
+	Data          json.RawMessage `json:"data"`
+	Metadata      json.RawMessage `json:"metadata"`
+	CausationID   string          `json:"causation_id"`
+	CorrelationID string          `json:"correlation_id"`
 }
 
 // appendResultJSON is the --json output of `eventstore append`.
@@ -194,9 +194,12 @@ func parseEvent(raw json.RawMessage) (store.Event, error) {
 	if err := serde.CheckObject(in.Data); err != nil {
 		return store.Event{}, fmt.Errorf(`"data": %w`, err)
 	}
-	ev := store.Event{
-		Data:     serde.Raw{Type: in.Type, Version: version, Data: in.Data},
-		Metadata: in.Metadata,
+	ev := store.Event{Data: serde.Raw{Type: in.Type, Version: version, Data: in.Data}}
+	if len(in.Metadata) > 0 && string(in.Metadata) != "null" {
+		if err := serde.CheckObject(in.Metadata); err != nil {
+			return store.Event{}, fmt.Errorf(`"metadata": %w`, err)
+		}
+		ev.RawMetadata = in.Metadata
 	}
 	for _, f := range []struct {
 		name string

@@ -18,7 +18,7 @@ func TestAppend(t *testing.T) {
 	corr := uuid.New()
 	input := `[
   {"type": "game_started", "version": 1, "data": {"mode": "race", "game_id": "game-42"},
-   "metadata": {"user": "u-1"}, "id": "` + id.String() + `", "correlation_id": "` + corr.String() + `"},
+   "metadata": {"user": "u-1", "actor": {"id": 42, "bot": false}}, "id": "` + id.String() + `", "correlation_id": "` + corr.String() + `"},
   {"type": "guess_processed", "data": {"word": "apple"}, "id": "` + id2.String() + `"}
 ]`
 	r := b.cliStdin(t, input, "append", "game-42", "--expected", "no_stream", "--guild", "guild-9", "--json")
@@ -38,7 +38,8 @@ func TestAppend(t *testing.T) {
 	require.Equal(t, 1, recs[0].StoredVersion)
 	require.Equal(t, "guild-9", recs[0].GuildID)
 	require.JSONEq(t, `{"mode": "race", "game_id": "game-42"}`, string(recs[0].Data))
-	require.Equal(t, map[string]string{"user": "u-1"}, recs[0].Metadata)
+	require.JSONEq(t, `{"user": "u-1", "actor": {"id": 42, "bot": false}}`, string(recs[0].RawMetadata),
+		"metadata of any shape is stored as given")
 	require.Equal(t, corr, recs[0].CorrelationID)
 	require.Equal(t, res.FirstPosition, recs[0].GlobalPosition)
 	require.Equal(t, "guess_processed", recs[1].Type)
@@ -108,10 +109,9 @@ func TestAppendRefused(t *testing.T) {
 		{"unknown field", `[{"type": "a", "dta": {}}]`, nil, []string{`event 1 of 1 on stdin: unknown field "dta" (want type, version, data, metadata, id, causation_id, correlation_id)`}},
 		{"version not a number", `[{"type": "a", "version": "1", "data": {}}]`, nil, []string{`field "version": want a whole number, got JSON string`}},
 		{"version zero", `[{"type": "a", "version": 0, "data": {}}]`, nil, []string{`"version" must be at least 1, got 0`}},
-		{"metadata not strings", `[{"type": "a", "data": {}, "metadata": {"n": 1}}]`, nil, []string{`"metadata" must be an object of strings, got JSON number`}},
 		{"bad id", `[{"type": "a", "data": {}, "id": "abc"}]`, nil, []string{`"id": "abc" is not a UUID`}},
 		{"bad correlation id", `[{"type": "a", "data": {}, "correlation_id": "x"}]`, nil, []string{`"correlation_id": "x" is not a UUID`}},
-		{"metadata not an object", `[{"type": "a", "data": {}, "metadata": ["x"]}]`, nil, []string{`"metadata" must be an object of strings, got JSON array`}},
+		{"metadata not an object", `[{"type": "a", "data": {}, "metadata": ["x"]}]`, nil, []string{`"metadata": `, `JSON object`}},
 		{"second event bad", `[{"type": "a", "data": {}}, {"type": "", "data": {}}]`, nil, []string{"event 2 of 2", `missing "type"`}},
 		{"repeated id", `[{"type": "a", "data": {}, "id": "0194b2f0-0000-7000-8000-000000000001"}, {"type": "b", "data": {}, "id": "0194b2f0-0000-7000-8000-000000000001"}]`,
 			nil, []string{"duplicate event"}},

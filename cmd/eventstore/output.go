@@ -22,19 +22,19 @@ func (c *cmdContext) openStore(ctx context.Context) (*store.Store, error) {
 // eventJSON is how the CLI prints a stored event with --json: one object
 // per line.
 type eventJSON struct {
-	StreamID       string            `json:"stream_id"`
-	Version        int64             `json:"version"`
-	GlobalPosition int64             `json:"global_position"`
-	Checkpoint     string            `json:"checkpoint"`
-	ID             uuid.UUID         `json:"id"`
-	Type           string            `json:"type"`
-	TypeVersion    int               `json:"type_version"`
-	GuildID        string            `json:"guild_id"`
-	CreatedAt      time.Time         `json:"created_at"`
-	Data           json.RawMessage   `json:"data"`
-	Metadata       map[string]string `json:"metadata,omitempty"`
-	CausationID    *uuid.UUID        `json:"causation_id,omitempty"`
-	CorrelationID  *uuid.UUID        `json:"correlation_id,omitempty"`
+	StreamID       string          `json:"stream_id"`
+	Version        int64           `json:"version"`
+	GlobalPosition int64           `json:"global_position"`
+	Checkpoint     string          `json:"checkpoint"`
+	ID             uuid.UUID       `json:"id"`
+	Type           string          `json:"type"`
+	TypeVersion    int             `json:"type_version"`
+	GuildID        string          `json:"guild_id"`
+	CreatedAt      time.Time       `json:"created_at"`
+	Data           json.RawMessage `json:"data"`
+	Metadata       json.RawMessage `json:"metadata,omitempty"`
+	CausationID    *uuid.UUID      `json:"causation_id,omitempty"`
+	CorrelationID  *uuid.UUID      `json:"correlation_id,omitempty"`
 }
 
 func toEventJSON(r store.Recorded) eventJSON {
@@ -49,7 +49,9 @@ func toEventJSON(r store.Recorded) eventJSON {
 		GuildID:        r.GuildID,
 		CreatedAt:      r.CreatedAt,
 		Data:           compactJSON(r.Data),
-		Metadata:       r.Metadata,
+	}
+	if len(r.RawMetadata) > 0 {
+		out.Metadata = compactJSON(r.RawMetadata)
 	}
 	if r.CausationID != uuid.Nil {
 		id := r.CausationID
