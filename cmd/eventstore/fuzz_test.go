@@ -215,7 +215,9 @@ func TestCLIInjectionIsInert(t *testing.T) {
 		evs := jsonLines[eventJSON](t, r.stdout)
 		require.Len(t, evs, 1)
 		require.Equal(t, p, evs[0].Type)
-		require.Equal(t, map[string]string{p: p}, evs[0].Metadata)
+		want, err := json.Marshal(map[string]string{p: p})
+		require.NoError(t, err)
+		require.JSONEq(t, string(want), string(evs[0].Metadata))
 
 		for _, args := range [][]string{
 			{"read", "--backward", "--", p},

@@ -103,11 +103,15 @@ type Result struct {
 	Measure
 	// Baseline is the raw-PostgreSQL side, measured in the same run.
 	Baseline Measure `json:"baseline"`
-	// RatioOf names what Ratio compares: "events_per_sec" (ours/baseline)
-	// or "p99" (ours/baseline latency).
+	// RatioOf names what Ratio compares: "events_per_sec" (ours/baseline),
+	// "p99" (ours/baseline latency) or "latency" (the larger of the p50 and
+	// p99 latency ratios).
 	RatioOf string `json:"ratio_of"`
 	// Ratio is ours divided by the baseline.
 	Ratio float64 `json:"ratio"`
+	// Ratios are further ratios of the same measurement, by name (e.g. p50
+	// and p99 for "latency"; vs_append_single for append_contended).
+	Ratios map[string]float64 `json:"ratios,omitempty"`
 	// Target is the goal for Ratio and Met says whether it was reached;
 	// both are null for a scenario that is reported without a target.
 	Target *Target `json:"target"`
@@ -171,6 +175,8 @@ func scenarioList() []scenario {
 		{name: "append_batch_1000", run: appendBatch1000},
 		{name: "append_batch_100", run: appendBatch100},
 		{name: "append_single", run: appendSingle},
+		{name: "append_single_nocoalesce", run: appendSingleAlone},
+		{name: "append_single_1w", run: appendSingle1w},
 		{name: "append_contended", run: appendContended},
 		{name: "append_single_live", run: appendSingleLive},
 		{name: "read_stream", run: readStreamTyped},
@@ -198,13 +204,15 @@ func Scenarios() []string {
 
 // runner carries what the scenarios share.
 type runner struct {
-	opts    Options
-	pool    *pgxpool.Pool // on the scratch database
-	ser     serde.Serializer
-	typed   *store.Store // GameBot events through serde.JSON
-	raw     *store.Store // serde.Passthrough: no decoding
-	tag     string       // prefix of every stream of this run
-	repeats int
+	opts  Options
+	pool  *pgxpool.Pool // on the scratch database
+	ser   serde.Serializer
+	typed *store.Store // GameBot events through serde.JSON
+	// typedAlone is typed with coalescing off
+	typedAlone *store.Store
+	raw        *store.Store // serde.Passthrough: no decoding
+	tag        string       // prefix of every stream of this run
+	repeats    int
 	// fixture sizes: full size from Scale 1 up, smaller in a smoke run
 	streamEvents int // read_stream's stream
 	gameEvents   int // recover_game's game
@@ -282,18 +290,20 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (_ Report, err e
 	}
 	ser := serde.NewJSON(events.NewRegistry())
 	r := &runner{
-		opts:    opts,
-		pool:    scratch.pool,
-		ser:     ser,
-		typed:   store.New(scratch.pool, store.Config{Serializer: ser}),
-		raw:     store.New(scratch.pool, store.Config{}),
-		tag:     "bench-" + randomHex(4),
-		repeats: opts.Repeats,
+		opts:       opts,
+		pool:       scratch.pool,
+		ser:        ser,
+		typed:      store.New(scratch.pool, store.Config{Serializer: ser}),
+		typedAlone: store.New(scratch.pool, store.Config{Serializer: ser, DisableCoalescing: true}),
+		raw:        store.New(scratch.pool, store.Config{}),
+		tag:        "bench-" + randomHex(4),
+		repeats:    opts.Repeats,
 	}
 	r.streamEvents = r.fixtureSize(readStreamEvents)
 	r.gameEvents = r.fixtureSize(recoverEvents)
 	r.snapshotAt = r.gameEvents * 9 / 10
 	defer r.typed.Close()
+	defer r.typedAlone.Close()
 	defer r.raw.Close()
 	r.logf("scratch database %s on PostgreSQL %s", scratch.name, rep.Server.Version)
 	if opts.StandbyURL != "" && slices.ContainsFunc(selected, func(sc scenario) bool { return sc.needsStandby }) {
@@ -305,7 +315,18 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (_ Report, err e
 		rep.Standby = st[0].Name
 		r.logf("reading the replica scenarios from the standby %s", rep.Standby)
 	}
+	// With a prefill, append_single also runs before it: the store's cost
+	// per append should stay flat as it grows.
+	var beforePrefill *Result
 	if opts.Prefill > 0 {
+		if slices.ContainsFunc(selected, func(sc scenario) bool { return sc.name == "append_single" }) {
+			r.logf("append_single: running before the prefill")
+			res, err := appendSingle(ctx, r)
+			if err != nil {
+				return rep, fmt.Errorf("bench append_single before the prefill: %w", err)
+			}
+			beforePrefill = &res
+		}
 		if err := r.prefill(ctx, opts.Prefill); err != nil {
 			return rep, err
 		}
@@ -337,8 +358,37 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (_ Report, err e
 		rep.Scenarios = append(rep.Scenarios, res)
 		r.logf("%s: %.0f events/s, baseline %.0f, ratio %.2f (target %s)", sc.name, res.EventsPerSec, res.Baseline.EventsPerSec, res.Ratio, res.Target)
 	}
+	addDerived(&rep, beforePrefill, opts.Prefill)
 	rep.Seconds = time.Since(rep.StartedAt).Seconds()
 	return rep, nil
+}
+
+// addDerived adds what compares scenarios of the run with each other:
+// append_contended's rate against append_single's, and append_single after
+// the prefill against the same before it (append_single_prefill).
+func addDerived(rep *Report, beforePrefill *Result, prefill int64) {
+	single := slices.IndexFunc(rep.Scenarios, func(r Result) bool { return r.Name == "append_single" })
+	if single < 0 {
+		return
+	}
+	after := rep.Scenarios[single]
+	if c := slices.IndexFunc(rep.Scenarios, func(r Result) bool { return r.Name == "append_contended" }); c >= 0 && after.EventsPerSec > 0 {
+		if rep.Scenarios[c].Ratios == nil {
+			rep.Scenarios[c].Ratios = map[string]float64{}
+		}
+		rep.Scenarios[c].Ratios["vs_append_single"] = rep.Scenarios[c].EventsPerSec / after.EventsPerSec
+	}
+	if beforePrefill == nil {
+		return
+	}
+	res := rateResult(map[string]any{"prefill_events": prefill, "workload": "append_single"},
+		after.Measure, beforePrefill.Measure, &Target{Op: ">=", Value: 0.9})
+	res.Name = "append_single_prefill"
+	res.StoreEvents = after.StoreEvents
+	res.Baseline.What = "append_single in the same run, before the prefill: " + beforePrefill.What
+	met := res.Target.Met(res.Ratio)
+	res.Met = &met
+	rep.Scenarios = append(rep.Scenarios, res)
 }
 
 // storeEvents returns the number of events stored: the highest global

@@ -154,7 +154,7 @@ func rawUint(fd pgconn.FieldDescription, b []byte) (uint64, error) {
 }
 
 func readStreamTyped(ctx context.Context, r *runner) (Result, error) {
-	return r.readStream(ctx, "read_stream", r.typed, true, &Target{Op: ">=", Value: 0.6})
+	return r.readStream(ctx, "read_stream", r.typed, true, &Target{Op: ">=", Value: 0.7})
 }
 
 func readStreamRaw(ctx context.Context, r *runner) (Result, error) {
@@ -311,7 +311,7 @@ func (r *runner) feedBaseline(ctx context.Context, from store.Checkpoint, count 
 // feedCatchupRaw reads the feed with the store's default serializer
 // (serde.Passthrough: events stay JSON), the feed machinery alone.
 func feedCatchupRaw(ctx context.Context, r *runner) (Result, error) {
-	return r.feedCatchup(ctx, "feed_catchup", r.raw, false, &Target{Op: ">=", Value: 0.8})
+	return r.feedCatchup(ctx, "feed_catchup", r.raw, false, &Target{Op: ">=", Value: 0.9})
 }
 
 // feedCatchupTyped reads the feed decoding every event to its Go type; its
