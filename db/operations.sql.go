@@ -7,9 +7,289 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
+
+const deadLetterDrop = `-- name: DeadLetterDrop :one
+SELECT r.id, r.subscription, r.partition_member, r.guild_id, r.stream_id, r.stream_version, r.event_id,
+       r.event_type, r.global_position, r.transaction_id, r.error, r.attempts, r.failures,
+       r.first_failed_at, r.last_failed_at, r.retry_requested_at
+  FROM eventstore.dead_letter_drop($1::bigint) AS r
+`
+
+// Forgets a dead letter and returns it.
+func (q *Queries) DeadLetterDrop(ctx context.Context, id int64) (EventstoreDeadLetter, error) {
+	row := q.db.QueryRow(ctx, deadLetterDrop, id)
+	var i EventstoreDeadLetter
+	err := row.Scan(
+		&i.ID,
+		&i.Subscription,
+		&i.PartitionMember,
+		&i.GuildID,
+		&i.StreamID,
+		&i.StreamVersion,
+		&i.EventID,
+		&i.EventType,
+		&i.GlobalPosition,
+		&i.TransactionID,
+		&i.Error,
+		&i.Attempts,
+		&i.Failures,
+		&i.FirstFailedAt,
+		&i.LastFailedAt,
+		&i.RetryRequestedAt,
+	)
+	return i, err
+}
+
+const deadLetterList = `-- name: DeadLetterList :many
+SELECT d.id, d.subscription, d.partition_member, d.guild_id, d.stream_id, d.stream_version, d.event_id,
+       d.event_type, d.global_position, d.transaction_id, d.error, d.attempts, d.failures,
+       d.first_failed_at, d.last_failed_at, d.retry_requested_at
+  FROM eventstore.dead_letters d
+ WHERE d.subscription = $1::text
+   AND ($2::text = '' OR d.guild_id = $2::text)
+ ORDER BY d.id
+`
+
+type DeadLetterListParams struct {
+	Name    string
+	GuildID string
+}
+
+// The dead letters of a subscription (of guild_id, unless it is empty), oldest first.
+func (q *Queries) DeadLetterList(ctx context.Context, arg DeadLetterListParams) ([]EventstoreDeadLetter, error) {
+	rows, err := q.db.Query(ctx, deadLetterList, arg.Name, arg.GuildID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []EventstoreDeadLetter{}
+	for rows.Next() {
+		var i EventstoreDeadLetter
+		if err := rows.Scan(
+			&i.ID,
+			&i.Subscription,
+			&i.PartitionMember,
+			&i.GuildID,
+			&i.StreamID,
+			&i.StreamVersion,
+			&i.EventID,
+			&i.EventType,
+			&i.GlobalPosition,
+			&i.TransactionID,
+			&i.Error,
+			&i.Attempts,
+			&i.Failures,
+			&i.FirstFailedAt,
+			&i.LastFailedAt,
+			&i.RetryRequestedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const deadLetterRecord = `-- name: DeadLetterRecord :one
+SELECT eventstore.dead_letter_record(
+        $1::text, $2::int, $3::text,
+        $4::text, $5::bigint, $6::uuid, $7::text,
+        $8::bigint, $9::xid8, $10::text, $11::int)::bigint AS id
+`
+
+type DeadLetterRecordParams struct {
+	Name            string
+	PartitionMember int32
+	GuildID         pgtype.Text
+	StreamID        string
+	StreamVersion   int64
+	EventID         pgtype.UUID
+	EventType       string
+	GlobalPosition  int64
+	TransactionID   uint64
+	Error           string
+	Attempts        int32
+}
+
+// Records an event a persistent subscription member gave up on
+// (eventstore.dead_letter_record) and returns its id.
+func (q *Queries) DeadLetterRecord(ctx context.Context, arg DeadLetterRecordParams) (int64, error) {
+	row := q.db.QueryRow(ctx, deadLetterRecord,
+		arg.Name,
+		arg.PartitionMember,
+		arg.GuildID,
+		arg.StreamID,
+		arg.StreamVersion,
+		arg.EventID,
+		arg.EventType,
+		arg.GlobalPosition,
+		arg.TransactionID,
+		arg.Error,
+		arg.Attempts,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+const deadLetterRedelivered = `-- name: DeadLetterRedelivered :exec
+SELECT eventstore.dead_letter_redelivered($1::bigint, $2::text,
+                                          $3::text, $4::int)
+`
+
+type DeadLetterRedeliveredParams struct {
+	ID       int64
+	GuildID  pgtype.Text
+	Error    pgtype.Text
+	Attempts int32
+}
+
+// Records the outcome of a redelivery: a NULL error deletes the dead letter.
+func (q *Queries) DeadLetterRedelivered(ctx context.Context, arg DeadLetterRedeliveredParams) error {
+	_, err := q.db.Exec(ctx, deadLetterRedelivered,
+		arg.ID,
+		arg.GuildID,
+		arg.Error,
+		arg.Attempts,
+	)
+	return err
+}
+
+const deadLetterRetry = `-- name: DeadLetterRetry :one
+SELECT r.id, r.subscription, r.partition_member, r.guild_id, r.stream_id, r.stream_version, r.event_id,
+       r.event_type, r.global_position, r.transaction_id, r.error, r.attempts, r.failures,
+       r.first_failed_at, r.last_failed_at, r.retry_requested_at
+  FROM eventstore.dead_letter_retry($1::bigint) AS r
+`
+
+// Asks the subscription's consumer to redeliver a dead letter.
+func (q *Queries) DeadLetterRetry(ctx context.Context, id int64) (EventstoreDeadLetter, error) {
+	row := q.db.QueryRow(ctx, deadLetterRetry, id)
+	var i EventstoreDeadLetter
+	err := row.Scan(
+		&i.ID,
+		&i.Subscription,
+		&i.PartitionMember,
+		&i.GuildID,
+		&i.StreamID,
+		&i.StreamVersion,
+		&i.EventID,
+		&i.EventType,
+		&i.GlobalPosition,
+		&i.TransactionID,
+		&i.Error,
+		&i.Attempts,
+		&i.Failures,
+		&i.FirstFailedAt,
+		&i.LastFailedAt,
+		&i.RetryRequestedAt,
+	)
+	return i, err
+}
+
+const deadLetterRetryRequested = `-- name: DeadLetterRetryRequested :many
+SELECT d.id, d.subscription, d.partition_member, d.guild_id, d.stream_id, d.stream_version, d.event_id,
+       d.event_type, d.global_position, d.transaction_id, d.error, d.attempts, d.failures,
+       d.first_failed_at, d.last_failed_at, d.retry_requested_at
+  FROM eventstore.dead_letters d
+ WHERE d.subscription = $1::text AND d.partition_member = $2::int
+   AND d.retry_requested_at IS NOT NULL
+ ORDER BY d.id
+ LIMIT $3::int
+`
+
+type DeadLetterRetryRequestedParams struct {
+	Name            string
+	PartitionMember int32
+	MaxCount        int32
+}
+
+// The dead letters of one member waiting for a retry, oldest first.
+func (q *Queries) DeadLetterRetryRequested(ctx context.Context, arg DeadLetterRetryRequestedParams) ([]EventstoreDeadLetter, error) {
+	rows, err := q.db.Query(ctx, deadLetterRetryRequested, arg.Name, arg.PartitionMember, arg.MaxCount)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []EventstoreDeadLetter{}
+	for rows.Next() {
+		var i EventstoreDeadLetter
+		if err := rows.Scan(
+			&i.ID,
+			&i.Subscription,
+			&i.PartitionMember,
+			&i.GuildID,
+			&i.StreamID,
+			&i.StreamVersion,
+			&i.EventID,
+			&i.EventType,
+			&i.GlobalPosition,
+			&i.TransactionID,
+			&i.Error,
+			&i.Attempts,
+			&i.Failures,
+			&i.FirstFailedAt,
+			&i.LastFailedAt,
+			&i.RetryRequestedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const feedFirstCreatedAt = `-- name: FeedFirstCreatedAt :many
+SELECT e.transaction_id, e.global_position
+  FROM eventstore.events e
+ WHERE e.created_at >= $1::timestamptz
+   AND ($2::text = '' OR e.guild_id = $2::text)
+ ORDER BY e.transaction_id, e.global_position
+ LIMIT 1
+`
+
+type FeedFirstCreatedAtParams struct {
+	CreatedAt time.Time
+	GuildID   string
+}
+
+type FeedFirstCreatedAtRow struct {
+	TransactionID  uint64
+	GlobalPosition int64
+}
+
+// The first event in feed order created at or after a time (of guild_id,
+// unless it is empty), committed or held back by the horizon; no row when
+// there is none. Served by events_created_idx.
+func (q *Queries) FeedFirstCreatedAt(ctx context.Context, arg FeedFirstCreatedAtParams) ([]FeedFirstCreatedAtRow, error) {
+	rows, err := q.db.Query(ctx, feedFirstCreatedAt, arg.CreatedAt, arg.GuildID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []FeedFirstCreatedAtRow{}
+	for rows.Next() {
+		var i FeedFirstCreatedAtRow
+		if err := rows.Scan(&i.TransactionID, &i.GlobalPosition); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
 
 const subscriptionReset = `-- name: SubscriptionReset :many
 SELECT r.name, r.partition_member, r.partition_count, r.stream_id,

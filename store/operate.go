@@ -101,6 +101,8 @@ func (s *Store) resolveStart(ctx context.Context, streamID string, st Subscripti
 		return subPosition{}, fmt.Errorf("%w: a feed subscription starts at a checkpoint, not a stream version", ErrInvalidArgument)
 	case streamID != "" && st.kind == startCheckpoint:
 		return subPosition{}, fmt.Errorf("%w: a stream subscription starts at a version, not a feed checkpoint", ErrInvalidArgument)
+	case st.kind == startTime:
+		return s.resolveTimeStart(ctx, streamID, st)
 	case st.kind == startVersion && st.version < 0:
 		return subPosition{}, fmt.Errorf("%w: start version %d", ErrInvalidStartVersion, st.version)
 	}

@@ -150,7 +150,7 @@ func subscriptionsCommand() *command {
 				return c.print(subscriptionDeleteJSON{Name: name, Deleted: true},
 					"deleted subscription %s (a consumer started again begins at its start position)\n", name)
 			}
-			return usagef("dead letters are not stored yet")
+			return c.deadLetters(ctx, s, name, retry, drop)
 		},
 	}
 }
@@ -185,11 +185,13 @@ func parseResetTarget(to string, stream bool) (store.SubscriptionStart, error) {
 		}
 		return store.AfterCheckpoint(cp), nil
 	}
-	want := "TRANSACTION_ID/POSITION"
 	if stream {
-		want = "a version"
+		return store.SubscriptionStart{}, usagef("--to %q: want start, end or a version", to)
 	}
-	return store.SubscriptionStart{}, usagef("--to %q: want start, end or %s", to, want)
+	if t, err := parseTimeFlag("--to", to); err == nil {
+		return store.FromTime(t), nil
+	}
+	return store.SubscriptionStart{}, usagef("--to %q: want start, end, TRANSACTION_ID/POSITION or a time (RFC 3339 or YYYY-MM-DD)", to)
 }
 
 // formatCheckpoint prints a member's checkpoint as `feed` (or a version).

@@ -87,6 +87,13 @@ func TestSubscriptionsCommand(t *testing.T) {
 		requireOK(t, r)
 		require.Equal(t, feed[4].Checkpoint, decodeJSON[subscriptionListJSON](t, r.stdout).Subscriptions[0].Checkpoint)
 
+		// To a time: just before the first event created at or after it
+		// (game-2's first, written by the second transaction).
+		r = b.cli(t, "subscriptions", "reset", "all", "--to", feed[3].CreatedAt.Format(time.RFC3339Nano), "--json")
+		requireOK(t, r)
+		got = decodeJSON[subscriptionListJSON](t, r.stdout).Subscriptions
+		require.Equal(t, int64(2), *got[0].EventsBehind, "game-2's two events are ahead")
+
 		r = b.cli(t, "subscriptions", "reset", "g1-watch", "--to", "1", "--guild", "guild-1", "--json")
 		requireOK(t, r)
 		require.Equal(t, "1", decodeJSON[subscriptionListJSON](t, r.stdout).Subscriptions[0].Checkpoint)
@@ -97,7 +104,8 @@ func TestSubscriptionsCommand(t *testing.T) {
 		}{
 			{[]string{"subscriptions", "reset", "all"}, []string{"needs --to"}},
 			{[]string{"subscriptions", "show", "all", "--to", "start"}, []string{"--to goes with subscriptions reset only"}},
-			{[]string{"subscriptions", "reset", "all", "--to", "soon"}, []string{`--to "soon": want start, end or TRANSACTION_ID/POSITION`}},
+			{[]string{"subscriptions", "reset", "all", "--to", "soon"}, []string{`--to "soon": want start, end, TRANSACTION_ID/POSITION or a time`}},
+			{[]string{"subscriptions", "reset", "g1-watch", "--to", "2026-01-01"}, []string{`--to "2026-01-01": want start, end or a version`}},
 			{[]string{"subscriptions", "reset", "all", "--to", "12/x"}, []string{"--to:", "want TRANSACTION_ID/POSITION"}},
 			{[]string{"subscriptions", "reset", "all", "--to", "7"}, []string{"a feed subscription's checkpoint is TRANSACTION_ID/POSITION"}},
 			{[]string{"subscriptions", "reset", "g1-watch", "--to", "1/2"}, []string{"a stream subscription's checkpoint is a version"}},
