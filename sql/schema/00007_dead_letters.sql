@@ -158,11 +158,10 @@ SECURITY DEFINER
 SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 DECLARE
-    v_sub eventstore.subscriptions%ROWTYPE;
-    v_id  bigint;
+    v_id bigint;
 BEGIN
     PERFORM eventstore.check_guild_context(p_guild_id);
-    v_sub := eventstore.subscription_row(p_name, p_member, p_guild_id);
+    PERFORM eventstore.subscription_row(p_name, p_member, p_guild_id);
     INSERT INTO eventstore.dead_letters AS d
            (subscription, partition_member, guild_id, stream_id, stream_version, event_id, event_type,
             global_position, transaction_id, error, attempts)
@@ -216,6 +215,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 BEGIN
+    PERFORM eventstore.check_guild_context(nullif(current_setting('eventstore.guild_id', true), ''));
     PERFORM eventstore.dead_letter_row(p_id);
     RETURN QUERY
     UPDATE eventstore.dead_letters d SET retry_requested_at = now() WHERE d.id = p_id RETURNING d.*;
@@ -233,6 +233,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 BEGIN
+    PERFORM eventstore.check_guild_context(nullif(current_setting('eventstore.guild_id', true), ''));
     PERFORM eventstore.dead_letter_row(p_id);
     RETURN QUERY DELETE FROM eventstore.dead_letters d WHERE d.id = p_id RETURNING d.*;
 END;
