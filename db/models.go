@@ -11,6 +11,29 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+// Events a persistent subscription's handler gave up on; retry with eventstore.dead_letter_retry(id), forget with eventstore.dead_letter_drop(id)
+type EventstoreDeadLetter struct {
+	ID              int64
+	Subscription    string
+	PartitionMember int32
+	GuildID         pgtype.Text
+	StreamID        string
+	StreamVersion   int64
+	EventID         pgtype.UUID
+	EventType       string
+	GlobalPosition  int64
+	TransactionID   uint64
+	Error           string
+	// Handler calls made for the event, over every failure (0: it could not be decoded)
+	Attempts int32
+	// Times the event was given up on: the first time, then once per failed retry or redelivery
+	Failures      int32
+	FirstFailedAt time.Time
+	LastFailedAt  time.Time
+	// Set by dead_letter_retry: the subscription's running consumer redelivers the event to its handler (NULL: waiting for an operator)
+	RetryRequestedAt *time.Time
+}
+
 // Immutable event log; written only through eventstore.append_events
 type EventstoreEvent struct {
 	GlobalPosition int64

@@ -203,6 +203,8 @@ type Subscription struct {
 	pos     subPosition
 	active  bool
 	handled int64
+
+	deadLetterCheck time.Time // the consume goroutine's last look for dead letters to retry (deadletter.go)
 }
 
 // subPosition is a subscription's checkpoint: a feed checkpoint for the
@@ -525,6 +527,8 @@ func (sub *Subscription) claim(ctx context.Context) (subPosition, error) {
 func (sub *Subscription) startPosition(ctx context.Context) (subPosition, error) {
 	st := sub.opts.Start
 	switch st.kind {
+	case startTime:
+		return sub.store.resolveTimeStart(ctx, sub.opts.StreamID, st) // since.go
 	case startCheckpoint:
 		return subPosition{cp: st.checkpoint}, nil
 	case startVersion:
@@ -641,6 +645,9 @@ func (sub *Subscription) consume(ctx context.Context, lease *subscriptionLease, 
 // checkpoint. It reports whether the position moved and whether more may
 // be read at once.
 func (sub *Subscription) step(ctx context.Context, lease *subscriptionLease, pos *subPosition) (progressed, more bool, err error) {
+	if err := sub.redeliverDeadLetters(ctx, lease); err != nil {
+		return false, false, err
+	}
 	var (
 		events []Recorded
 		next   subPosition
@@ -759,6 +766,9 @@ func (sub *Subscription) deliver(ctx context.Context, ev Recorded, evErr error) 
 		}
 	}
 	herr := &HandlerError{Subscription: sub.label(), Event: ev, Attempts: attempts, Err: evErr}
+	if err := sub.recordDeadLetter(ctx, herr); err != nil {
+		return errors.Join(err, herr)
+	}
 	if sub.opts.DeadLetterFunc == nil {
 		return herr
 	}

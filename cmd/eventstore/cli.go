@@ -73,6 +73,7 @@ func extraCommands() []*command {
 	return []*command{
 		demoCommand(), benchCommand(),
 		streamsCommand(), infoCommand(), readCommand(), feedCommand(), appendCommand(), statsCommand(), replayCommand(),
+		deleteCommand(), hardDeleteCommand(), archiveCommand(), limitCommand(), snapshotCommand(), subscriptionsCommand(),
 	}
 }
 
@@ -193,7 +194,7 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, cmd := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", cmd.name, cmd.short)
+		fmt.Fprintf(w, "  %-13s %s\n", cmd.name, cmd.short)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "The database URL comes from --database-url, else $DATABASE_URL, else the libpq")

@@ -14,17 +14,19 @@ import (
 func feedCommand() *command {
 	var (
 		from   string
+		since  string
 		count  int
 		follow bool
 		poll   time.Duration
 	)
 	return &command{
 		name:  "feed",
-		usage: "[--from CHECKPOINT] [--count N] [--follow [--poll DURATION] [--metrics-addr HOST:PORT]]",
+		usage: "[--from CHECKPOINT | --since TIME] [--count N] [--follow [--poll DURATION] [--metrics-addr HOST:PORT]]",
 		short: "print the global feed (every stream, commit order); --follow tails it live",
 		flags: func(fs *flag.FlagSet, c *cmdContext) {
 			addReplicaFlag(fs, c)
 			fs.StringVar(&from, "from", "0", "start after this checkpoint (TRANSACTION_ID/POSITION, as printed; 0 = the beginning)")
+			fs.StringVar(&since, "since", "", "start with the first event (in feed order) created at or after this time (RFC 3339 or YYYY-MM-DD; see docs/FEED.md)")
 			fs.IntVar(&count, "count", 0, "stop after N events (default: 100, or no limit with --follow)")
 			fs.BoolVar(&follow, "follow", false, "keep waiting for new events until interrupted")
 			fs.DurationVar(&poll, "poll", time.Second, "with --follow: the longest wait between two reads (new events also wake it at once)")
@@ -37,6 +39,13 @@ func feedCommand() *command {
 			cp, err := store.ParseCheckpoint(from)
 			if err != nil {
 				return usagef("--from: %v", err)
+			}
+			sinceTime, err := parseTimeFlag("--since", since)
+			if err != nil {
+				return err
+			}
+			if since != "" && from != "0" {
+				return usagef("--from and --since exclude each other")
 			}
 			if count < 0 {
 				return usagef("--count must be at least 1, got %d", count)
@@ -61,6 +70,11 @@ func feedCommand() *command {
 				return err
 			}
 			defer s.Close()
+			if since != "" {
+				if cp, err = s.FeedCheckpointAt(ctx, sinceTime); err != nil {
+					return err
+				}
+			}
 			f := &feedTail{c: c, s: s, next: cp, left: count, poll: poll}
 			if follow {
 				return f.follow(ctx)
