@@ -186,16 +186,17 @@ func appendSingle1w(ctx context.Context, r *runner) (Result, error) {
 // append its own statement, queueing for the stream's row lock through its
 // commit). Run reports its ratio to append_single too.
 func appendContended(ctx context.Context, r *runner) (Result, error) {
-	side := func(s *store.Store) func(ctx context.Context, rep int) (sample, error) {
+	side := func(name string, s *store.Store) func(ctx context.Context, rep int) (sample, error) {
 		return func(ctx context.Context, rep int) (sample, error) {
-			p, err := r.planFor("append_contended", singleShape, rep, true, false)
+			p, err := r.planFor(name, singleShape, rep, true, false)
 			if err != nil {
 				return sample{}, err
 			}
 			return r.appendOurs(ctx, s, p)
 		}
 	}
-	o, b, err := r.compare(ctx, "append_contended", side(r.typed), side(r.typedAlone))
+	o, b, err := r.compare(ctx, "append_contended",
+		side("append_contended", r.typed), side("append_contended_alone", r.typedAlone))
 	if err != nil {
 		return Result{}, err
 	}
