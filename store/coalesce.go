@@ -42,6 +42,9 @@ const (
 	// coalesceFlushers is how many flushes may be in flight at once: while
 	// one waits for its commit, the next runs.
 	coalesceFlushers = 2
+	// maxParallelGroups bounds the connections one flush uses at once for
+	// the statements of its guilds.
+	maxParallelGroups = 2
 )
 
 // appendCall is one Append waiting in the coalescer.
@@ -121,7 +124,7 @@ func (c *coalescer) run() {
 			c.mu.Unlock()
 			return
 		}
-		n := min(len(c.queue), maxCoalescedCalls)
+		n := c.takeable()
 		calls := slices.Clone(c.queue[:n])
 		c.queue = slices.Delete(c.queue, 0, n)
 		c.mu.Unlock()
@@ -129,6 +132,27 @@ func (c *coalescer) run() {
 		// trace), not its cancellation: it settles every call.
 		c.flush(context.WithoutCancel(calls[0].ctx), calls)
 	}
+}
+
+// takeable returns how many queued calls the next flush takes: at most
+// maxCoalescedCalls, and no more events or bytes than one append may carry
+// (Config.MaxAppendBatch, MaxBatchBytes), so that a flush's statement stays
+// as bounded as a single append's; always at least one. c.mu is held.
+func (c *coalescer) takeable() int {
+	events, size := 0, 0
+	for i, call := range c.queue {
+		if i == maxCoalescedCalls {
+			return i
+		}
+		events += len(call.params.EventIds)
+		for j := range call.params.Data {
+			size += len(call.params.Data[j]) + len(call.params.Metadata[j])
+		}
+		if i > 0 && (events > c.s.cfg.MaxAppendBatch || (c.s.cfg.MaxBatchBytes > 0 && size > c.s.cfg.MaxBatchBytes)) {
+			return i
+		}
+	}
+	return len(c.queue)
 }
 
 // flush sends calls and settles each one.
@@ -172,8 +196,13 @@ func (c *coalescer) flush(ctx context.Context, calls []*appendCall) {
 	// transaction); a flush's guilds go out side by side.
 	errs := make([]error, len(groups))
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxParallelGroups)
 	for gi := range groups {
-		wg.Go(func() { errs[gi] = c.s.sendGroup(ctx, groups[gi], members[gi]) })
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			errs[gi] = c.s.sendGroup(ctx, groups[gi], members[gi])
+		})
 	}
 	wg.Wait()
 	stored := false

@@ -242,5 +242,7 @@ func TestCLIInjectionIsInert(t *testing.T) {
 	require.Equal(t, appended, b.countEvents(t))
 }
 
-// slowLimit flags a run slow enough to suggest an injected pg_sleep(10) ran.
-const slowLimit = 5 * time.Second
+// slowLimit flags a run slow enough to suggest an injected pg_sleep(10) ran:
+// one that ran alone takes 10 s, so a faster run cannot have run one, however
+// loaded the machine.
+const slowLimit = 9500 * time.Millisecond

@@ -76,8 +76,8 @@ func TestFaultCancelMidBatch(t *testing.T) {
 
 // TestFaultPoolExhaustion runs sixteen writers on a pool of two
 // connections with append timeouts of 5 to 150 ms: queueing for a
-// connection takes longer than that often, so many appends time out
-// waiting for one and others while they run.
+// connection (or, with coalescing, for the next flush) takes longer than
+// that often, so many appends time out waiting and others while they run.
 func TestFaultPoolExhaustion(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
@@ -94,8 +94,12 @@ func TestFaultPoolExhaustion(t *testing.T) {
 		stores:       retryingAndNot(),
 		work:         work,
 		minFaults:    10,
-		// Faults: acquires that gave up waiting for a connection.
-		faults: func(_ figures, pool *pgxpool.Pool) int { return int(pool.Stat().CanceledAcquireCount()) },
+		// Faults: acquires that gave up waiting for a connection, and
+		// appends whose time ran out while they waited (for a connection,
+		// or queued behind a coalesced flush) or ran.
+		faults: func(f figures, pool *pgxpool.Pool) int {
+			return int(pool.Stat().CanceledAcquireCount()) + f.AmbiguousCanceled
+		},
 	}.run(t, r)
 }
 
