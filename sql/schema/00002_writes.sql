@@ -375,12 +375,21 @@ COMMENT ON FUNCTION eventstore.append_events IS
 -- store's coalesced appends (group commit), one transaction and one commit
 -- for appends that would otherwise each pay for their own. Call i appends
 -- p_counts[i] events, taken in order from the event arrays, to
--- p_stream_ids[i] at p_expected[i], exactly as append_events would. Each
--- call runs in its own subtransaction: a conflict, a full stream or a
--- duplicate fails that call alone, never its neighbours. Returns one row
--- per call, in call order: the append's result, or its error (SQLSTATE,
--- message, DETAIL, constraint and table, as the error would have been
--- raised). At most 1000 calls per statement.
+-- p_stream_ids[i] at p_expected[i], exactly as append_events would, and
+-- calls on one stream take effect in call order. Returns one row per call,
+-- in call order: the append's result, or its error (SQLSTATE, message,
+-- DETAIL, constraint and table, as append_events would have raised it). At
+-- most 1000 calls per statement.
+--
+-- Set-based: the calls' stream rows are locked in one statement (in
+-- stream id order, bytewise, so two batches cannot deadlock each other);
+-- every call that passes the fast path's checks (an existing live stream
+-- of the guild, at the expected version once the earlier calls of the
+-- batch are counted, with room) is inserted by one INSERT, and each stream
+-- row is updated once. A call that does not pass, and every later call on
+-- its stream, runs afterwards through append_events in a subtransaction of
+-- its own, so that its failure fails it alone. A stored event id among the
+-- fast calls (unique_violation) sends them all that way too.
 -- +goose StatementBegin
 CREATE FUNCTION eventstore.append_batch(
     p_guild_id          text,
@@ -410,13 +419,50 @@ SECURITY DEFINER
 SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 DECLARE
-    c_max_calls CONSTANT integer := 1000;
+    c_any           CONSTANT bigint := -1;
+    c_no_stream     CONSTANT bigint := -2;
+    c_stream_exists CONSTANT bigint := -3;
+    c_max_calls     CONSTANT integer := 1000;
     v_calls integer := coalesce(cardinality(p_stream_ids), 0);
     v_total integer := coalesce(cardinality(p_event_ids), 0);
-    v_from  integer := 1;
-    v_to    integer;
-    v_probe boolean;
-    r       record;
+    -- the locked stream rows, by position k
+    s_ids     text[];
+    s_version bigint[];
+    s_limit   bigint[];
+    s_live    boolean[];
+    s_label   xid8[];
+    s_slow    boolean[];
+    s_touched boolean[];
+    -- per call
+    c_from    integer[] := '{}';
+    c_base    bigint[] := '{}';
+    c_fast    boolean[] := '{}';
+    r_new     bigint[] := '{}';
+    r_first   bigint[] := '{}';
+    r_last    bigint[] := '{}';
+    r_code    text[] := '{}';
+    r_msg     text[] := '{}';
+    r_detail  text[] := '{}';
+    r_constr  text[] := '{}';
+    r_table   text[] := '{}';
+    -- the fast calls' events
+    e_idx     integer[] := '{}';
+    e_stream  text[] := '{}';
+    e_version bigint[] := '{}';
+    e_label   xid8[] := '{}';
+    -- the fast calls' positions
+    f_idx     integer[];
+    f_lo      bigint[];
+    f_hi      bigint[];
+    v_xid     xid8 := pg_current_xact_id();
+    v_from    integer := 1;
+    v_any_fast boolean := false;
+    k         integer;
+    n         integer;
+    v_cur     bigint;
+    v_exp     bigint;
+    v_limit   bigint;
+    r         record;
 BEGIN
     IF current_setting('eventstore.guild_id', true) IS DISTINCT FROM p_guild_id THEN
         PERFORM eventstore.check_guild_context(p_guild_id);
@@ -429,45 +475,132 @@ BEGIN
             format('invalid batch of appends: 1 to %s calls, each with its expected version and a count of at least 1 event, the counts adding up to the events given', c_max_calls),
             jsonb_build_object('argument', 'events', 'value', v_calls));
     END IF;
+    IF cardinality(p_types) IS DISTINCT FROM v_total OR cardinality(p_versions) IS DISTINCT FROM v_total
+       OR cardinality(p_data) IS DISTINCT FROM v_total
+       OR (p_metadata IS NOT NULL AND cardinality(p_metadata) <> v_total)
+       OR (p_causation_ids IS NOT NULL AND cardinality(p_causation_ids) <> v_total)
+       OR (p_correlation_ids IS NOT NULL AND cardinality(p_correlation_ids) <> v_total)
+       OR (p_max_stream_events IS NOT NULL AND p_max_stream_events < 1) THEN
+        -- Leave the precise error to append_events, call by call.
+        s_ids := '{}';
+    ELSE
+        -- 1. Lock the guild's stream rows the batch names, in one statement.
+        SELECT coalesce(array_agg(x.stream_id ORDER BY x.stream_id COLLATE "C"), '{}'),
+               array_agg(x.version ORDER BY x.stream_id COLLATE "C"),
+               array_agg(x.max_events ORDER BY x.stream_id COLLATE "C"),
+               array_agg(x.deleted_at IS NULL AND x.archived_at IS NULL ORDER BY x.stream_id COLLATE "C"),
+               array_agg(greatest(v_xid, x.last_transaction_id) ORDER BY x.stream_id COLLATE "C")
+          INTO s_ids, s_version, s_limit, s_live, s_label
+          FROM (SELECT s.stream_id, s.version, s.max_events, s.deleted_at, s.archived_at, s.last_transaction_id
+                  FROM eventstore.streams s
+                 WHERE s.stream_id = ANY (p_stream_ids) AND s.guild_id = p_guild_id
+                 ORDER BY s.stream_id COLLATE "C"
+                   FOR NO KEY UPDATE) AS x;
+    END IF;
+    s_slow := array_fill(false, ARRAY[greatest(cardinality(s_ids), 1)]);
+    s_touched := s_slow;
+
+    -- 2. Decide, in call order, which calls the fast path takes.
+    FOR i IN 1 .. v_calls LOOP
+        n := p_counts[i];
+        c_from[i] := v_from;
+        c_fast[i] := false;
+        k := array_position(s_ids, p_stream_ids[i]);
+        IF k IS NOT NULL AND s_live[k] AND NOT s_slow[k] THEN
+            v_cur := s_version[k];
+            v_exp := p_expected[i];
+            v_limit := coalesce(s_limit[k], p_max_stream_events);
+            IF (v_exp = v_cur OR v_exp = c_any OR v_exp = c_stream_exists OR (v_exp = c_no_stream AND v_cur = 0))
+               AND (v_limit IS NULL OR v_cur + n <= v_limit) THEN
+                c_fast[i] := true;
+                c_base[i] := v_cur;
+                s_version[k] := v_cur + n;
+                s_touched[k] := true;
+                FOR j IN 1 .. n LOOP
+                    e_idx := e_idx || (v_from + j - 1);
+                    e_stream := e_stream || p_stream_ids[i];
+                    e_version := e_version || (v_cur + j);
+                    e_label := e_label || s_label[k];
+                END LOOP;
+                v_any_fast := true;
+            END IF;
+        END IF;
+        IF NOT c_fast[i] AND k IS NOT NULL THEN
+            s_slow[k] := true; -- later calls on this stream wait for this one
+        END IF;
+        v_from := v_from + n;
+    END LOOP;
+
+    -- 3. One INSERT for the fast calls' events, one UPDATE of their streams.
+    IF v_any_fast THEN
+        BEGIN
+            WITH ins AS (
+                INSERT INTO eventstore.events AS e
+                    (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
+                     data, metadata, causation_id, correlation_id)
+                SELECT u.label, u.sid, u.ver, p_event_ids[u.j], p_types[u.j], p_versions[u.j], p_guild_id,
+                       p_data[u.j], coalesce(p_metadata[u.j], '{}'::jsonb), p_causation_ids[u.j],
+                       p_correlation_ids[u.j]
+                  FROM unnest(e_idx, e_stream, e_version, e_label) AS u(j, sid, ver, label)
+                RETURNING e.global_position, e.stream_id, e.stream_version
+            )
+            SELECT array_agg(c.i ORDER BY c.i), array_agg(c.lo ORDER BY c.i), array_agg(c.hi ORDER BY c.i)
+              INTO f_idx, f_lo, f_hi
+              FROM (SELECT f.i, min(ins.global_position) AS lo, max(ins.global_position) AS hi
+                      FROM ins
+                      JOIN (SELECT x.i, p_stream_ids[x.i] AS sid, c_base[x.i] AS base, p_counts[x.i] AS n
+                              FROM generate_subscripts(c_fast, 1) AS x(i) WHERE c_fast[x.i]) AS f
+                        ON ins.stream_id = f.sid AND ins.stream_version BETWEEN f.base + 1 AND f.base + f.n
+                     GROUP BY f.i) AS c;
+            UPDATE eventstore.streams s
+               SET version = u.v, updated_at = now(), last_transaction_id = u.l
+              FROM unnest(s_ids, s_version, s_label, s_touched) AS u(id, v, l, touched)
+             WHERE u.touched AND s.stream_id = u.id;
+            FOR m IN 1 .. cardinality(f_idx) LOOP
+                r_new[f_idx[m]] := c_base[f_idx[m]] + p_counts[f_idx[m]];
+                r_first[f_idx[m]] := f_lo[m];
+                r_last[f_idx[m]] := f_hi[m];
+            END LOOP;
+        EXCEPTION WHEN unique_violation THEN
+            -- A stored id: every call goes through append_events, which
+            -- tells a replay from a duplicate.
+            c_fast := array_fill(false, ARRAY[v_calls]);
+            r_new := '{}'; r_first := '{}'; r_last := '{}';
+        END;
+    END IF;
+
+    -- 4. The other calls, in call order, each in its own subtransaction.
+    FOR i IN 1 .. v_calls LOOP
+        CONTINUE WHEN c_fast[i];
+        BEGIN
+            SELECT a.new_version, a.first_position, a.last_position INTO r
+              FROM eventstore.append_events(
+                    p_stream_ids[i], p_guild_id, p_expected[i],
+                    p_event_ids[c_from[i] : c_from[i] + p_counts[i] - 1],
+                    p_types[c_from[i] : c_from[i] + p_counts[i] - 1],
+                    p_versions[c_from[i] : c_from[i] + p_counts[i] - 1],
+                    p_data[c_from[i] : c_from[i] + p_counts[i] - 1],
+                    p_metadata[c_from[i] : c_from[i] + p_counts[i] - 1],
+                    p_causation_ids[c_from[i] : c_from[i] + p_counts[i] - 1],
+                    p_correlation_ids[c_from[i] : c_from[i] + p_counts[i] - 1],
+                    p_max_stream_events, true) AS a;
+            r_new[i] := r.new_version;
+            r_first[i] := r.first_position;
+            r_last[i] := r.last_position;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS error_code = RETURNED_SQLSTATE, error_message = MESSAGE_TEXT,
+                error_detail = PG_EXCEPTION_DETAIL, error_constraint = CONSTRAINT_NAME, error_table = TABLE_NAME;
+            r_code[i] := error_code; r_msg[i] := error_message; r_detail[i] := error_detail;
+            r_constr[i] := error_constraint; r_table[i] := error_table;
+        END;
+    END LOOP;
+
     FOR i IN 1 .. v_calls LOOP
         call_index := i;
-        new_version := NULL; first_position := NULL; last_position := NULL;
-        error_code := NULL; error_message := NULL; error_detail := NULL;
-        error_constraint := NULL; error_table := NULL;
-        v_to := v_from + p_counts[i] - 1;
-        -- Without the id probe first; a stored id (unique_violation) sends
-        -- the call through again with it, for its exact answer.
-        v_probe := false;
-        LOOP
-            BEGIN
-                SELECT a.new_version, a.first_position, a.last_position INTO r
-                  FROM eventstore.append_events(
-                        p_stream_ids[i], p_guild_id, p_expected[i],
-                        p_event_ids[v_from:v_to], p_types[v_from:v_to], p_versions[v_from:v_to],
-                        p_data[v_from:v_to], p_metadata[v_from:v_to], p_causation_ids[v_from:v_to],
-                        p_correlation_ids[v_from:v_to], p_max_stream_events, v_probe) AS a;
-                new_version := r.new_version;
-                first_position := r.first_position;
-                last_position := r.last_position;
-                EXIT;
-            EXCEPTION
-                WHEN unique_violation THEN
-                    IF v_probe THEN
-                        GET STACKED DIAGNOSTICS error_code = RETURNED_SQLSTATE, error_message = MESSAGE_TEXT,
-                            error_detail = PG_EXCEPTION_DETAIL, error_constraint = CONSTRAINT_NAME,
-                            error_table = TABLE_NAME;
-                        EXIT;
-                    END IF;
-                    v_probe := true;
-                WHEN OTHERS THEN
-                    GET STACKED DIAGNOSTICS error_code = RETURNED_SQLSTATE, error_message = MESSAGE_TEXT,
-                        error_detail = PG_EXCEPTION_DETAIL, error_constraint = CONSTRAINT_NAME,
-                        error_table = TABLE_NAME;
-                    EXIT;
-            END;
-        END LOOP;
+        new_version := r_new[i]; first_position := r_first[i]; last_position := r_last[i];
+        error_code := r_code[i]; error_message := r_msg[i]; error_detail := r_detail[i];
+        error_constraint := r_constr[i]; error_table := r_table[i];
         RETURN NEXT;
-        v_from := v_to + 1;
     END LOOP;
 END;
 $$;
