@@ -21,14 +21,15 @@ import (
 // trip and one commit for all of a guild's appends. Nothing waits on a
 // timer.
 //
-// Each call keeps its own outcome: append_batch runs every call in its own
-// subtransaction, so a conflict, a full stream or a duplicate fails that
-// call alone. A call returns after the shared commit. When the flush as a
-// whole fails, every call of it gets that error and its Append retries it
-// as usual (the ids are fixed, so a retry after an unknown outcome is a
-// replay); when it fails for a reason that belongs to one call (a document
-// PostgreSQL refuses to parse, say), each call is sent again alone so that
-// only that call fails.
+// Each call keeps its own outcome: append_batch stores every call that
+// passes the fast path's checks with one INSERT, and runs each other call
+// in a subtransaction of its own, so a conflict, a full stream or a
+// duplicate fails that call alone. A call returns after the shared commit.
+// When the statement as a whole fails, every call of it gets that error and
+// its Append retries it as usual (the ids are fixed, so a retry after an
+// unknown outcome is a replay); when it fails for a reason that belongs to
+// one call (a document PostgreSQL refuses to parse, say), each call is sent
+// again alone so that only that call fails.
 //
 // Calls are sorted by guild and stream within a flush, so two flushes (of
 // two Stores) lock stream rows in the same order and cannot deadlock each
@@ -36,8 +37,9 @@ import (
 
 const (
 	// maxCoalescedCalls bounds one flush; a longer queue goes out in
-	// several. It keeps a flush's subtransactions well under the number a
-	// backend tracks without overflowing (64), and its statement short.
+	// several. It keeps a flush's statement short, and the subtransactions
+	// of its calls that leave the fast path under the number a backend
+	// tracks without overflowing (64).
 	maxCoalescedCalls = 48
 	// coalesceFlushers is how many flushes may be in flight at once: while
 	// one waits for its commit, the next runs.

@@ -88,6 +88,10 @@ func TestCoalescedCallsKeepTheirOwnOutcomes(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.store.Append(store.WithGuild(t.Context(), "other-guild"), "foreign", store.NoStream, rawEvent("x", 1))
 	require.NoError(t, err)
+	_, err = b.store.Append(ctx, "existing", store.NoStream, rawEvent("x", 1))
+	require.NoError(t, err)
+	held, err := b.store.ReadForward(ctx, "holder", 1, 1)
+	require.NoError(t, err)
 
 	var wg sync.WaitGroup
 	gates := occupyFlushers(t, b, &wg)
@@ -114,6 +118,19 @@ func TestCoalescedCallsKeepTheirOwnOutcomes(t *testing.T) {
 		},
 		"next": func() (store.AppendResult, error) {
 			return b.store.Append(ctx, "conflict", store.Exact(1), rawEvent("x", 3))
+		},
+		// On a live stream at the right version (the one INSERT of the
+		// batch takes it) but with a stored id: the unique index refuses
+		// it, and every call is decided one by one.
+		"dupfast": func() (store.AppendResult, error) {
+			return b.store.Append(ctx, "existing", store.Any, taken)
+		},
+		// The stored event again where it is: a replay, the original result.
+		"holder": func() (store.AppendResult, error) {
+			return b.store.Append(ctx, "holder", store.Exact(0), taken)
+		},
+		"fast": func() (store.AppendResult, error) {
+			return b.store.Append(ctx, "existing", store.Exact(1), rawEvent("x", 5))
 		},
 	}
 	var mu sync.Mutex
@@ -144,6 +161,14 @@ func TestCoalescedCallsKeepTheirOwnOutcomes(t *testing.T) {
 	require.Equal(t, got["new"].res.FirstPosition+1, got["new"].res.LastPosition)
 	require.NoError(t, got["next"].err)
 	require.Equal(t, int64(2), got["next"].res.Version)
+	require.ErrorIs(t, got["dupfast"].err, store.ErrDuplicateEvent)
+	require.NoError(t, got["holder"].err)
+	require.Equal(t, int64(1), got["holder"].res.Version)
+	require.Equal(t, held[0].GlobalPosition, got["holder"].res.FirstPosition, "the original result")
+	require.Equal(t, 1, countRows(t, b, "holder"))
+	require.NoError(t, got["fast"].err)
+	require.Equal(t, int64(2), got["fast"].res.Version)
+	require.Equal(t, 2, countRows(t, b, "existing"))
 	require.Equal(t, 2, countRows(t, b, "gate-1"))
 
 	// Nothing refused is stored; what was acknowledged is.
