@@ -27,10 +27,10 @@ func fast(opts store.SubscriptionOptions) store.SubscriptionOptions {
 		opts.PollInterval = testPoll
 	}
 	opts.LockRetryInterval = 50 * time.Millisecond
-	if opts.RetryBackoff == 0 {
-		opts.RetryBackoff = 5 * time.Millisecond
+	if opts.Retry.BaseDelay == 0 {
+		opts.Retry.BaseDelay = 5 * time.Millisecond
 	}
-	opts.MaxRetryBackoff = 20 * time.Millisecond
+	opts.Retry.MaxDelay = 20 * time.Millisecond
 	return opts
 }
 
@@ -409,7 +409,7 @@ func TestSubscriptionHandlerRetries(t *testing.T) {
 		attempts = map[int]int{}
 		order    []int
 	)
-	sub := subscribe(t, b.store, b.ctx, store.SubscriptionOptions{MaxAttempts: 4}, func(_ context.Context, ev store.Recorded) error {
+	sub := subscribe(t, b.store, b.ctx, store.SubscriptionOptions{Retry: store.RetryPolicy{MaxAttempts: 4}}, func(_ context.Context, ev store.Recorded) error {
 		n := eventN(t, ev)
 		mu.Lock()
 		defer mu.Unlock()
