@@ -156,6 +156,8 @@ func (sub *Subscription) register(ctx context.Context, l *subscriptionLease, sta
 	}
 	info := subscriptionInfoFromRow(row)
 	switch {
+	case info.Group:
+		return fmt.Errorf("%w: subscription %q is a consumer group: join it with SubscribeGroup", ErrInvalidArgument, o.Name)
 	case info.StreamID != o.StreamID:
 		return fmt.Errorf("%w: subscription %q is stored for %s, not %s",
 			ErrInvalidArgument, o.Name, describeSource(info.StreamID), describeSource(o.StreamID))
