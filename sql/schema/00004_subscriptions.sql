@@ -362,8 +362,8 @@ BEGIN
     ON CONFLICT (name, member_id) DO UPDATE SET heartbeat_at = now(), lease_expires_at = v_until;
     DELETE FROM eventstore.subscription_group_members m
      WHERE m.name = p_name AND m.lease_expires_at <= clock_timestamp();
-    SELECT count(*) INTO v_live FROM eventstore.subscription_group_members m WHERE m.name = p_name;
-    v_share := ceil(v_first.partition_count::numeric / greatest(v_live, 1));
+    SELECT count(*)::integer INTO v_live FROM eventstore.subscription_group_members m WHERE m.name = p_name;
+    v_share := ceil(v_first.partition_count::numeric / greatest(v_live, 1))::integer;
 
     -- Renew what it holds (an expired lease nobody claimed meanwhile too:
     -- a claim would have changed the holder).
