@@ -240,10 +240,14 @@ func TestPersistentSubscriptionSingleConsumer(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Equal(t, seq(0, 10), ns(t, ra.waitLen(t, 10)))
-	time.Sleep(3 * testPoll)
+	// B reports that a claim was refused: it is a standby, and a standby
+	// reads nothing.
+	require.Eventually(t, func() bool { return subB.State() == store.StateStandby }, deliveryLimit, 5*time.Millisecond)
 	require.True(t, subA.Active())
+	require.Equal(t, store.StateLive, subA.State())
 	require.False(t, subB.Active(), "B is a standby")
-	require.Zero(t, rb.len(), "only the lock holder receives events")
+	require.Zero(t, rb.len(), "only the lease holder receives events")
+	require.Zero(t, subB.Handled())
 
 	require.NoError(t, subA.Stop())
 	waitClosed(t, subB.Live(), "B takes over")
