@@ -41,6 +41,7 @@ type listener struct {
 	health    time.Duration
 	self      string       // notifications with this payload come from our own Store
 	skipped   atomic.Int64 // own notifications skipped
+	connected func(up bool) // optional: told when it starts and stops listening
 }
 
 // newListener returns a listener whose connections use the pool's
@@ -107,6 +108,10 @@ func (l *listener) session(ctx context.Context) error {
 	defer closeDedicated(conn)
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{NotifyChannel}.Sanitize()); err != nil {
 		return err
+	}
+	if l.connected != nil {
+		l.connected(true)
+		defer l.connected(false)
 	}
 	l.readyOnce.Do(func() { close(l.ready) })
 	l.wake()

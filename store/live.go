@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // liveHub is a Store's live layer: the one listener of the Store (a single
@@ -20,9 +21,11 @@ import (
 type liveHub struct {
 	s *Store
 
-	mu      sync.Mutex
-	waiters map[*waiter]struct{}
-	run     *listenerRun // nil while no waiter has joined
+	mu        sync.Mutex
+	waiters   map[*waiter]struct{}
+	run       *listenerRun // nil while no waiter has joined
+	connects  atomic.Int64 // successful LISTENs
+	listening atomic.Bool
 }
 
 // listenerRun is one run of the listener, from the first join to the last
@@ -35,14 +38,16 @@ type listenerRun struct {
 
 // waiter is one consumer's place in the hub.
 type waiter struct {
-	hub *liveHub
-	run *listenerRun
+	hub   *liveHub
+	run   *listenerRun
+	state func() SubscriptionState // the consumer's, for Stats
 	// c receives coalesced wake-ups (capacity 1).
 	c chan struct{}
 }
 
-// join registers a waiter, starting the listener when none runs.
-func (h *liveHub) join() *waiter {
+// join registers a waiter for a consumer whose state state reports,
+// starting the listener when none runs.
+func (h *liveHub) join(state func() SubscriptionState) *waiter {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.waiters == nil {
@@ -52,13 +57,19 @@ func (h *liveHub) join() *waiter {
 		ctx, cancel := context.WithCancel(context.Background())
 		r := &listenerRun{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
 		l := newListener(h.s, r.ready, h.wakeAll)
+		l.connected = func(up bool) {
+			h.listening.Store(up)
+			if up {
+				h.connects.Add(1)
+			}
+		}
 		go func() {
 			defer close(r.done)
 			l.run(ctx)
 		}()
 		h.run = r
 	}
-	w := &waiter{hub: h, run: h.run, c: make(chan struct{}, 1)}
+	w := &waiter{hub: h, run: h.run, state: state, c: make(chan struct{}, 1)}
 	h.waiters[w] = struct{}{}
 	return w
 }
@@ -102,6 +113,17 @@ func (h *liveHub) wakeAll() {
 		default:
 		}
 	}
+}
+
+// stats reports the listener and the consumers' states.
+func (h *liveHub) stats() LiveStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := LiveStats{Listening: h.listening.Load(), ListenerConnects: h.connects.Load(), Consumers: map[SubscriptionState]int{}}
+	for w := range h.waiters {
+		st.Consumers[w.state()]++
+	}
+	return st
 }
 
 // committed is called after events this Store appended have committed: it

@@ -53,6 +53,10 @@ func TestOneListenerPerStore(t *testing.T) {
 	first := listeners(t, b)
 	require.Len(t, first, 1, "LISTEN connections of one Store with %d subscriptions", n)
 	require.Len(t, backends(t, b, "eventstore listener"), 1)
+	live := b.store.Stats().Live
+	require.True(t, live.Listening)
+	require.EqualValues(t, 1, live.ListenerConnects)
+	require.Equal(t, map[store.SubscriptionState]int{store.StateLive: n}, live.Consumers)
 
 	delivered := func(want int64) func() bool {
 		return func() bool {
@@ -78,10 +82,14 @@ func TestOneListenerPerStore(t *testing.T) {
 		return len(now) == 1 && now[0] != first[0]
 	}, deliveryLimit, 10*time.Millisecond)
 
+	require.Eventually(t, func() bool { return b.store.Stats().Live.ListenerConnects >= 3 && b.store.Stats().Live.Listening },
+		deliveryLimit, 5*time.Millisecond, "it reconnects after each kill")
 	for _, sub := range subs {
 		require.NoError(t, sub.Stop())
 		require.Equal(t, store.StateStopped, sub.State())
 	}
+	require.Empty(t, b.store.Stats().Live.Consumers)
+	require.False(t, b.store.Stats().Live.Listening)
 	require.Eventually(t, func() bool { return len(backends(t, b, "eventstore listener")) == 0 },
 		deliveryLimit, 10*time.Millisecond, "the listener outlived the last subscription")
 }

@@ -20,7 +20,7 @@ const chaseStart = 10 * time.Millisecond
 func (sub *Subscription) consume(ctx context.Context, lease *subscriptionLease, pos subPosition) error {
 	sub.setPosition(pos)
 	sub.setState(StateCatchingUp)
-	w := sub.store.live.join()
+	w := sub.store.live.join(sub.State)
 	defer w.leave()
 	failures := backoff{policy: reconnectPolicy()}
 	idle := idleWait{poll: sub.opts.PollInterval, coalesce: sub.opts.CoalesceWindow, wake: w.c}
