@@ -303,3 +303,88 @@ func maxHeld(procs []*groupProc) int {
 	}
 	return n
 }
+
+// TestConsumerGroupRefusals: bad options and a name stored as something
+// else are refused at SubscribeGroup, with nothing started; a partitioned
+// Subscribe on a group's name is refused too.
+func TestConsumerGroupRefusals(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	h := func(context.Context, store.Recorded) error { return nil }
+	for _, tc := range []struct {
+		name string
+		opts store.GroupOptions
+	}{
+		{"no name", store.GroupOptions{}},
+		{"stream", store.GroupOptions{SubscriptionOptions: store.SubscriptionOptions{Name: "g", StreamID: "s"}}},
+		{"partition", store.GroupOptions{SubscriptionOptions: store.SubscriptionOptions{Name: "g", Partition: store.FeedPartition{Member: 1, Count: 2}}}},
+		{"too many partitions", store.GroupOptions{SubscriptionOptions: store.SubscriptionOptions{Name: "g"}, Partitions: store.MaxGroupPartitions + 1}},
+		{"negative partitions", store.GroupOptions{SubscriptionOptions: store.SubscriptionOptions{Name: "g"}, Partitions: -1}},
+	} {
+		_, err := b.store.SubscribeGroup(b.ctx, tc.opts, h)
+		require.ErrorIs(t, err, store.ErrInvalidArgument, tc.name)
+	}
+	groups, err := b.store.ConsumerGroups(b.ctx)
+	require.NoError(t, err)
+	require.Empty(t, groups, "nothing registered")
+
+	// A plain persistent subscription's name is no group, and a group's name
+	// is no plain subscription; a group keeps its partition count.
+	plain := subscribe(t, b.store, b.ctx, store.SubscriptionOptions{Name: "plain"}, h)
+	require.NoError(t, plain.Stop())
+	_, err = b.store.SubscribeGroup(b.ctx, store.GroupOptions{SubscriptionOptions: store.SubscriptionOptions{Name: "plain"}}, h)
+	require.ErrorIs(t, err, store.ErrInvalidArgument)
+
+	m, err := b.store.SubscribeGroup(b.ctx, store.GroupOptions{SubscriptionOptions: fast(store.SubscriptionOptions{Name: "g"}), Partitions: 4}, h)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Stop() })
+	_, err = b.store.SubscribeGroup(b.ctx, store.GroupOptions{SubscriptionOptions: store.SubscriptionOptions{Name: "g"}, Partitions: 8}, h)
+	require.ErrorIs(t, err, store.ErrInvalidArgument)
+	for _, p := range []store.FeedPartition{{}, {Member: 0, Count: 4}} {
+		_, err = b.store.Subscribe(b.ctx, store.SubscriptionOptions{Name: "g", Partition: p}, h)
+		require.ErrorIs(t, err, store.ErrInvalidArgument)
+	}
+	require.NoError(t, m.Stop())
+	require.Equal(t, store.StateStopped, m.State())
+}
+
+// TestConsumerGroupStops: a handler that gives up (no dead letter) stops
+// its member with the *HandlerError, and the partition's checkpoint stays
+// right before the event; deleting the group stops its members with
+// ErrSubscriptionNotFound.
+func TestConsumerGroupStops(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.store.Append(b.ctx, "s", store.NoStream, rawEvents(3, 0)...)
+	require.NoError(t, err)
+	opts := store.GroupOptions{SubscriptionOptions: fast(store.SubscriptionOptions{Name: "failing", Retry: store.RetryPolicy{MaxAttempts: 2}}), Partitions: 2}
+	m, err := b.store.SubscribeGroup(b.ctx, opts, func(_ context.Context, ev store.Recorded) error {
+		if eventN(t, ev) == 1 {
+			return errors.New("boom")
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	waitClosed(t, m.Done(), "the member stops")
+	var herr *store.HandlerError
+	require.ErrorAs(t, m.Wait(), &herr)
+	require.EqualValues(t, 2, herr.Event.Version)
+	require.Equal(t, 2, herr.Attempts)
+	require.Equal(t, store.StateFailed, m.State())
+	infos, err := b.store.SubscriptionInfo(b.ctx, "failing")
+	require.NoError(t, err)
+	var handled int64
+	for _, info := range infos {
+		require.True(t, info.Group)
+		handled += info.Handled
+	}
+	require.EqualValues(t, 1, handled, "the event before the failing one")
+
+	opts.Name = "deleted"
+	m, err = b.store.SubscribeGroup(b.ctx, opts, func(context.Context, store.Recorded) error { return nil })
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(m.Partitions()) == 2 }, deliveryLimit, 5*time.Millisecond)
+	require.NoError(t, b.store.DeleteSubscription(b.ctx, "deleted"))
+	waitClosed(t, m.Done(), "the member stops")
+	require.ErrorIs(t, m.Wait(), store.ErrSubscriptionNotFound)
+}
