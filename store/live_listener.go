@@ -39,8 +39,8 @@ type listener struct {
 	ready     chan struct{} // closed after the first LISTEN
 	readyOnce sync.Once
 	health    time.Duration
-	self      string       // notifications with this payload come from our own Store
-	skipped   atomic.Int64 // own notifications skipped
+	self      string        // notifications with this payload come from our own Store
+	skipped   atomic.Int64  // own notifications skipped
 	connected func(up bool) // optional: told when it starts and stops listening
 }
 
