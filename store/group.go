@@ -266,7 +266,7 @@ func (m *GroupMember) heartbeats(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case err != nil && !retryable(err, true):
+		case err != nil && !retryableInBackground(err):
 			return err
 		case err != nil:
 			if time.Since(lastOK) > ttl {
@@ -432,7 +432,7 @@ func (m *GroupMember) reap() error {
 		part := m.running[p]
 		delete(m.running, p)
 		m.handled += part.sub.Handled()
-		if e := part.err; e != nil && !errors.Is(e, errLeaseLost) && !retryable(e, true) && !errors.Is(e, context.Canceled) {
+		if e := part.err; e != nil && !errors.Is(e, errLeaseLost) && !retryableInBackground(e) && !errors.Is(e, context.Canceled) {
 			err = errors.Join(err, e)
 		}
 	}

@@ -29,7 +29,7 @@ func (sub *Subscription) consume(ctx context.Context, lease *subscriptionLease, 
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case err != nil && !retryable(err, true):
+		case err != nil && !retryableInBackground(err):
 			return err // a lost lease, a handler that gave up, a deleted stream…
 		case err != nil:
 			wait := failures.fail()
@@ -110,8 +110,14 @@ func (iw *idleWait) wait(ctx context.Context, progressed bool) error {
 // be read at once.
 func (sub *Subscription) step(ctx context.Context, lease *subscriptionLease, pos *subPosition) (progressed, more bool, err error) {
 	events, next, more, decErr, err := sub.read(ctx, *pos)
-	if err != nil || next == *pos {
+	switch {
+	case err != nil:
 		return false, more, err
+	case next == *pos && lease != nil && sub.position() != *pos:
+		// The last save failed after the batch was handled: save again.
+		return false, more, sub.save(ctx, lease, *pos, 0)
+	case next == *pos:
+		return false, more, nil
 	}
 	start := *pos
 	handled := int64(0) // handled since the last save
@@ -198,16 +204,30 @@ func (sub *Subscription) wanted(ev Recorded) bool {
 // save records pos after handled more events: in memory, and for a
 // persistent subscription in its row, with its lease token. A save made
 // while the subscription stops still runs (bounded in time).
+//
+// sub.pos is the saved position: when a save fails, the consume loop's
+// position runs ahead of it, and the next step saves again (with the
+// handled count of the failed save).
 func (sub *Subscription) save(ctx context.Context, lease *subscriptionLease, pos subPosition, handled int64) error {
 	if lease != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 		defer cancel()
+		handled += sub.unsaved
 		if err := lease.save(sctx, pos, handled); err != nil {
+			sub.unsaved = handled
 			return err
 		}
+		sub.unsaved = 0
 	}
 	sub.setPosition(pos)
 	return nil
+}
+
+// position returns the last saved position.
+func (sub *Subscription) position() subPosition {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.pos
 }
 
 // isDecodeError reports an error made only of *DecodeError values (a read

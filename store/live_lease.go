@@ -89,7 +89,7 @@ func (sub *Subscription) holdLease(ctx context.Context) error {
 		// A lost lease, or a transient failure whatever step it hit: claim
 		// the lease again (this consumer's own lease is granted back at
 		// once unless another consumer took it meanwhile).
-		if !errors.Is(err, errLeaseLost) && !retryable(err, true) {
+		if !errors.Is(err, errLeaseLost) && !retryableInBackground(err) {
 			return err
 		}
 		sub.setState(StateStandby)
@@ -287,7 +287,7 @@ func (l *subscriptionLease) keepAlive(ctx context.Context, stop context.CancelCa
 			deadline = time.Now().Add(l.ttl)
 		case ctx.Err() != nil:
 			return
-		case errors.Is(err, errLeaseLost) || errors.Is(err, ErrSubscriptionNotFound) || !retryable(err, false):
+		case errors.Is(err, errLeaseLost) || errors.Is(err, ErrSubscriptionNotFound) || !retryableInBackground(err):
 			stop(err)
 			return
 		case time.Now().Add(every).After(deadline):

@@ -152,6 +152,22 @@ func retryable(err error, replayable bool) bool {
 	return false
 }
 
+// retryableInBackground reports whether background work — a subscription's
+// reads, checkpoint saves and lease claims, a consumer group's heartbeats —
+// tries again after err. It retries what an operation retries (as
+// replayable: it reads again, and its saves carry their lease token), and
+// also a statement the server cancelled (ErrStatementCanceled:
+// statement_timeout, lock_timeout, pg_cancel_backend). An operation returns
+// that error to its caller, who decides; background work has no caller to
+// decide, so it backs off (reconnectPolicy) and tries again until its
+// context ends, logging every failure. Everything else (a deleted stream or
+// subscription, a guild error, a permission error, …) stops it. It is the
+// one place, with retryable, that decides retries from the error kinds
+// mapError gives.
+func retryableInBackground(err error) bool {
+	return retryable(err, true) || errors.Is(mapError(err), ErrStatementCanceled)
+}
+
 // sleepCtx waits for d, or returns the context's error as soon as ctx is done.
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {

@@ -161,9 +161,11 @@ type Subscription struct {
 	err      error // set before done is closed
 
 	mu      sync.Mutex
-	pos     subPosition
+	pos     subPosition // the last saved position
 	state   SubscriptionState
 	handled int64
+
+	unsaved int64 // handled count of a failed save; only the consume loop uses it
 }
 
 // subPosition is a subscription's checkpoint: a feed checkpoint for the
@@ -457,7 +459,7 @@ func (sub *Subscription) retryTransient(ctx context.Context, what string, fn fun
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !retryable(err, true) {
+		if !retryableInBackground(err) {
 			return err
 		}
 		wait := b.fail()
