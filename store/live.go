@@ -6,6 +6,25 @@ import (
 	"sync/atomic"
 )
 
+// The live layer runs every subscription and consumer group partition of a
+// Store. It is these files, and the rest of the package uses it through a
+// small interface:
+//
+//   - live.go: liveHub, the Store's one listener and in-process waker.
+//     join(state) gives a consumer its waiter (wake-up channel c, ready,
+//     leave); committed() wakes every consumer after the Store's own
+//     commits; stats() reports it (Stats.Live).
+//   - live_listener.go: the LISTEN connection, reconnecting with backoff.
+//   - live_consume.go: the consume loop, consume(ctx, lease, pos): read a
+//     batch, deliver it (subscription_deliver.go), save the checkpoint;
+//     catching up or live.
+//   - live_lease.go: a persistent subscription's lease: holdLease (standby,
+//     claim, keep alive, release).
+//
+// Subscribe (subscription.go) and SubscribeGroup (group.go) build consumers
+// on it; a consumer's SubscriptionState (subscription_state.go) says where
+// in it the consumer is.
+
 // liveHub is a Store's live layer: the one listener of the Store (a single
 // LISTEN connection, however many subscriptions run) and the in-process
 // waker. Consumers join it while they run and wait on their waiter's
