@@ -11,6 +11,28 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type EventstoreConsumerGroup struct {
+	Name             string
+	GuildID          pgtype.Text
+	Partitions       int32
+	LiveMembers      int32
+	HeldPartitions   int32
+	UnheldPartitions int32
+	Handled          int64
+	UpdatedAt        interface{}
+}
+
+type EventstoreConsumerGroupMember struct {
+	Name           string
+	MemberID       string
+	GuildID        pgtype.Text
+	JoinedAt       time.Time
+	HeartbeatAt    time.Time
+	LeaseExpiresAt time.Time
+	Alive          bool
+	Partitions     interface{}
+}
+
 // Events a persistent subscription's handler gave up on; retry with eventstore.dead_letter_retry(id), forget with eventstore.dead_letter_drop(id)
 type EventstoreDeadLetter struct {
 	ID              int64
@@ -207,6 +229,20 @@ type EventstoreSubscription struct {
 	LeaseExpiresAt *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// The row is a partition of a consumer group (see subscription_group_members)
+	ConsumerGroup bool
+}
+
+// Members of consumer groups: each holds a fair share of the group's partitions while its lease lasts
+type EventstoreSubscriptionGroupMember struct {
+	Name string
+	// The member: host, process id and a per-member id; the holder of the partitions it holds
+	MemberID    string
+	GuildID     pgtype.Text
+	JoinedAt    time.Time
+	HeartbeatAt time.Time
+	// When the member counts as gone unless it heartbeats again
+	LeaseExpiresAt time.Time
 }
 
 // Persistent subscriptions: checkpoint, events still to pass (upper bound before filters; feed counts stop at 10001) and how long the next has waited, whether a consumer holds it now

@@ -295,7 +295,7 @@ const subscriptionReset = `-- name: SubscriptionReset :many
 SELECT r.name, r.partition_member, r.partition_count, r.stream_id,
        r.checkpoint_transaction_id, r.checkpoint_position, r.checkpoint_version,
        r.filter, r.guild_id, r.handled_count, r.holder, r.lease_token, r.lease_expires_at,
-       r.created_at, r.updated_at
+       r.created_at, r.updated_at, r.consumer_group
   FROM eventstore.subscription_reset(
         $1::text, $2::text,
         $3::xid8, $4::bigint, $5::bigint) AS r
@@ -344,6 +344,7 @@ func (q *Queries) SubscriptionReset(ctx context.Context, arg SubscriptionResetPa
 			&i.LeaseExpiresAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ConsumerGroup,
 		); err != nil {
 			return nil, err
 		}

@@ -12,6 +12,97 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const consumerGroupList = `-- name: ConsumerGroupList :many
+SELECT g.name::text AS name, coalesce(g.guild_id, '')::text AS guild_id, g.partitions::int AS partitions,
+       g.live_members::int AS live_members, g.held_partitions::int AS held_partitions,
+       g.unheld_partitions::int AS unheld_partitions, g.handled::bigint AS handled
+  FROM eventstore.consumer_groups g
+ WHERE ($1::text = '' OR g.guild_id = $1::text)
+ ORDER BY g.name
+`
+
+type ConsumerGroupListRow struct {
+	Name             string
+	GuildID          string
+	Partitions       int32
+	LiveMembers      int32
+	HeldPartitions   int32
+	UnheldPartitions int32
+	Handled          int64
+}
+
+// Every consumer group (of guild_id, unless it is empty), by name.
+func (q *Queries) ConsumerGroupList(ctx context.Context, guildID string) ([]ConsumerGroupListRow, error) {
+	rows, err := q.db.Query(ctx, consumerGroupList, guildID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ConsumerGroupListRow{}
+	for rows.Next() {
+		var i ConsumerGroupListRow
+		if err := rows.Scan(
+			&i.Name,
+			&i.GuildID,
+			&i.Partitions,
+			&i.LiveMembers,
+			&i.HeldPartitions,
+			&i.UnheldPartitions,
+			&i.Handled,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const consumerGroupMembers = `-- name: ConsumerGroupMembers :many
+SELECT m.name::text AS name, m.member_id::text AS member_id, m.alive::boolean AS alive,
+       m.heartbeat_at::timestamptz AS heartbeat_at, m.partitions::int[] AS partitions
+  FROM eventstore.consumer_group_members m
+ WHERE ($1::text = '' OR m.guild_id = $1::text)
+ ORDER BY m.name, m.member_id
+`
+
+type ConsumerGroupMembersRow struct {
+	Name        string
+	MemberID    string
+	Alive       bool
+	HeartbeatAt time.Time
+	Partitions  []int32
+}
+
+// The members of the consumer groups (of guild_id, unless it is empty).
+func (q *Queries) ConsumerGroupMembers(ctx context.Context, guildID string) ([]ConsumerGroupMembersRow, error) {
+	rows, err := q.db.Query(ctx, consumerGroupMembers, guildID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ConsumerGroupMembersRow{}
+	for rows.Next() {
+		var i ConsumerGroupMembersRow
+		if err := rows.Scan(
+			&i.Name,
+			&i.MemberID,
+			&i.Alive,
+			&i.HeartbeatAt,
+			&i.Partitions,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const subscriptionCheckpointSave = `-- name: SubscriptionCheckpointSave :one
 SELECT eventstore.subscription_checkpoint_save(
         $1::text, $2::int, $3::text, $4::bigint,
@@ -121,7 +212,7 @@ const subscriptionGet = `-- name: SubscriptionGet :many
 SELECT s.name, s.partition_member, s.partition_count, s.stream_id,
        s.checkpoint_transaction_id, s.checkpoint_position, s.checkpoint_version,
        s.filter, s.guild_id, s.handled_count, s.holder, s.lease_token, s.lease_expires_at,
-       s.created_at, s.updated_at
+       s.created_at, s.updated_at, s.consumer_group
   FROM eventstore.subscriptions s
  WHERE s.name = $1::text
    AND ($2::text = '' OR s.guild_id = $2::text)
@@ -159,6 +250,7 @@ func (q *Queries) SubscriptionGet(ctx context.Context, arg SubscriptionGetParams
 			&i.LeaseExpiresAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ConsumerGroup,
 		); err != nil {
 			return nil, err
 		}
@@ -170,11 +262,120 @@ func (q *Queries) SubscriptionGet(ctx context.Context, arg SubscriptionGetParams
 	return items, nil
 }
 
+const subscriptionGroupHeartbeat = `-- name: SubscriptionGroupHeartbeat :many
+SELECT h.partition_member::int AS partition_member,
+       h.lease_token::bigint AS lease_token,
+       h.checkpoint_transaction_id::xid8 AS checkpoint_transaction_id,
+       h.checkpoint_position::bigint AS checkpoint_position,
+       h.keep::boolean AS keep,
+       h.share::int AS share,
+       h.live_members::int AS live_members
+  FROM eventstore.subscription_group_heartbeat($1::text, $2::text, $3::text,
+                                               $4::float8) AS h
+`
+
+type SubscriptionGroupHeartbeatParams struct {
+	Name         string
+	GuildID      pgtype.Text
+	MemberID     string
+	LeaseSeconds float64
+}
+
+type SubscriptionGroupHeartbeatRow struct {
+	PartitionMember         int32
+	LeaseToken              int64
+	CheckpointTransactionID uint64
+	CheckpointPosition      int64
+	Keep                    bool
+	Share                   int32
+	LiveMembers             int32
+}
+
+// One heartbeat of a consumer group member: the partitions it holds after
+// it (keep = false: beyond its share, to hand back), its share and the
+// number of live members.
+func (q *Queries) SubscriptionGroupHeartbeat(ctx context.Context, arg SubscriptionGroupHeartbeatParams) ([]SubscriptionGroupHeartbeatRow, error) {
+	rows, err := q.db.Query(ctx, subscriptionGroupHeartbeat,
+		arg.Name,
+		arg.GuildID,
+		arg.MemberID,
+		arg.LeaseSeconds,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SubscriptionGroupHeartbeatRow{}
+	for rows.Next() {
+		var i SubscriptionGroupHeartbeatRow
+		if err := rows.Scan(
+			&i.PartitionMember,
+			&i.LeaseToken,
+			&i.CheckpointTransactionID,
+			&i.CheckpointPosition,
+			&i.Keep,
+			&i.Share,
+			&i.LiveMembers,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const subscriptionGroupJoin = `-- name: SubscriptionGroupJoin :exec
+SELECT eventstore.subscription_group_join($1::text, $2::text, $3::int,
+        $4::xid8, $5::bigint, $6::jsonb)
+`
+
+type SubscriptionGroupJoinParams struct {
+	Name                    string
+	GuildID                 pgtype.Text
+	Partitions              int32
+	CheckpointTransactionID uint64
+	CheckpointPosition      int64
+	Filter                  []byte
+}
+
+// Registers the partitions of a consumer group when it is new
+// (eventstore.subscription_group_join).
+func (q *Queries) SubscriptionGroupJoin(ctx context.Context, arg SubscriptionGroupJoinParams) error {
+	_, err := q.db.Exec(ctx, subscriptionGroupJoin,
+		arg.Name,
+		arg.GuildID,
+		arg.Partitions,
+		arg.CheckpointTransactionID,
+		arg.CheckpointPosition,
+		arg.Filter,
+	)
+	return err
+}
+
+const subscriptionGroupLeave = `-- name: SubscriptionGroupLeave :exec
+SELECT eventstore.subscription_group_leave($1::text, $2::text, $3::text)
+`
+
+type SubscriptionGroupLeaveParams struct {
+	Name     string
+	GuildID  pgtype.Text
+	MemberID string
+}
+
+// Releases a member's partitions and forgets the member.
+func (q *Queries) SubscriptionGroupLeave(ctx context.Context, arg SubscriptionGroupLeaveParams) error {
+	_, err := q.db.Exec(ctx, subscriptionGroupLeave, arg.Name, arg.GuildID, arg.MemberID)
+	return err
+}
+
 const subscriptionList = `-- name: SubscriptionList :many
 SELECT s.name, s.partition_member, s.partition_count, s.stream_id,
        s.checkpoint_transaction_id, s.checkpoint_position, s.checkpoint_version,
        s.filter, s.guild_id, s.handled_count, s.holder, s.lease_token, s.lease_expires_at,
-       s.created_at, s.updated_at
+       s.created_at, s.updated_at, s.consumer_group
   FROM eventstore.subscriptions s
  WHERE ($1::text = '' OR s.guild_id = $1::text)
  ORDER BY s.name, s.partition_member
@@ -206,6 +407,7 @@ func (q *Queries) SubscriptionList(ctx context.Context, guildID string) ([]Event
 			&i.LeaseExpiresAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ConsumerGroup,
 		); err != nil {
 			return nil, err
 		}
@@ -221,7 +423,7 @@ const subscriptionRegister = `-- name: SubscriptionRegister :one
 SELECT r.name, r.partition_member, r.partition_count, r.stream_id,
        r.checkpoint_transaction_id, r.checkpoint_position, r.checkpoint_version,
        r.filter, r.guild_id, r.handled_count, r.holder, r.lease_token, r.lease_expires_at,
-       r.created_at, r.updated_at
+       r.created_at, r.updated_at, r.consumer_group
   FROM eventstore.subscription_register(
         $1::text, $2::int, $3::int, $4::text,
         $5::xid8, $6::bigint, $7::bigint,
@@ -271,6 +473,7 @@ func (q *Queries) SubscriptionRegister(ctx context.Context, arg SubscriptionRegi
 		&i.LeaseExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ConsumerGroup,
 	)
 	return i, err
 }

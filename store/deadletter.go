@@ -199,7 +199,7 @@ func (sub *Subscription) redeliverDeadLetters(ctx context.Context, lease *subscr
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if attempts == 0 && herr != nil && isTransient(herr) {
+		if attempts == 0 && herr != nil && retryableInBackground(herr) {
 			return herr // the database, not the event: try again later
 		}
 		p := db.DeadLetterRedeliveredParams{ID: d.ID, GuildID: lease.guild, Attempts: int32(attempts)}

@@ -68,7 +68,7 @@ func TestDeadLettersStoredAndRetried(t *testing.T) {
 	h.broken.Store(true)
 	var callbacks atomic.Int64
 	opSubscribe(t, b.store, b.ctx, store.SubscriptionOptions{
-		Name: "proj", MaxAttempts: 2,
+		Name: "proj", Retry: store.RetryPolicy{MaxAttempts: 2},
 		DeadLetterFunc: func(ctx context.Context, ev store.Recorded, cause error) error {
 			callbacks.Add(1) // the callback still runs
 			return store.ContinueAfterDeadLetter(ctx, ev, cause)
@@ -149,7 +149,7 @@ func TestDeadLetterWithoutCallbackStops(t *testing.T) {
 	waitFeedOp(t, b, 2)
 	h := &flakyHandler{fail: map[int]bool{2: true}}
 	h.broken.Store(true)
-	sub := opSubscribe(t, b.store, b.ctx, store.SubscriptionOptions{Name: "strict", StreamID: "game-1", MaxAttempts: 1}, h.handle(t))
+	sub := opSubscribe(t, b.store, b.ctx, store.SubscriptionOptions{Name: "strict", StreamID: "game-1", Retry: store.RetryPolicy{MaxAttempts: 1}}, h.handle(t))
 	var herr *store.HandlerError
 	require.ErrorAs(t, sub.Wait(), &herr)
 	dls, err := b.store.DeadLetters(b.ctx, "strict")
@@ -159,7 +159,7 @@ func TestDeadLetterWithoutCallbackStops(t *testing.T) {
 	require.Equal(t, 1, dls[0].Attempts)
 
 	// Restarted, it fails on the same event again: the same dead letter.
-	sub = opSubscribe(t, b.store, b.ctx, store.SubscriptionOptions{Name: "strict", StreamID: "game-1", MaxAttempts: 1}, h.handle(t))
+	sub = opSubscribe(t, b.store, b.ctx, store.SubscriptionOptions{Name: "strict", StreamID: "game-1", Retry: store.RetryPolicy{MaxAttempts: 1}}, h.handle(t))
 	require.ErrorAs(t, sub.Wait(), &herr)
 	dls, err = b.store.DeadLetters(b.ctx, "strict")
 	require.NoError(t, err)
@@ -182,7 +182,7 @@ func TestDeadLetterInMemorySubscription(t *testing.T) {
 	require.NoError(t, err)
 	h := &flakyHandler{fail: map[int]bool{1: true}}
 	h.broken.Store(true)
-	opSubscribe(t, b.store, b.ctx, store.SubscriptionOptions{StreamID: "game-1", MaxAttempts: 1,
+	opSubscribe(t, b.store, b.ctx, store.SubscriptionOptions{StreamID: "game-1", Retry: store.RetryPolicy{MaxAttempts: 1},
 		DeadLetterFunc: store.ContinueAfterDeadLetter}, h.handle(t))
 	require.Eventually(t, func() bool { return len(h.handled()) == 1 }, 20*time.Second, 5*time.Millisecond)
 	var n int

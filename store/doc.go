@@ -30,8 +30,21 @@
 //
 // Subscriptions: Subscribe delivers the feed (or one stream) to a handler,
 // catching up and then following live; named subscriptions keep a
-// checkpoint and have one active consumer across processes; a Broadcaster
-// fans events out in process (see docs/FEED.md).
+// checkpoint and have one active consumer across processes (a lease in
+// their row); SubscribeGroup spreads a subscription's partitions over the
+// live members of a consumer group, rebalancing as they join, stop or die;
+// a Broadcaster fans events out in process (see docs/FEED.md).
+//
+// The live layer runs every subscription: the Store's one listener (a
+// single LISTEN connection, open while a subscription runs) and in-process
+// waker (live.go), the consume loop (live_consume.go) and the leases
+// (live_lease.go). A subscription's state (SubscriptionState) moves
+//
+//	standby ──lease granted──► catching up ◄──full page── live
+//	   ▲                           │                      ▲
+//	   └──lease lost───────────────┴──caught up───────────┘
+//
+// and ends stopped (Stop, its context) or failed (Wait says why).
 //
 // Standbys: Config.Replicas sends the reads to hot standbys of the primary,
 // with read-your-writes for the Store's own writes (and ConsistencyToken

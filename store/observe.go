@@ -221,6 +221,23 @@ type Stats struct {
 	// replicas sent to the primary: no standby was healthy, or none had
 	// replayed a write the read had to see within MaxWait.
 	PrimaryReads int64
+	// Live describes the Store's live layer: its listener and the
+	// subscriptions (and consumer group partitions) running on it.
+	Live LiveStats
+}
+
+// LiveStats describes a Store's live layer (see Stats.Live).
+type LiveStats struct {
+	// Listening says that the Store's one LISTEN connection is open and
+	// listening now (it is open while a subscription runs).
+	Listening bool
+	// ListenerConnects counts the listener's successful LISTENs since the
+	// Store was created: more than one per run of subscriptions means it
+	// reconnected.
+	ListenerConnects int64
+	// Consumers counts the running consumers (subscriptions and consumer
+	// group partitions) by state.
+	Consumers map[SubscriptionState]int
 }
 
 // counters are the atomic counters behind Stats.
@@ -280,6 +297,7 @@ func (s *Store) Stats() Stats {
 		}
 	}
 	st.Replicas, st.PrimaryReads = s.replicas.stats()
+	st.Live = s.live.stats()
 	return st
 }
 

@@ -43,8 +43,8 @@ func opSubscribe(t *testing.T, s *store.Store, ctx context.Context, opts store.S
 	t.Helper()
 	opts.PollInterval = 100 * time.Millisecond
 	opts.LockRetryInterval = 50 * time.Millisecond
-	opts.RetryBackoff = 5 * time.Millisecond
-	opts.MaxRetryBackoff = 20 * time.Millisecond
+	opts.Retry.BaseDelay = 5 * time.Millisecond
+	opts.Retry.MaxDelay = 20 * time.Millisecond
 	sub, err := s.Subscribe(ctx, opts, h)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sub.Stop() })

@@ -99,6 +99,39 @@ func (p RetryPolicy) Wait(ctx context.Context, attempt int) error {
 	return sleepCtx(ctx, p.Backoff(attempt))
 }
 
+// backoff paces one retry loop by a RetryPolicy: every loop of the package
+// that waits after a failure (operations, transactions, subscriptions,
+// listener reconnects, lease claims, handler retries) waits through it.
+// The zero failures count means nothing failed yet.
+type backoff struct {
+	policy   RetryPolicy
+	failures int
+}
+
+// fail counts a failed attempt and returns how long to wait before the
+// next one.
+func (b *backoff) fail() time.Duration {
+	b.failures++
+	return b.policy.Backoff(b.failures)
+}
+
+// wait counts a failed attempt and sleeps its backoff, returning ctx's
+// error at once when ctx is done first.
+func (b *backoff) wait(ctx context.Context) error { return sleepCtx(ctx, b.fail()) }
+
+// exhausted reports whether the policy's attempts are used up.
+func (b *backoff) exhausted() bool { return b.failures >= b.policy.attempts() }
+
+// reset starts the count again after a success.
+func (b *backoff) reset() { b.failures = 0 }
+
+// reconnectPolicy paces the store's background work (subscriptions, their
+// listener, lease claims) after transient failures. Its MaxAttempts does
+// not apply: background work retries until its context is done.
+func reconnectPolicy() RetryPolicy {
+	return RetryPolicy{BaseDelay: 50 * time.Millisecond, MaxDelay: 5 * time.Second}
+}
+
 // retryable reports whether err is worth another attempt. replayable says
 // that re-sending the operation is safe even when the failed attempt may
 // have reached the server (an append with fixed event ids, a read, a whole
@@ -117,6 +150,22 @@ func retryable(err error, replayable bool) bool {
 		return replayable || pgconn.SafeToRetry(err)
 	}
 	return false
+}
+
+// retryableInBackground reports whether background work — a subscription's
+// reads, checkpoint saves and lease claims, a consumer group's heartbeats —
+// tries again after err. It retries what an operation retries (as
+// replayable: it reads again, and its saves carry their lease token), and
+// also a statement the server cancelled (ErrStatementCanceled:
+// statement_timeout, lock_timeout, pg_cancel_backend). An operation returns
+// that error to its caller, who decides; background work has no caller to
+// decide, so it backs off (reconnectPolicy) and tries again until its
+// context ends, logging every failure. Everything else (a deleted stream or
+// subscription, a guild error, a permission error, …) stops it. It is the
+// one place, with retryable, that decides retries from the error kinds
+// mapError gives.
+func retryableInBackground(err error) bool {
+	return retryable(err, true) || errors.Is(mapError(err), ErrStatementCanceled)
 }
 
 // sleepCtx waits for d, or returns the context's error as soon as ctx is done.

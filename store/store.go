@@ -103,8 +103,8 @@ type Store struct {
 	cfg      Config
 	log      *slog.Logger
 	notifier *notifier
-	local    localWaker
-	instance string // names this Store's NOTIFYs, which its own listeners skip
+	live     liveHub // the listener and waker of the Store's subscriptions
+	instance string  // names this Store's NOTIFYs, which its own listeners skip
 	closeMu  sync.Once
 	stats    counters
 	replicas *replicaSet // nil without Config.Replicas
@@ -144,6 +144,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 		cfg.Observer = NewLogObserver(cfg.Logger)
 	}
 	s := &Store{pool: pool, q: db.New(pool), cfg: cfg, log: cfg.Logger, instance: uuid.NewString()}
+	s.live.s = s
 	if !cfg.DisableNotify {
 		s.notifier = newNotifier(pool, cfg.NotifyInterval, s.instance)
 	}

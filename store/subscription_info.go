@@ -33,6 +33,9 @@ type SubscriptionInfo struct {
 	Handled int64
 	// Holder names the consumer that holds (or last held) the lease.
 	Holder string
+	// Group says that the row is a partition of a consumer group (see
+	// SubscribeGroup); Member is then the partition.
+	Group bool
 	// CreatedAt and UpdatedAt (last checkpoint or claim) are in UTC.
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -53,6 +56,7 @@ func subscriptionInfoFromRow(row db.EventstoreSubscription) SubscriptionInfo {
 		GuildID:    row.GuildID.String,
 		Handled:    row.HandledCount,
 		Holder:     row.Holder.String,
+		Group:      row.ConsumerGroup,
 		CreatedAt:  row.CreatedAt.UTC(),
 		UpdatedAt:  row.UpdatedAt.UTC(),
 	}

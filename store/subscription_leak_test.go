@@ -10,8 +10,9 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestSubscriptionsLeakNoGoroutines runs every kind of subscription and a
-// broadcaster, kills a listener and a lock holder, then cancels the one
+// TestSubscriptionsLeakNoGoroutines runs every kind of subscription, two
+// members of a consumer group and a broadcaster, kills a listener and a
+// lock holder, then cancels the one
 // context they share: once they report done, no goroutine of theirs is
 // left. It runs alone (not parallel) so that other tests' goroutines do not
 // count.
@@ -43,6 +44,15 @@ func TestSubscriptionsLeakNoGoroutines(t *testing.T) {
 			Name: "leak-parts", Partition: store.FeedPartition{Member: m, Count: len(members)},
 		}, members[m].handle))
 	}
+	var grouped sink
+	var group []*store.GroupMember
+	for _, s := range []*store.Store{b.store, other} {
+		m, err := s.SubscribeGroup(ctx, store.GroupOptions{
+			SubscriptionOptions: fast(store.SubscriptionOptions{Name: "leak-group"}), Partitions: 4,
+		}, grouped.handle)
+		require.NoError(t, err)
+		group = append(group, m)
+	}
 	for _, sub := range subs[:2] {
 		waitClosed(t, sub.Live(), "live")
 	}
@@ -67,11 +77,19 @@ func TestSubscriptionsLeakNoGoroutines(t *testing.T) {
 	viaBroadcast[0].waitLen(t, 40)
 	viaBroadcast[1].waitLen(t, 40)
 	stream.waitLen(t, 10)
+	for grouped.len() < 40 {
+		require.False(t, deadline(), "consumer group behind")
+		sleepShort()
+	}
 
 	cancel()
 	for _, sub := range subs {
 		waitClosed(t, sub.Done(), "stop")
 		require.NoError(t, sub.Wait())
+	}
+	for _, m := range group {
+		waitClosed(t, m.Done(), "stop")
+		require.NoError(t, m.Wait())
 	}
 	bc.Close()
 	b.store.Close()

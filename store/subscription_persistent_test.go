@@ -93,7 +93,7 @@ func TestPersistentSubscriptionHandlerError(t *testing.T) {
 
 	boom := errors.New("boom")
 	var calls atomic.Int32
-	sub := subscribe(t, b.store, b.ctx, store.SubscriptionOptions{Name: "failing", MaxAttempts: 3}, func(_ context.Context, ev store.Recorded) error {
+	sub := subscribe(t, b.store, b.ctx, store.SubscriptionOptions{Name: "failing", Retry: store.RetryPolicy{MaxAttempts: 3}}, func(_ context.Context, ev store.Recorded) error {
 		if eventN(t, ev) == 7 {
 			calls.Add(1)
 			return boom
@@ -138,7 +138,7 @@ func TestPersistentSubscriptionDeadLetter(t *testing.T) {
 		dead []int
 	)
 	sub := subscribe(t, b.store, b.ctx, store.SubscriptionOptions{
-		Name: "dead-letter", MaxAttempts: 2,
+		Name: "dead-letter", Retry: store.RetryPolicy{MaxAttempts: 2},
 		DeadLetterFunc: func(_ context.Context, ev store.Recorded, cause error) error {
 			var herr *store.HandlerError
 			if !errors.As(cause, &herr) || herr.Attempts != 2 {
@@ -162,7 +162,7 @@ func TestPersistentSubscriptionDeadLetter(t *testing.T) {
 	require.Equal(t, events[4].Checkpoint(), stored(t, b, "dead-letter").Checkpoint)
 
 	stuck := subscribe(t, b.store, b.ctx, store.SubscriptionOptions{
-		Name: "dead-letter-fails", MaxAttempts: 1,
+		Name: "dead-letter-fails", Retry: store.RetryPolicy{MaxAttempts: 1},
 		DeadLetterFunc: func(context.Context, store.Recorded, error) error { return errors.New("queue down") },
 	}, failOn3)
 	waitClosed(t, stuck.Done(), "stop")
@@ -240,10 +240,14 @@ func TestPersistentSubscriptionSingleConsumer(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Equal(t, seq(0, 10), ns(t, ra.waitLen(t, 10)))
-	time.Sleep(3 * testPoll)
+	// B reports that a claim was refused: it is a standby, and a standby
+	// reads nothing.
+	require.Eventually(t, func() bool { return subB.State() == store.StateStandby }, deliveryLimit, 5*time.Millisecond)
 	require.True(t, subA.Active())
+	require.Equal(t, store.StateLive, subA.State())
 	require.False(t, subB.Active(), "B is a standby")
-	require.Zero(t, rb.len(), "only the lock holder receives events")
+	require.Zero(t, rb.len(), "only the lease holder receives events")
+	require.Zero(t, subB.Handled())
 
 	require.NoError(t, subA.Stop())
 	waitClosed(t, subB.Live(), "B takes over")

@@ -30,7 +30,7 @@ func TestDeadLettersCommand(t *testing.T) {
 	)
 	broken.Store(true)
 	sub, err := b.store.Subscribe(g1, store.SubscriptionOptions{
-		Name: "g1-projector", MaxAttempts: 2, RetryBackoff: time.Millisecond, PollInterval: 50 * time.Millisecond,
+		Name: "g1-projector", Retry: store.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond}, PollInterval: 50 * time.Millisecond,
 		DeadLetterFunc: store.ContinueAfterDeadLetter,
 	}, func(_ context.Context, ev store.Recorded) error {
 		var v struct{ N int }

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -23,6 +25,9 @@ type statsJSON struct {
 	Feed   feedLagStats `json:"feed"`
 	// Subscriptions are the persistent subscriptions and their lag.
 	Subscriptions []subscriptionStat `json:"subscriptions"`
+	// ConsumerGroups are the consumer groups with their members
+	// (eventstore.consumer_groups, eventstore.consumer_group_members).
+	ConsumerGroups []consumerGroupStat `json:"consumer_groups"`
 	// Replication: the standbys streaming from the primary and the
 	// --replica-url ones (see replicas.go); omitted when there is none.
 	Replication *replicationJSON `json:"replication,omitempty"`
@@ -101,6 +106,24 @@ type subscriptionStat struct {
 	LagSeconds      float64   `json:"lag_seconds"`
 	ConsumerActive  bool      `json:"consumer_active"`
 	SavedAt         time.Time `json:"checkpoint_saved_at"`
+}
+
+type consumerGroupStat struct {
+	Name             string            `json:"name"`
+	GuildID          string            `json:"guild_id"`
+	Partitions       int               `json:"partitions"`
+	LiveMembers      int               `json:"live_members"`
+	HeldPartitions   int               `json:"held_partitions"`
+	UnheldPartitions int               `json:"unheld_partitions"`
+	Handled          int64             `json:"handled_count"`
+	Members          []groupMemberStat `json:"members"`
+}
+
+type groupMemberStat struct {
+	ID         string    `json:"id"`
+	Alive      bool      `json:"alive"`
+	Heartbeat  time.Time `json:"heartbeat_at"`
+	Partitions []int     `json:"partitions"`
 }
 
 // Output formats of `eventstore stats --format`.
@@ -239,6 +262,35 @@ SELECT name, partition_member, partition_count, source, checkpoint, handled_coun
 			s.SavedAt = s.SavedAt.UTC()
 			return s, err
 		})
+		if err != nil {
+			return err
+		}
+		st.ConsumerGroups, err = collect(ctx, tx, `
+SELECT name, coalesce(guild_id, ''), partitions, live_members, held_partitions, unheld_partitions, handled
+  FROM eventstore.consumer_groups ORDER BY name`, func(r pgx.CollectableRow) (g consumerGroupStat, err error) {
+			err = r.Scan(&g.Name, &g.GuildID, &g.Partitions, &g.LiveMembers, &g.HeldPartitions, &g.UnheldPartitions, &g.Handled)
+			return g, err
+		})
+		if err != nil {
+			return err
+		}
+		members, err := collect(ctx, tx, `
+SELECT name, member_id, alive, heartbeat_at, partitions FROM eventstore.consumer_group_members ORDER BY name, member_id`,
+			func(r pgx.CollectableRow) (m struct {
+				group string
+				groupMemberStat
+			}, err error) {
+				err = r.Scan(&m.group, &m.ID, &m.Alive, &m.Heartbeat, &m.Partitions)
+				m.Heartbeat = m.Heartbeat.UTC()
+				return m, err
+			})
+		for _, m := range members {
+			for i := range st.ConsumerGroups {
+				if st.ConsumerGroups[i].Name == m.group {
+					st.ConsumerGroups[i].Members = append(st.ConsumerGroups[i].Members, m.groupMemberStat)
+				}
+			}
+		}
 		return err
 	})
 	return st, err
@@ -324,6 +376,34 @@ func printStats(out io.Writer, st statsJSON, top int) error {
 				consumer = "active"
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%.1fs\t%s\n", name, sub.Source, sub.Checkpoint, sub.HandledCount, behind, sub.LagSeconds, consumer)
+		}
+	}
+	if len(st.ConsumerGroups) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "CONSUMER GROUP\tGUILD\tPARTITIONS\tLIVE MEMBERS\tHELD\tUNHELD\tHANDLED")
+		for _, g := range st.ConsumerGroups {
+			guild := g.GuildID
+			if guild == "" {
+				guild = "(store-wide)"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\n", g.Name, guild, g.Partitions, g.LiveMembers,
+				g.HeldPartitions, g.UnheldPartitions, g.Handled)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		for _, g := range st.ConsumerGroups {
+			for _, m := range g.Members {
+				parts := make([]string, len(m.Partitions))
+				for i, p := range m.Partitions {
+					parts[i] = strconv.Itoa(p)
+				}
+				state := ""
+				if !m.Alive {
+					state = " (lease run out)"
+				}
+				fmt.Fprintf(w, "  member %s: partitions %s, heartbeat %s%s\n", m.ID, strings.Join(parts, ","), formatTime(m.Heartbeat), state)
+			}
 		}
 	}
 	printReplication(w, st.Replication)

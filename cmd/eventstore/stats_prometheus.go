@@ -16,6 +16,7 @@ import (
 const (
 	labelSubscription = "eventstore_subscription"
 	labelMember       = "eventstore_subscription_member"
+	labelGroup        = "eventstore_consumer_group"
 )
 
 // printStatsPrometheus writes st in the Prometheus text exposition format,
@@ -119,6 +120,17 @@ func printStatsPrometheus(w io.Writer, st statsJSON) error {
 		}
 		active.WithLabelValues(sub.Name, member).Set(a)
 		saved.WithLabelValues(sub.Name, member).Set(unixSeconds(sub.SavedAt))
+	}
+
+	groupParts := gauge("eventstore_consumer_group_partitions", "A consumer group's number of partitions.", labelGroup)
+	groupLive := gauge("eventstore_consumer_group_live_members", "Members of a consumer group whose lease has not run out.", labelGroup)
+	groupHeld := gauge("eventstore_consumer_group_held_partitions", "Partitions of a consumer group a live member holds now.", labelGroup)
+	groupUnheld := gauge("eventstore_consumer_group_unheld_partitions", "Partitions of a consumer group no member holds now (free, or their holder died).", labelGroup)
+	for _, g := range st.ConsumerGroups {
+		groupParts.WithLabelValues(g.Name).Set(float64(g.Partitions))
+		groupLive.WithLabelValues(g.Name).Set(float64(g.LiveMembers))
+		groupHeld.WithLabelValues(g.Name).Set(float64(g.HeldPartitions))
+		groupUnheld.WithLabelValues(g.Name).Set(float64(g.UnheldPartitions))
 	}
 
 	families, err := reg.Gather()

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"testing"
+	"time"
 
+	"github.com/gamebot/eventstore/store"
 	"github.com/stretchr/testify/require"
 )
 
@@ -108,4 +111,46 @@ func TestFormatBytes(t *testing.T) {
 			require.Equal(t, tt.want, formatBytes(tt.n))
 		})
 	}
+}
+
+// TestStatsConsumerGroups: `stats` shows each consumer group with its
+// partitions, live members and who holds what, in text, JSON and the
+// Prometheus format.
+func TestStatsConsumerGroups(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := store.WithGuild(t.Context(), "guild-a")
+	m, err := b.store.SubscribeGroup(ctx, store.GroupOptions{
+		SubscriptionOptions: store.SubscriptionOptions{Name: "scores", PollInterval: 50 * time.Millisecond},
+		Partitions:          4,
+	}, func(context.Context, store.Recorded) error { return nil })
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Stop() })
+	require.Eventually(t, func() bool { return len(m.Partitions()) == 4 }, 20*time.Second, 10*time.Millisecond)
+
+	r := b.cli(t, "stats", "--json")
+	requireOK(t, r)
+	st := decodeJSON[statsJSON](t, r.stdout)
+	require.Len(t, st.ConsumerGroups, 1)
+	g := st.ConsumerGroups[0]
+	require.Equal(t, "scores", g.Name)
+	require.Equal(t, "guild-a", g.GuildID)
+	require.Equal(t, 4, g.Partitions)
+	require.Equal(t, 1, g.LiveMembers)
+	require.Equal(t, 4, g.HeldPartitions)
+	require.Len(t, g.Members, 1)
+	require.Equal(t, m.ID(), g.Members[0].ID)
+	require.Equal(t, []int{0, 1, 2, 3}, g.Members[0].Partitions)
+
+	r = b.cli(t, "stats")
+	requireOK(t, r)
+	require.Regexp(t, `(?m)^CONSUMER GROUP\s+GUILD\s+PARTITIONS\s+LIVE MEMBERS\s+HELD\s+UNHELD\s+HANDLED$`, r.stdout)
+	require.Regexp(t, `(?m)^scores\s+guild-a\s+4\s+1\s+4\s+0\s+0$`, r.stdout)
+	require.Contains(t, r.stdout, "  member "+m.ID()+": partitions 0,1,2,3")
+
+	r = b.cli(t, "stats", "--format", "prometheus")
+	requireOK(t, r)
+	require.Contains(t, r.stdout, `eventstore_consumer_group_live_members{eventstore_consumer_group="scores"} 1`)
+	require.Contains(t, r.stdout, `eventstore_consumer_group_held_partitions{eventstore_consumer_group="scores"} 4`)
+	require.Contains(t, r.stdout, `eventstore_consumer_group_partitions{eventstore_consumer_group="scores"} 4`)
 }

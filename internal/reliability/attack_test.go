@@ -440,3 +440,81 @@ func TestOwnerReadsScopedToGuild(t *testing.T) {
 	require.Len(t, all, 3)
 	require.True(t, strings.HasPrefix(all[0].StreamID, "victim"))
 }
+
+// TestAttackConsumerGroupStaysInItsGuild: guild B's bot runs a consumer
+// group. The bot of guild A can neither join it (the name is taken), nor
+// see it (tables, views, Store.ConsumerGroups), nor take its partitions or
+// end its member with the group functions, nor write the rows directly; B's
+// member keeps every partition and keeps delivering.
+func TestAttackConsumerGroupStaysInItsGuild(t *testing.T) {
+	t.Parallel()
+	b := newAttackBed(t)
+	const name = "scores"
+	vctx := store.WithGuild(t.Context(), victimGuild)
+	var delivered atomic.Int64
+	member, err := b.victim.store.SubscribeGroup(vctx, store.GroupOptions{
+		SubscriptionOptions: store.SubscriptionOptions{Name: name, PollInterval: 50 * time.Millisecond, LeaseDuration: 3 * time.Second},
+		Partitions:          4,
+	}, func(context.Context, store.Recorded) error { delivered.Add(1); return nil })
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = member.Stop() })
+	require.Eventually(t, func() bool { return len(member.Partitions()) == 4 && delivered.Load() == 3 }, 20*time.Second, 10*time.Millisecond)
+
+	actx := store.WithGuild(t.Context(), attackerGuild)
+	_, err = b.bot.store.SubscribeGroup(actx, store.GroupOptions{SubscriptionOptions: store.SubscriptionOptions{Name: name}, Partitions: 4},
+		func(context.Context, store.Recorded) error { return nil })
+	require.ErrorIs(t, err, store.ErrSubscriptionNameTaken)
+	require.NotContains(t, err.Error(), victimGuild)
+	_, err = b.bot.store.Subscribe(actx, store.SubscriptionOptions{Name: name, Partition: store.FeedPartition{Member: 0, Count: 4}},
+		func(context.Context, store.Recorded) error { return nil })
+	require.ErrorIs(t, err, store.ErrSubscriptionNameTaken)
+
+	groups, err := b.bot.store.ConsumerGroups(actx)
+	require.NoError(t, err)
+	require.Empty(t, groups)
+	for _, sql := range []string{
+		`SELECT count(*) FROM eventstore.consumer_groups`,
+		`SELECT count(*) FROM eventstore.consumer_group_members`,
+		`SELECT count(*) FROM eventstore.subscription_group_members`,
+		`SELECT count(*) FROM eventstore.subscriptions`,
+	} {
+		tx, err := b.bot.pool.Begin(t.Context())
+		require.NoError(t, err)
+		_, err = tx.Exec(t.Context(), `SELECT set_config('eventstore.guild_id', $1, true)`, attackerGuild)
+		require.NoError(t, err)
+		var n int
+		require.NoError(t, tx.QueryRow(t.Context(), sql).Scan(&n))
+		require.Zero(t, n, "%s shows guild B's group to guild A", sql)
+		require.NoError(t, tx.Rollback(t.Context()))
+	}
+
+	// The group functions, called for the victim's guild or the attacker's.
+	for _, call := range []struct {
+		sql  string
+		want error
+	}{
+		{fmt.Sprintf(`SELECT * FROM eventstore.subscription_group_heartbeat('%s', '%s', 'thief', 60)`, name, victimGuild), store.ErrGuildMismatch},
+		{fmt.Sprintf(`SELECT * FROM eventstore.subscription_group_heartbeat('%s', '%s', 'thief', 60)`, name, attackerGuild), store.ErrSubscriptionNameTaken},
+		{fmt.Sprintf(`SELECT * FROM eventstore.subscription_group_heartbeat('%s', NULL, 'thief', 60)`, name), store.ErrGuildMismatch},
+		{fmt.Sprintf(`SELECT eventstore.subscription_group_leave('%s', '%s', '%s')`, name, victimGuild, member.ID()), store.ErrGuildMismatch},
+		{fmt.Sprintf(`SELECT eventstore.subscription_group_join('%s', '%s', 1, '0', 0, '{}')`, name, attackerGuild), store.ErrSubscriptionNameTaken},
+		{fmt.Sprintf(`UPDATE eventstore.subscriptions SET holder = 'thief', lease_expires_at = NULL WHERE name = '%s'`, name), store.ErrPermissionDenied},
+		{fmt.Sprintf(`DELETE FROM eventstore.subscription_group_members WHERE name = '%s'`, name), store.ErrPermissionDenied},
+	} {
+		require.ErrorIs(t, b.bot.exec(t, attackerGuild, call.sql), call.want, call.sql)
+	}
+	// A leave in the attacker's guild naming the victim's member matches nothing.
+	require.NoError(t, b.bot.exec(t, attackerGuild,
+		fmt.Sprintf(`SELECT eventstore.subscription_group_leave('%s', '%s', '%s')`, name, attackerGuild, member.ID())))
+
+	// B's member still holds everything and delivers a new event.
+	_, err = b.r.check.Append(vctx, b.victimID, store.Any, store.Event{Data: serde.Raw{Type: "secret", Version: 1, Data: []byte(`{"n":3}`)}})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return delivered.Load() == 4 }, 20*time.Second, 10*time.Millisecond)
+	require.Len(t, member.Partitions(), 4)
+	groups, err = b.victim.store.ConsumerGroups(vctx)
+	require.NoError(t, err)
+	require.Len(t, groups, 1)
+	require.Equal(t, 4, groups[0].Held)
+	require.Equal(t, []int{0, 1, 2, 3}, groups[0].Members[0].Partitions)
+}

@@ -7,6 +7,7 @@
 --   eventstore.events_archive  events moved out of the hot log (same columns, same values)
 --   eventstore.snapshots       the latest snapshot of a stream
 --   eventstore.subscriptions   checkpoints and consumer leases of persistent subscriptions
+--   eventstore.subscription_group_members  the live members of consumer groups
 --
 -- Roles. The schema owner (the role that runs the migrations) is the admin
 -- path: it is not subject to row-level security. The application role
@@ -169,9 +170,35 @@ CREATE TABLE eventstore.subscriptions (
     lease_expires_at          timestamptz,
     created_at                timestamptz NOT NULL DEFAULT now(),
     updated_at                timestamptz NOT NULL DEFAULT now(),
+    consumer_group            boolean     NOT NULL DEFAULT false,
     PRIMARY KEY (name, partition_member),
-    CHECK (partition_member >= 0 AND partition_member < partition_count)
+    CHECK (partition_member >= 0 AND partition_member < partition_count),
+    CHECK (NOT consumer_group OR stream_id IS NULL)
 );
+
+-- subscription_group_members: the members of consumer groups. A consumer
+-- group is a partitioned subscription (its rows in eventstore.subscriptions,
+-- consumer_group = true, one per partition) whose partitions are spread over
+-- the members that heartbeat here: each member renews its row (and the
+-- leases of the partitions it holds) every third of its lease, and a member
+-- whose lease has run out is gone (see subscription_group_heartbeat in
+-- 00004_subscriptions.sql).
+CREATE TABLE eventstore.subscription_group_members (
+    name             text        NOT NULL,
+    member_id        text        NOT NULL CHECK (member_id <> '' AND length(member_id) <= 200),
+    guild_id         text,
+    joined_at        timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at     timestamptz NOT NULL DEFAULT now(),
+    lease_expires_at timestamptz NOT NULL,
+    PRIMARY KEY (name, member_id)
+);
+
+COMMENT ON TABLE eventstore.subscription_group_members IS
+    'Members of consumer groups: each holds a fair share of the group''s partitions while its lease lasts';
+COMMENT ON COLUMN eventstore.subscription_group_members.member_id IS
+    'The member: host, process id and a per-member id; the holder of the partitions it holds';
+COMMENT ON COLUMN eventstore.subscription_group_members.lease_expires_at IS
+    'When the member counts as gone unless it heartbeats again';
 
 COMMENT ON TABLE eventstore.subscriptions IS
     'Checkpoints of persistent subscriptions (saved after the handler succeeded) and the lease of the consumer that holds each';
@@ -195,6 +222,8 @@ COMMENT ON COLUMN eventstore.subscriptions.lease_token IS
     'Bumped by every claim; saves and renewals must carry the current token (fencing)';
 COMMENT ON COLUMN eventstore.subscriptions.lease_expires_at IS
     'When the holder''s lease runs out unless renewed (NULL: released)';
+COMMENT ON COLUMN eventstore.subscriptions.consumer_group IS
+    'The row is a partition of a consumer group (see subscription_group_members)';
 
 -- raise_error raises one of our ES… conditions with a JSON DETAIL.
 -- +goose StatementBegin
@@ -398,6 +427,7 @@ ALTER TABLE eventstore.events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE eventstore.events_archive ENABLE ROW LEVEL SECURITY;
 ALTER TABLE eventstore.snapshots ENABLE ROW LEVEL SECURITY;
 ALTER TABLE eventstore.subscriptions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE eventstore.subscription_group_members ENABLE ROW LEVEL SECURITY;
 CREATE POLICY streams_guild_isolation ON eventstore.streams
     FOR SELECT USING (guild_id = current_setting('eventstore.guild_id', true));
 CREATE POLICY events_guild_isolation ON eventstore.events
@@ -408,11 +438,14 @@ CREATE POLICY snapshots_guild_isolation ON eventstore.snapshots
     FOR SELECT USING (guild_id = current_setting('eventstore.guild_id', true));
 CREATE POLICY subscriptions_guild_isolation ON eventstore.subscriptions
     FOR SELECT USING (guild_id = current_setting('eventstore.guild_id', true));
+CREATE POLICY subscription_group_members_guild_isolation ON eventstore.subscription_group_members
+    FOR SELECT USING (guild_id = current_setting('eventstore.guild_id', true));
 
 -- The application role reads (its guild's rows) and nothing else.
 GRANT USAGE ON SCHEMA eventstore TO eventstore_app;
 GRANT SELECT ON eventstore.streams, eventstore.events, eventstore.events_archive,
-                eventstore.snapshots, eventstore.subscriptions TO eventstore_app;
+                eventstore.snapshots, eventstore.subscriptions,
+                eventstore.subscription_group_members TO eventstore_app;
 
 -- +goose Down
 -- +goose StatementBegin

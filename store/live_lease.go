@@ -43,18 +43,87 @@ type subscriptionFilter struct {
 	GuildID      string   `json:"guild_id,omitempty"`
 }
 
-// newLease returns the (not yet claimed) lease of sub's member. A guild's
-// subscription is written with the guild set, as the functions require.
-func (sub *Subscription) newLease() *subscriptionLease {
-	o := sub.opts
-	l := &subscriptionLease{q: sub.store.q, name: o.Name, member: o.Partition.Member, ttl: o.LeaseDuration}
+// newLease returns the (not yet claimed) lease of partition member of
+// sub's subscription for holder. A guild's subscription is written with the
+// guild set, as the functions require.
+func (sub *Subscription) newLease(member int, holder string) *subscriptionLease {
+	l := &subscriptionLease{q: sub.store.q, name: sub.opts.Name, member: member, holder: holder, ttl: sub.opts.LeaseDuration}
 	if g := sub.guild; g != "" {
 		l.guild = pgtype.Text{String: g, Valid: true}
 		l.q = db.New(guildDB{b: sub.store.pool, guild: g})
 	}
-	host, _ := os.Hostname()
-	l.holder = fmt.Sprintf("%s pid %d consumer %s", host, os.Getpid(), uuid.NewString()[:8])
 	return l
+}
+
+// newHolderID names a consumer (or consumer group member) in the lease
+// rows: host, process and a random part.
+func newHolderID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s pid %d consumer %s", host, os.Getpid(), uuid.NewString()[:8])
+}
+
+// holdLease runs a persistent subscription as the holder of its lease:
+// standby until it is granted, then consume with the lease kept alive,
+// release it when consume returns, and claim it again after losing it (or
+// after a transient failure).
+func (sub *Subscription) holdLease(ctx context.Context) error {
+	for {
+		pos, err := sub.claim(ctx)
+		if err != nil {
+			return err
+		}
+		sub.log.Info("eventstore: subscription active", "checkpoint", pos.cp, "version", pos.version)
+		cctx, stop := context.WithCancelCause(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { sub.lease.keepAlive(cctx, stop) })
+		err = sub.consume(cctx, sub.lease, pos)
+		if ctx.Err() == nil && cctx.Err() != nil {
+			err = context.Cause(cctx)
+		}
+		stop(nil)
+		wg.Wait()
+		sub.lease.release(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// A lost lease, or a transient failure whatever step it hit: claim
+		// the lease again (this consumer's own lease is granted back at
+		// once unless another consumer took it meanwhile).
+		if !errors.Is(err, errLeaseLost) && !retryableInBackground(err) {
+			return err
+		}
+		sub.setState(StateStandby)
+		sub.log.Warn("eventstore: subscription interrupted; claiming its lease again", "error", err)
+	}
+}
+
+// claim waits until this consumer holds the lease, as a standby while
+// another consumer holds it, and returns the checkpoint to resume from.
+func (sub *Subscription) claim(ctx context.Context) (subPosition, error) {
+	for {
+		var (
+			granted bool
+			pos     subPosition
+		)
+		err := sub.retryTransient(ctx, "claim", func() error {
+			var err error
+			granted, pos, err = sub.lease.claim(ctx, sub.opts.Filter)
+			return err
+		})
+		if err != nil {
+			return subPosition{}, err
+		}
+		if granted {
+			return pos, nil
+		}
+		if sub.State() != StateStandby {
+			sub.setState(StateStandby)
+			sub.log.Info("eventstore: subscription on standby: another consumer holds its lease")
+		}
+		if err := sleepCtx(ctx, sub.opts.LockRetryInterval); err != nil {
+			return subPosition{}, err
+		}
+	}
 }
 
 // register stores the member at its start position when it is new and
@@ -87,6 +156,8 @@ func (sub *Subscription) register(ctx context.Context, l *subscriptionLease, sta
 	}
 	info := subscriptionInfoFromRow(row)
 	switch {
+	case info.Group:
+		return fmt.Errorf("%w: subscription %q is a consumer group: join it with SubscribeGroup", ErrInvalidArgument, o.Name)
 	case info.StreamID != o.StreamID:
 		return fmt.Errorf("%w: subscription %q is stored for %s, not %s",
 			ErrInvalidArgument, o.Name, describeSource(info.StreamID), describeSource(o.StreamID))
@@ -216,7 +287,7 @@ func (l *subscriptionLease) keepAlive(ctx context.Context, stop context.CancelCa
 			deadline = time.Now().Add(l.ttl)
 		case ctx.Err() != nil:
 			return
-		case errors.Is(err, errLeaseLost) || errors.Is(err, ErrSubscriptionNotFound) || !retryable(err, false):
+		case errors.Is(err, errLeaseLost) || errors.Is(err, ErrSubscriptionNotFound) || !retryableInBackground(err):
 			stop(err)
 			return
 		case time.Now().Add(every).After(deadline):

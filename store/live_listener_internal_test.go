@@ -2,10 +2,10 @@ package store
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,7 +43,12 @@ func TestListenerSkipsOwnStore(t *testing.T) {
 	t.Cleanup(pool.Close)
 	s := New(pool, Config{DisableNotify: true})
 	t.Cleanup(s.Close)
-	l := newListener(s, slog.New(slog.DiscardHandler))
+	// Count wake-ups: once the listener has skipped its own Store's
+	// notification, the next wake-up must be the second one.
+	var wakes atomic.Int64
+	woke := make(chan int64, 16)
+	ready := make(chan struct{})
+	l := newListener(s, ready, func() { woke <- wakes.Add(1) })
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	wg.Go(func() { l.run(ctx) })
@@ -51,29 +56,31 @@ func TestListenerSkipsOwnStore(t *testing.T) {
 		cancel()
 		wg.Wait()
 	}()
-	select {
-	case <-l.ready:
-	case <-time.After(20 * time.Second):
-		t.Fatal("listener not ready")
+	next := func() int64 {
+		select {
+		case n := <-woke:
+			return n
+		case <-time.After(20 * time.Second):
+			t.Fatal("no wake-up")
+			return 0
+		}
 	}
-	<-l.wake // the wake-up after connecting
+	require.EqualValues(t, 1, next(), "the wake-up after connecting")
+	select {
+	case <-ready:
+	default:
+		t.Fatal("woken before it listened")
+	}
 
 	notify := func(payload string) {
 		_, err := pool.Exec(t.Context(), "SELECT pg_notify($1, $2)", NotifyChannel, payload)
 		require.NoError(t, err)
 	}
-	woken := func(within time.Duration) bool {
-		select {
-		case <-l.wake:
-			return true
-		case <-time.After(within):
-			return false
-		}
-	}
 	notify(s.instance)
-	require.False(t, woken(300*time.Millisecond), "woken by its own Store's notification")
-	notify("")
-	require.True(t, woken(20*time.Second), "not woken by an empty payload (psql's NOTIFY)")
+	require.Eventually(t, func() bool { return l.skipped.Load() == 1 }, 20*time.Second, time.Millisecond,
+		"its own Store's notification was not skipped")
+	notify("") // psql's NOTIFY
+	require.EqualValues(t, 2, next(), "woken by its own Store's notification")
 	notify(New(pool, Config{DisableNotify: true}).instance)
-	require.True(t, woken(20*time.Second), "not woken by another Store's notification")
+	require.EqualValues(t, 3, next(), "not woken by another Store's notification")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,34 +15,39 @@ import (
 
 // Listener timing. A listener that waits this long without a notification
 // pings its connection, so a silently dead connection is replaced even when
-// no error reaches it; reconnects back off between the two bounds.
+// no error reaches it; reconnects back off per reconnectPolicy.
 const (
 	listenerHealthInterval = 30 * time.Second
 	listenerPingTimeout    = 5 * time.Second
-	reconnectMinBackoff    = 50 * time.Millisecond
-	reconnectMaxBackoff    = 5 * time.Second
 	dedicatedCloseTimeout  = 5 * time.Second
 )
 
-// listener holds a dedicated connection that LISTENs on NotifyChannel and
-// turns every notification into a wake-up on wake. It reconnects when the
-// connection dies and wakes its reader after every (re)connect, since
-// notifications sent while it was not listening are lost. A wake-up is only
-// a hint: readers also poll, so nothing depends on a notification arriving.
+// listenerApp is the application_name (or its suffix) of the listener's
+// connection in pg_stat_activity.
+const listenerApp = "eventstore listener"
+
+// listener holds the Store's one dedicated connection that LISTENs on
+// NotifyChannel (see liveHub) and calls wake for every notification of
+// another Store. It reconnects with backoff when the connection dies and
+// calls wake after every (re)connect, since notifications sent while it was
+// not listening are lost. A wake-up is only a hint: consumers also poll, so
+// nothing depends on a notification arriving.
 type listener struct {
 	cfg       *pgx.ConnConfig
 	log       *slog.Logger
-	wake      chan struct{}
-	ready     chan struct{}
+	wake      func()
+	ready     chan struct{} // closed after the first LISTEN
 	readyOnce sync.Once
 	health    time.Duration
-	self      string // notifications with this payload come from our own Store
+	self      string        // notifications with this payload come from our own Store
+	skipped   atomic.Int64  // own notifications skipped
+	connected func(up bool) // optional: told when it starts and stops listening
 }
 
 // newListener returns a listener whose connections use the pool's
 // connection settings.
-func newListener(s *Store, log *slog.Logger) *listener {
-	cfg := dedicatedConnConfig(s, "eventstore listener")
+func newListener(s *Store, ready chan struct{}, wake func()) *listener {
+	cfg := dedicatedConnConfig(s, listenerApp)
 	// Deadline-only cancellation: a wait that times out leaves the idle
 	// connection usable (no cancel request can hit a later statement).
 	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
@@ -49,9 +55,9 @@ func newListener(s *Store, log *slog.Logger) *listener {
 	}
 	return &listener{
 		cfg:    cfg,
-		log:    log,
-		wake:   make(chan struct{}, 1),
-		ready:  make(chan struct{}),
+		log:    s.log,
+		wake:   wake,
+		ready:  ready,
 		health: listenerHealthInterval,
 		self:   s.instance,
 	}
@@ -74,21 +80,21 @@ func dedicatedConnConfig(s *Store, role string) *pgx.ConnConfig {
 
 // run listens until ctx is done, reconnecting with backoff.
 func (l *listener) run(ctx context.Context) {
-	backoff := reconnectMinBackoff
+	b := backoff{policy: reconnectPolicy()}
 	for {
 		started := time.Now()
 		err := l.session(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		if time.Since(started) > reconnectMaxBackoff {
-			backoff = reconnectMinBackoff
+		if time.Since(started) > b.policy.MaxDelay {
+			b.reset() // it had been listening for a while: a fresh failure
 		}
-		l.log.Warn("eventstore: listener connection lost, reconnecting", "error", err, "retry_in", backoff)
-		if sleepCtx(ctx, backoff) != nil {
+		wait := b.fail()
+		l.log.Warn("eventstore: listener connection lost, reconnecting", "error", err, "retry_in", wait)
+		if sleepCtx(ctx, wait) != nil {
 			return
 		}
-		backoff = min(2*backoff, reconnectMaxBackoff)
 	}
 }
 
@@ -103,8 +109,12 @@ func (l *listener) session(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{NotifyChannel}.Sanitize()); err != nil {
 		return err
 	}
+	if l.connected != nil {
+		l.connected(true)
+		defer l.connected(false)
+	}
 	l.readyOnce.Do(func() { close(l.ready) })
-	l.signal()
+	l.wake()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, l.health)
 		n, err := conn.WaitForNotification(wctx)
@@ -112,8 +122,9 @@ func (l *listener) session(ctx context.Context) error {
 		switch {
 		case err == nil && n.Payload == l.self:
 			// Our own Store's commit: it already woke us in process.
+			l.skipped.Add(1)
 		case err == nil:
-			l.signal()
+			l.wake()
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
@@ -126,24 +137,6 @@ func (l *listener) session(ctx context.Context) error {
 		default:
 			return err
 		}
-	}
-}
-
-// signal wakes the reader without blocking; wake-ups coalesce.
-func (l *listener) signal() {
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-}
-
-// isReady reports whether the listener has listened at least once.
-func (l *listener) isReady() bool {
-	select {
-	case <-l.ready:
-		return true
-	default:
-		return false
 	}
 }
 

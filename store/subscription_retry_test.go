@@ -1,0 +1,90 @@
+package store_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gamebot/eventstore/store"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSubscriptionRetriesCanceledStatements: a subscription classifies
+// errors with the store's one classifier. A statement the server cancels
+// is one kind (ErrStatementCanceled), whether statement_timeout (SQLSTATE
+// 57014) or lock_timeout (55P03) cancelled it, and background work retries
+// it with backoff (an operation returns it to its caller instead). Before,
+// the subscription's own SQLSTATE list retried 57014 but stopped on 55P03:
+// a checkpoint save that waited past lock_timeout killed the subscription.
+func TestSubscriptionRetriesCanceledStatements(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		setting, lock, cause string
+		appendFirst          bool
+	}{
+		// The checkpoint save's UPDATE waits for the table lock past
+		// lock_timeout.
+		{"lock_timeout", "LOCK TABLE eventstore.subscriptions IN EXCLUSIVE MODE", "canceling statement due to lock timeout", false},
+		// The feed read waits for the table lock past statement_timeout
+		// (the lock blocks appends too: append before taking it).
+		{"statement_timeout", "LOCK TABLE eventstore.events IN ACCESS EXCLUSIVE MODE", "canceling statement due to statement timeout", true},
+	} {
+		t.Run(tc.setting, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			cfg := b.pool.Config().Copy()
+			cfg.ConnConfig.RuntimeParams[tc.setting] = "100"
+			pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+			require.NoError(t, err)
+			t.Cleanup(pool.Close)
+			var logs syncBuffer
+			s := store.New(pool, store.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			t.Cleanup(s.Close)
+
+			var rec sink
+			var sub *store.Subscription
+			if !tc.appendFirst {
+				// Registered and live before the lock is taken.
+				sub = subscribe(t, s, b.ctx, store.SubscriptionOptions{Name: "locked-out"}, rec.handle)
+				waitClosed(t, sub.Live(), "live")
+			} else {
+				_, err = b.store.Append(b.ctx, "s", store.NoStream, rawEvents(3, 0)...)
+				require.NoError(t, err)
+			}
+			tx, err := b.pool.Begin(b.admin)
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback(b.admin) }()
+			_, err = tx.Exec(b.admin, tc.lock)
+			require.NoError(t, err)
+			if !tc.appendFirst {
+				_, err = b.store.Append(b.ctx, "s", store.NoStream, rawEvents(3, 0)...)
+				require.NoError(t, err)
+			} else {
+				sub = subscribe(t, s, b.ctx, store.SubscriptionOptions{Name: "locked-out"}, rec.handle)
+			}
+			retried := func() bool {
+				for _, l := range strings.Split(logs.String(), "\n") {
+					if strings.Contains(l, "retrying") && strings.Contains(l, "statement canceled: "+tc.cause) {
+						return true
+					}
+				}
+				return false
+			}
+			require.Eventually(t, retried, deliveryLimit, 5*time.Millisecond, "the cancelled statement was not retried")
+			require.NoError(t, tx.Rollback(b.admin))
+
+			// It goes on: the events are handled and their checkpoint saved.
+			last, err := b.store.ReadBackward(b.ctx, "s", store.End, 1)
+			require.NoError(t, err)
+			require.Eventually(t, func() bool {
+				infos, err := s.SubscriptionInfo(context.WithoutCancel(b.ctx), "locked-out")
+				return err == nil && infos[0].Checkpoint == last[0].Checkpoint()
+			}, deliveryLimit, 5*time.Millisecond)
+			require.Equal(t, seq(0, 3), ns(t, rec.all()[len(rec.all())-3:]))
+			require.Equal(t, store.StateLive, sub.State())
+		})
+	}
+}
