@@ -434,22 +434,22 @@ DECLARE
     s_slow    boolean[];
     s_touched boolean[];
     -- per call
-    c_from    integer[] := '{}';
-    c_base    bigint[] := '{}';
-    c_fast    boolean[] := '{}';
-    r_new     bigint[] := '{}';
-    r_first   bigint[] := '{}';
-    r_last    bigint[] := '{}';
-    r_code    text[] := '{}';
-    r_msg     text[] := '{}';
-    r_detail  text[] := '{}';
-    r_constr  text[] := '{}';
-    r_table   text[] := '{}';
+    c_from    integer[] := '{}'::integer[];
+    c_base    bigint[] := '{}'::bigint[];
+    c_fast    boolean[] := '{}'::boolean[];
+    r_new     bigint[] := '{}'::bigint[];
+    r_first   bigint[] := '{}'::bigint[];
+    r_last    bigint[] := '{}'::bigint[];
+    r_code    text[] := '{}'::text[];
+    r_msg     text[] := '{}'::text[];
+    r_detail  text[] := '{}'::text[];
+    r_constr  text[] := '{}'::text[];
+    r_table   text[] := '{}'::text[];
     -- the fast calls' events
-    e_idx     integer[] := '{}';
-    e_stream  text[] := '{}';
-    e_version bigint[] := '{}';
-    e_label   xid8[] := '{}';
+    e_idx     integer[] := '{}'::integer[];
+    e_stream  text[] := '{}'::text[];
+    e_version bigint[] := '{}'::bigint[];
+    e_label   xid8[] := '{}'::xid8[];
     -- the fast calls' positions
     f_idx     integer[];
     f_lo      bigint[];
@@ -482,10 +482,10 @@ BEGIN
        OR (p_correlation_ids IS NOT NULL AND cardinality(p_correlation_ids) <> v_total)
        OR (p_max_stream_events IS NOT NULL AND p_max_stream_events < 1) THEN
         -- Leave the precise error to append_events, call by call.
-        s_ids := '{}';
+        s_ids := '{}'::text[];
     ELSE
         -- 1. Lock the guild's stream rows the batch names, in one statement.
-        SELECT coalesce(array_agg(x.stream_id ORDER BY x.stream_id COLLATE "C"), '{}'),
+        SELECT coalesce(array_agg(x.stream_id ORDER BY x.stream_id COLLATE "C"), '{}'::text[]),
                array_agg(x.version ORDER BY x.stream_id COLLATE "C"),
                array_agg(x.max_events ORDER BY x.stream_id COLLATE "C"),
                array_agg(x.deleted_at IS NULL AND x.archived_at IS NULL ORDER BY x.stream_id COLLATE "C"),
@@ -565,7 +565,7 @@ BEGIN
             -- A stored id: every call goes through append_events, which
             -- tells a replay from a duplicate.
             c_fast := array_fill(false, ARRAY[v_calls]);
-            r_new := '{}'; r_first := '{}'; r_last := '{}';
+            r_new := '{}'::bigint[]; r_first := '{}'::bigint[]; r_last := '{}'::bigint[];
         END;
     END IF;
 
