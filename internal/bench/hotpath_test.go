@@ -2,6 +2,8 @@ package bench_test
 
 import (
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gamebot/eventstore/events"
@@ -163,4 +165,36 @@ func BenchmarkFeedCatchUp(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "events/s")
 	})
+}
+
+// BenchmarkAppendConcurrent appends single events from 8 goroutines, each
+// on streams of its own, with coalescing on and off (append_single's
+// shape); ns/op is per append of the whole run.
+func BenchmarkAppendConcurrent(b *testing.B) {
+	for _, off := range []bool{false, true} {
+		b.Run(fmt.Sprintf("nocoalesce=%v", off), func(b *testing.B) {
+			s := store.New(testdb.New(b), store.Config{Serializer: newJSON(), DisableCoalescing: off})
+			b.Cleanup(s.Close)
+			ctx := store.WithGuild(b.Context(), bench.Guild)
+			var next atomic.Int64
+			b.SetParallelism(8 / max(1, runtime.GOMAXPROCS(0)))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				w := next.Add(1)
+				stream, version, n := "", 0, 0
+				for pb.Next() {
+					if stream == "" || version == 1000 {
+						stream, version = fmt.Sprintf("game-%d-%d", w, n), 0
+						n++
+					}
+					if _, err := s.Append(ctx, stream, store.Exact(int64(version)), bench.StoreEvent(stream, version)); err != nil {
+						b.Error(err)
+						return
+					}
+					version++
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }
