@@ -46,6 +46,19 @@ func oneStream(args []string) (string, error) {
 	return args[0], nil
 }
 
+// subcommandOnStream splits "SUB STREAM" for a command with the two
+// subcommands a and b.
+func subcommandOnStream(args []string, a, b string) (sub, streamID string, err error) {
+	if len(args) == 0 {
+		return "", "", usagef("want %s or %s, then a stream id", a, b)
+	}
+	if sub = args[0]; sub != a && sub != b {
+		return "", "", usagef("unknown subcommand %q (want %s or %s)", sub, a, b)
+	}
+	streamID, err = oneStream(args[1:])
+	return sub, streamID, err
+}
+
 // parseExpectedFlag parses --expected.
 func parseExpectedFlag(s string) (store.ExpectedVersion, error) {
 	exp, err := store.ParseExpectedVersion(s)
@@ -248,14 +261,7 @@ func limitCommand() *command {
 			addGuildFlag(fs, &guild, "stream")
 		},
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
-			if len(args) == 0 {
-				return usagef("want set or clear, then a stream id")
-			}
-			sub := args[0]
-			if sub != "set" && sub != "clear" {
-				return usagef("unknown subcommand %q (want set or clear)", sub)
-			}
-			streamID, err := oneStream(args[1:])
+			sub, streamID, err := subcommandOnStream(args, "set", "clear")
 			if err != nil {
 				return err
 			}
@@ -317,14 +323,7 @@ func snapshotCommand() *command {
 			addGuildFlag(fs, &guild, "stream")
 		},
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
-			if len(args) == 0 {
-				return usagef("want show or delete, then a stream id")
-			}
-			sub := args[0]
-			if sub != "show" && sub != "delete" {
-				return usagef("unknown subcommand %q (want show or delete)", sub)
-			}
-			streamID, err := oneStream(args[1:])
+			sub, streamID, err := subcommandOnStream(args, "show", "delete")
 			if err != nil {
 				return err
 			}
