@@ -171,7 +171,7 @@ func TestPersistentSubscriptionDeadLetter(t *testing.T) {
 }
 
 // TestPersistentSubscriptionCheckpointNeverPassesUnhandled blocks the
-// handler on event 3 for several poll intervals while more events arrive:
+// handler on event 3 for five lease renewals while more events arrive:
 // the stored checkpoint never moves past an event whose handler has not
 // returned, whether saved per batch or per event.
 func TestPersistentSubscriptionCheckpointNeverPassesUnhandled(t *testing.T) {
@@ -194,7 +194,7 @@ func TestPersistentSubscriptionCheckpointNeverPassesUnhandled(t *testing.T) {
 			release := make(chan struct{})
 			blocked := make(chan struct{})
 			var rec sink
-			subscribe(t, b.store, b.ctx, store.SubscriptionOptions{Name: "slow", CheckpointEvery: tc.every}, func(ctx context.Context, ev store.Recorded) error {
+			subscribe(t, b.store, b.ctx, store.SubscriptionOptions{Name: "slow", CheckpointEvery: tc.every, LeaseDuration: 600 * time.Millisecond}, func(ctx context.Context, ev store.Recorded) error {
 				if eventN(t, ev) == 3 {
 					select {
 					case <-blocked:
@@ -206,10 +206,21 @@ func TestPersistentSubscriptionCheckpointNeverPassesUnhandled(t *testing.T) {
 				return rec.handle(ctx, ev)
 			})
 			waitClosed(t, blocked, "handler blocked")
+			// The row's lease expiry moves with every renewal: a write to the
+			// row while the handler is blocked, after which the checkpoint
+			// must still be where it was (no sleep stands in for "time passed").
+			leaseExpiry := func() time.Time {
+				var at time.Time
+				require.NoError(t, b.pool.QueryRow(t.Context(),
+					`SELECT lease_expires_at FROM eventstore.subscriptions WHERE name = 'slow'`).Scan(&at))
+				return at
+			}
 			for i := range 5 {
 				_, err := b.store.Append(b.ctx, "s", store.Any, rawEvent("test_event", 11+i))
 				require.NoError(t, err)
-				time.Sleep(testPoll)
+				before := leaseExpiry()
+				require.Eventually(t, func() bool { return leaseExpiry().After(before) }, 20*time.Second, 5*time.Millisecond,
+					"the lease is renewed while the handler is blocked")
 				info := stored(t, b, "slow")
 				if tc.want < 0 {
 					require.Equal(t, store.Checkpoint{}, info.Checkpoint)
