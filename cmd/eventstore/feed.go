@@ -128,13 +128,14 @@ func (f *feedTail) readAvailable(ctx context.Context) (done bool, err error) {
 // interval covers writers that do not notify.
 //
 // A notification that finds nothing new means the events are committed but
-// held back by an older transaction that is still running (see ReadFeed): the
-// feed is then re-read every followRetry for up to followRetries times
-// before falling back to the poll interval.
+// held back by an older transaction that is still running (see ReadFeed),
+// in this database or another of the server: the feed is then re-read
+// after followRetry, and again after twice as long each time it still finds
+// nothing, until the wait reaches the poll interval.
 func (f *feedTail) follow(ctx context.Context) error {
 	wake := f.listen(ctx)
 	defer wake.close()
-	retries := 0
+	chase := time.Duration(0) // the next re-read's delay after a notification; 0: not chasing
 	for {
 		before := f.next
 		done, err := f.readAvailable(ctx)
@@ -144,16 +145,21 @@ func (f *feedTail) follow(ctx context.Context) error {
 		if err != nil || done {
 			return err
 		}
-		if f.next != before {
-			retries = 0
+		switch {
+		case chase == 0:
+		case f.next != before:
+			chase = followRetry
+		case chase < f.poll:
+			chase *= 2
+		default:
+			chase = 0
 		}
 		wait := f.poll
-		if retries > 0 {
-			retries--
-			wait = min(wait, followRetry)
+		if chase > 0 {
+			wait = min(wait, chase)
 		}
 		if wake.wait(ctx, wait) {
-			retries = followRetries
+			chase = followRetry
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -161,11 +167,8 @@ func (f *feedTail) follow(ctx context.Context) error {
 	}
 }
 
-// The re-reads after a notification that found nothing new.
-const (
-	followRetry   = 100 * time.Millisecond
-	followRetries = 50
-)
+// followRetry is the first re-read's delay after a notification.
+const followRetry = 100 * time.Millisecond
 
 // waker waits for a store notification or a timeout.
 type waker struct {

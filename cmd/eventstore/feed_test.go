@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -104,8 +105,13 @@ func TestFeedFollow(t *testing.T) {
 	// still well before the one-minute poll.
 	waitLines := func(n int) []eventJSON {
 		t.Helper()
-		require.Eventually(t, func() bool { return len(lines(stdout.String())) >= n }, 50*time.Second, 10*time.Millisecond,
-			"want %d events, have: %s (stderr %s)", n, stdout.String(), stderr.String())
+		ok := assert.Eventually(t, func() bool { return len(lines(stdout.String())) >= n }, 50*time.Second, 10*time.Millisecond)
+		if !ok {
+			// What held it: the cluster's feed horizon, or the wake-up?
+			var status string
+			_ = b.pool.QueryRow(context.Background(), `SELECT coalesce(string_agg(h::text, '; '), 'none') FROM eventstore.feed_horizon_status() h`).Scan(&status)
+			t.Fatalf("want %d events, have: %s (stderr %s); feed horizon: %s", n, stdout.String(), stderr.String(), status)
+		}
 		return jsonLines[eventJSON](t, stdout.String())
 	}
 	require.Len(t, waitLines(2), 2)
