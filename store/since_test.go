@@ -86,10 +86,15 @@ func TestFeedCheckpointAtOverlap(t *testing.T) {
 	began := make(chan struct{})
 	proceed := make(chan struct{})
 	done := make(chan error, 1)
+	var txStart time.Time
 	go func() {
 		done <- b.store.InTx(b.ctx, func(ctx context.Context) error {
 			// Start the transaction (now() is fixed here) without an xid.
 			if _, err := b.store.StreamInfo(ctx, "old"); err != nil {
+				return err
+			}
+			tx, _ := store.TxFromContext(ctx)
+			if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&txStart); err != nil {
 				return err
 			}
 			close(began)
@@ -99,7 +104,8 @@ func TestFeedCheckpointAtOverlap(t *testing.T) {
 		})
 	}()
 	<-began
-	time.Sleep(20 * time.Millisecond)
+	// t is taken once the server's clock has passed the transaction's start.
+	require.Eventually(t, func() bool { return dbNow(t, b).After(txStart) }, 10*time.Second, time.Millisecond)
 	at := dbNow(t, b)
 	_, err = b.store.Append(b.ctx, "fast", store.NoStream, rawEvents(1, 2)...)
 	require.NoError(t, err)
