@@ -157,7 +157,15 @@ func TestConsumerGroupRebalances(t *testing.T) {
 	monCtx, stopMon := context.WithCancel(t.Context())
 	wg.Go(func() {
 		since := map[int]time.Time{}
-		for monCtx.Err() == nil {
+		// Sample the holders every 5 ms until the test ends.
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-monCtx.Done():
+				return
+			case <-tick.C:
+			}
 			monMu.Lock()
 			holders := map[int]int{}
 			for _, p := range procs {
@@ -177,7 +185,6 @@ func TestConsumerGroupRebalances(t *testing.T) {
 					delete(since, q)
 				}
 			}
-			time.Sleep(5 * time.Millisecond) // sampling period of the monitor
 		}
 	})
 	setProcs := func(ps ...*groupProc) {

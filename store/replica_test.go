@@ -498,16 +498,15 @@ func TestReplicaPromotion(t *testing.T) {
 			ev := rawEvent("e", i)
 			ev.ID = uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprint(i)))
 			deadline := time.Now().Add(time.Minute)
-			for {
+			for attempt := 1; ; attempt++ {
 				_, err := s.Append(ctx, fmt.Sprintf("promo-%d", i%6), store.Any, ev)
 				if err == nil {
 					break
 				}
-				if time.Now().After(deadline) || ctx.Err() != nil {
+				if time.Now().After(deadline) || s.RetryPolicy().Wait(ctx, attempt) != nil {
 					writerDone <- fmt.Errorf("event %d: %w", i, err)
 					return
 				}
-				time.Sleep(20 * time.Millisecond)
 			}
 			written <- i
 		}
