@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gamebot/eventstore/store"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -511,4 +513,89 @@ func TestArchiveCompletedSkipsStreamsBeingWritten(t *testing.T) {
 	info, err := b.store.StreamInfo(b.ctx, "game-a")
 	require.NoError(t, err)
 	require.Equal(t, store.StatusActive, info.Status())
+}
+
+// TestArchivedEventIDsStayTaken: an event id moved to the archive is still
+// stored. An append naming it is an exact replay where the rule says so and
+// ErrDuplicateEvent everywhere else, with nothing stored, on every path:
+// alone with or without coalescing, in a caller's transaction, and in a
+// coalesced statement (append_batch) next to another call.
+func TestArchivedEventIDsStayTaken(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  store.Config
+	}{{"coalescing", store.Config{}}, {"alone", store.Config{DisableCoalescing: true}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, tc.cfg)
+			const stream = "game-1"
+			evs := rawEvents(3, 1)
+			for i := range evs {
+				evs[i].ID = uuid.New()
+			}
+			first, err := b.store.Append(b.ctx, stream, store.NoStream, evs[:2]...)
+			require.NoError(t, err)
+			_, err = b.store.Append(b.ctx, stream, store.Exact(2), evs[2])
+			require.NoError(t, err)
+			_, err = b.store.SaveSnapshot(b.ctx, store.Snapshot{StreamID: stream, Version: 2, Type: "t", SchemaVersion: 1, Data: []byte(`{}`)})
+			require.NoError(t, err)
+			res, err := b.store.ArchiveBefore(b.ctx, stream, 3)
+			require.NoError(t, err)
+			require.Equal(t, int64(2), res.EventsArchived)
+
+			// A replay of the archived batch returns its original result.
+			got, err := b.store.Append(b.ctx, stream, store.Any, evs[:2]...)
+			require.NoError(t, err)
+			require.Equal(t, first, got)
+			got, err = b.store.Append(b.ctx, stream, store.Exact(0), evs[:2]...)
+			require.NoError(t, err)
+			require.Equal(t, first, got)
+			got, err = b.store.Append(b.ctx, stream, store.Any, evs[1])
+			require.NoError(t, err)
+			require.Equal(t, store.AppendResult{StreamID: stream, Version: 2, FirstPosition: first.LastPosition, LastPosition: first.LastPosition}, got)
+
+			// Anything else that names an archived id is a duplicate.
+			refused := []struct {
+				stream   string
+				expected store.ExpectedVersion
+				events   []store.Event
+			}{
+				{stream, store.Exact(3), evs[:2]},
+				{stream, store.Exact(3), evs[1:2]},
+				{stream, store.Any, []store.Event{evs[1], evs[0]}},
+				{"game-2", store.NoStream, evs[:1]},
+				{"game-2", store.Any, evs[:2]},
+			}
+			for _, r := range refused {
+				_, err := b.store.Append(b.ctx, r.stream, r.expected, r.events...)
+				require.ErrorIs(t, err, store.ErrDuplicateEvent, "%s at %s", r.stream, r.expected)
+				err = b.store.InTx(b.ctx, func(ctx context.Context) error {
+					_, err := b.store.Append(ctx, r.stream, r.expected, r.events...)
+					return err
+				})
+				require.ErrorIs(t, err, store.ErrDuplicateEvent, "in a transaction: %s at %s", r.stream, r.expected)
+			}
+			require.Equal(t, 1, countRows(t, b, stream))
+			require.Equal(t, 2, countArchived(t, b, stream))
+			require.Equal(t, 0, countRows(t, b, "game-2"))
+
+			// In one coalesced statement, next to a call that succeeds.
+			_, err = b.store.Append(b.ctx, "game-3", store.NoStream, rawEvents(1, 10)...)
+			require.NoError(t, err)
+			rows, err := b.pool.Query(b.ctx, `SELECT coalesce(r.error_code, ''), coalesce(r.new_version, 0)
+  FROM eventstore.append_batch($1, ARRAY['game-1', 'game-3'], ARRAY[3, 1]::bigint[], ARRAY[1, 1],
+       ARRAY[$2::uuid, $3::uuid], ARRAY['test_event', 'test_event'], ARRAY[1, 1], ARRAY['{}', '{}']::jsonb[]) AS r
+ ORDER BY r.call_index`, testGuild, evs[1].ID, uuid.New())
+			require.NoError(t, err)
+			type outcome struct {
+				Code    string
+				Version int64
+			}
+			outs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[outcome])
+			require.NoError(t, err)
+			require.Equal(t, []outcome{{"ES007", 0}, {"", 2}}, outs)
+			require.Equal(t, 1, countRows(t, b, stream))
+		})
+	}
 }

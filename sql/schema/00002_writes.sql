@@ -185,7 +185,10 @@ BEGIN
                 OR (p_expected_version = c_no_stream AND v_stream.version = 0))
            AND v_stream.version + n <= coalesce(v_stream.max_events, p_max_stream_events, v_stream.version + n)
            AND (p_probe_ids IS FALSE
-                OR NOT EXISTS (SELECT FROM eventstore.events e WHERE e.event_id = ANY (p_event_ids))) THEN
+                OR NOT EXISTS (SELECT FROM eventstore.events e WHERE e.event_id = ANY (p_event_ids)))
+           -- The unique index covers the hot table only: an archived id
+           -- takes the full path, which tells a replay from a duplicate.
+           AND NOT EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)) THEN
             v_label := greatest(pg_current_xact_id(), v_stream.last_transaction_id);
             IF n = 1 THEN
                 INSERT INTO eventstore.events AS e
@@ -480,8 +483,10 @@ BEGIN
        OR (p_metadata IS NOT NULL AND cardinality(p_metadata) <> v_total)
        OR (p_causation_ids IS NOT NULL AND cardinality(p_causation_ids) <> v_total)
        OR (p_correlation_ids IS NOT NULL AND cardinality(p_correlation_ids) <> v_total)
-       OR (p_max_stream_events IS NOT NULL AND p_max_stream_events < 1) THEN
-        -- Leave the precise error to append_events, call by call.
+       OR (p_max_stream_events IS NOT NULL AND p_max_stream_events < 1)
+       -- An archived id (the unique index covers the hot table only).
+       OR EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)) THEN
+        -- Leave the precise error (or the replay) to append_events, call by call.
         s_ids := '{}'::text[];
     ELSE
         -- 1. Lock the guild's stream rows the batch names, in one statement.
