@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -23,13 +24,13 @@ import (
 //
 // Each call keeps its own outcome: append_batch stores every call that
 // passes the fast path's checks with one INSERT, and runs each other call
-// in a subtransaction of its own, so a conflict, a full stream or a
-// duplicate fails that call alone. A call returns after the shared commit.
-// When the statement as a whole fails, every call of it gets that error and
-// its Append retries it as usual (the ids are fixed, so a retry after an
-// unknown outcome is a replay); when it fails for a reason that belongs to
-// one call (a document PostgreSQL refuses to parse, say), each call is sent
-// again alone so that only that call fails.
+// in a subtransaction of its own, so a conflict or a full stream fails that
+// call alone. A call returns after the shared commit. When the statement as
+// a whole fails, every call of it gets that error and its Append retries it
+// as usual (the ids are fixed, so a retry after an unknown outcome is a
+// replay); when it fails for a reason that belongs to one call (a stored
+// event id: a replay or a duplicate; a document PostgreSQL refuses to
+// parse), each call is sent again alone so that only that call fails.
 //
 // Calls are sorted by guild and stream within a flush, so two flushes (of
 // two Stores) lock stream rows in the same order and cannot deadlock each
@@ -254,12 +255,13 @@ func (s *Store) sendGroup(ctx context.Context, g db.EventsAppendBatchParams, cal
 // settleGroup settles the calls of a group whose statement failed as a
 // whole. A transient failure or a lost connection is every call's error,
 // and each Append retries (its ids are fixed, so after an unknown outcome
-// the retry is a replay). Any other failure belongs to one call's input (a
-// document PostgreSQL refuses to parse, say): each call is sent again
-// alone, for its own outcome.
+// the retry is a replay). Any other failure belongs to one call's input: a
+// stored event id (a replay, or a duplicate, which only append_events
+// tells apart), or a document PostgreSQL refuses to parse, say. Each call
+// is then sent again alone, for its own outcome.
 func (c *coalescer) settleGroup(ctx context.Context, calls []*appendCall, err error) {
 	err = mapError(err)
-	if retryable(err, true) {
+	if retryable(err, true) && !errors.Is(err, errConcurrentDuplicate) {
 		for _, call := range calls {
 			call.res, call.err = AppendResult{}, err
 		}

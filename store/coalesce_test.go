@@ -132,6 +132,11 @@ func TestCoalescedCallsKeepTheirOwnOutcomes(t *testing.T) {
 		"fast": func() (store.AppendResult, error) {
 			return b.store.Append(ctx, "existing", store.Exact(1), rawEvent("x", 5))
 		},
+		// A replay that passes the fast path's checks (any version): the
+		// unique index refuses it in the batch, and alone it is a replay.
+		"replayfast": func() (store.AppendResult, error) {
+			return b.store.Append(ctx, "holder", store.Any, taken)
+		},
 	}
 	var mu sync.Mutex
 	got := map[string]outcome{}
@@ -165,6 +170,8 @@ func TestCoalescedCallsKeepTheirOwnOutcomes(t *testing.T) {
 	require.NoError(t, got["holder"].err)
 	require.Equal(t, int64(1), got["holder"].res.Version)
 	require.Equal(t, held[0].GlobalPosition, got["holder"].res.FirstPosition, "the original result")
+	require.NoError(t, got["replayfast"].err)
+	require.Equal(t, got["holder"].res, got["replayfast"].res, "the original result")
 	require.Equal(t, 1, countRows(t, b, "holder"))
 	require.NoError(t, got["fast"].err)
 	require.Equal(t, int64(2), got["fast"].res.Version)
@@ -179,7 +186,7 @@ func TestCoalescedCallsKeepTheirOwnOutcomes(t *testing.T) {
 	_, err = b.store.StreamInfo(ctx, "dup")
 	require.ErrorIs(t, err, store.ErrStreamNotFound, "the refused batch created no stream")
 
-	// The six went out in one statement.
+	// They went out in one statement.
 	together := 0
 	for _, o := range rec.of(store.OpAppend) {
 		if o.Coalesced == len(calls) {

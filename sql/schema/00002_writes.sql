@@ -384,15 +384,17 @@ COMMENT ON FUNCTION eventstore.append_events IS
 -- DETAIL, constraint and table, as append_events would have raised it). At
 -- most 1000 calls per statement.
 --
--- Set-based: the calls' stream rows are locked in one statement (in
--- stream id order, bytewise, so two batches cannot deadlock each other);
--- every call that passes the fast path's checks (an existing live stream
--- of the guild, at the expected version once the earlier calls of the
--- batch are counted, with room) is inserted by one INSERT, and each stream
--- row is updated once. A call that does not pass, and every later call on
--- its stream, runs afterwards through append_events in a subtransaction of
--- its own, so that its failure fails it alone. A stored event id among the
--- fast calls (unique_violation) sends them all that way too.
+-- Set-based: one statement locks the calls' stream rows (in stream id
+-- order, bytewise, so two batches cannot deadlock each other), decides
+-- which calls pass the fast path's checks (an existing live stream of the
+-- guild, at the expected version once the earlier calls of the batch are
+-- counted, with room), inserts all their events with one INSERT and
+-- updates each stream row once; no subtransaction. A call that does not
+-- pass, and every later call on its stream, runs afterwards through
+-- append_events in a subtransaction of its own, so that its failure fails
+-- it alone. A stored event id among the fast calls fails the statement
+-- (unique_violation on events_event_id_key): the store then sends each
+-- call alone, and append_events tells a replay from a duplicate.
 -- +goose StatementBegin
 CREATE FUNCTION eventstore.append_batch(
     p_guild_id          text,
@@ -420,52 +422,27 @@ RETURNS SETOF record
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, eventstore, pg_temp
+-- Generic plans: the fast path's statement takes its arrays as parameters,
+-- and planning it for each call's values costs more than running it.
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    c_any           CONSTANT bigint := -1;
-    c_no_stream     CONSTANT bigint := -2;
-    c_stream_exists CONSTANT bigint := -3;
-    c_max_calls     CONSTANT integer := 1000;
+    c_max_calls CONSTANT integer := 1000;
     v_calls integer := coalesce(cardinality(p_stream_ids), 0);
     v_total integer := coalesce(cardinality(p_event_ids), 0);
-    -- the locked stream rows, by position k
-    s_ids     text[];
-    s_version bigint[];
-    s_limit   bigint[];
-    s_live    boolean[];
-    s_label   xid8[];
-    s_slow    boolean[];
-    s_touched boolean[];
-    -- per call
-    c_from    integer[] := '{}'::integer[];
-    c_base    bigint[] := '{}'::bigint[];
-    c_fast    boolean[] := '{}'::boolean[];
-    r_new     bigint[] := '{}'::bigint[];
-    r_first   bigint[] := '{}'::bigint[];
-    r_last    bigint[] := '{}'::bigint[];
-    r_code    text[] := '{}'::text[];
-    r_msg     text[] := '{}'::text[];
-    r_detail  text[] := '{}'::text[];
-    r_constr  text[] := '{}'::text[];
-    r_table   text[] := '{}'::text[];
-    -- the fast calls' events
-    e_idx     integer[] := '{}'::integer[];
-    e_stream  text[] := '{}'::text[];
-    e_version bigint[] := '{}'::bigint[];
-    e_label   xid8[] := '{}'::xid8[];
-    -- the fast calls' positions
-    f_idx     integer[];
-    f_lo      bigint[];
-    f_hi      bigint[];
-    v_xid     xid8 := pg_current_xact_id();
-    v_from    integer := 1;
-    v_any_fast boolean := false;
-    k         integer;
-    n         integer;
-    v_cur     bigint;
-    v_exp     bigint;
-    v_limit   bigint;
-    r         record;
+    v_xid   xid8;
+    -- per call, in call order
+    c_fast  boolean[];
+    c_from  integer[];
+    r_new   bigint[];
+    r_first bigint[];
+    r_last  bigint[];
+    r_code   text[] := '{}'::text[];
+    r_msg    text[] := '{}'::text[];
+    r_detail text[] := '{}'::text[];
+    r_constr text[] := '{}'::text[];
+    r_table  text[] := '{}'::text[];
+    r       record;
 BEGIN
     IF current_setting('eventstore.guild_id', true) IS DISTINCT FROM p_guild_id THEN
         PERFORM eventstore.check_guild_context(p_guild_id);
@@ -478,6 +455,7 @@ BEGIN
             format('invalid batch of appends: 1 to %s calls, each with its expected version and a count of at least 1 event, the counts adding up to the events given', c_max_calls),
             jsonb_build_object('argument', 'events', 'value', v_calls));
     END IF;
+
     IF cardinality(p_types) IS DISTINCT FROM v_total OR cardinality(p_versions) IS DISTINCT FROM v_total
        OR cardinality(p_data) IS DISTINCT FROM v_total
        OR (p_metadata IS NOT NULL AND cardinality(p_metadata) <> v_total)
@@ -487,94 +465,76 @@ BEGIN
        -- An archived id (the unique index covers the hot table only).
        OR EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)) THEN
         -- Leave the precise error (or the replay) to append_events, call by call.
-        s_ids := '{}'::text[];
+        c_fast := array_fill(false, ARRAY[v_calls]);
+        r_new := '{}'::bigint[]; r_first := '{}'::bigint[]; r_last := '{}'::bigint[];
+        c_from := ARRAY(SELECT (sum(u.n) OVER (ORDER BY u.i) - u.n + 1)::integer
+                          FROM unnest(p_counts) WITH ORDINALITY AS u(n, i) ORDER BY u.i);
     ELSE
-        -- 1. Lock the guild's stream rows the batch names, in one statement.
-        SELECT coalesce(array_agg(x.stream_id ORDER BY x.stream_id COLLATE "C"), '{}'::text[]),
-               array_agg(x.version ORDER BY x.stream_id COLLATE "C"),
-               array_agg(x.max_events ORDER BY x.stream_id COLLATE "C"),
-               array_agg(x.deleted_at IS NULL AND x.archived_at IS NULL ORDER BY x.stream_id COLLATE "C"),
-               array_agg(greatest(v_xid, x.last_transaction_id) ORDER BY x.stream_id COLLATE "C")
-          INTO s_ids, s_version, s_limit, s_live, s_label
-          FROM (SELECT s.stream_id, s.version, s.max_events, s.deleted_at, s.archived_at, s.last_transaction_id
-                  FROM eventstore.streams s
-                 WHERE s.stream_id = ANY (p_stream_ids) AND s.guild_id = p_guild_id
-                 ORDER BY s.stream_id COLLATE "C"
-                   FOR NO KEY UPDATE) AS x;
-    END IF;
-    s_slow := array_fill(false, ARRAY[greatest(cardinality(s_ids), 1)]);
-    s_touched := s_slow;
-
-    -- 2. Decide, in call order, which calls the fast path takes.
-    FOR i IN 1 .. v_calls LOOP
-        n := p_counts[i];
-        c_from[i] := v_from;
-        c_fast[i] := false;
-        k := array_position(s_ids, p_stream_ids[i]);
-        IF k IS NOT NULL AND s_live[k] AND NOT s_slow[k] THEN
-            v_cur := s_version[k];
-            v_exp := p_expected[i];
-            v_limit := coalesce(s_limit[k], p_max_stream_events);
-            IF (v_exp = v_cur OR v_exp = c_any OR v_exp = c_stream_exists OR (v_exp = c_no_stream AND v_cur = 0))
-               AND (v_limit IS NULL OR v_cur + n <= v_limit) THEN
-                c_fast[i] := true;
-                c_base[i] := v_cur;
-                s_version[k] := v_cur + n;
-                s_touched[k] := true;
-                FOR j IN 1 .. n LOOP
-                    e_idx := e_idx || (v_from + j - 1);
-                    e_stream := e_stream || p_stream_ids[i];
-                    e_version := e_version || (v_cur + j);
-                    e_label := e_label || s_label[k];
-                END LOOP;
-                v_any_fast := true;
-            END IF;
-        END IF;
-        IF NOT c_fast[i] AND k IS NOT NULL THEN
-            s_slow[k] := true; -- later calls on this stream wait for this one
-        END IF;
-        v_from := v_from + n;
-    END LOOP;
-
-    -- 3. One INSERT for the fast calls' events, one UPDATE of their streams.
-    IF v_any_fast THEN
-        BEGIN
-            WITH ins AS (
-                INSERT INTO eventstore.events AS e
-                    (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
-                     data, metadata, causation_id, correlation_id)
-                SELECT u.label, u.sid, u.ver, p_event_ids[u.j], p_types[u.j], p_versions[u.j], p_guild_id,
-                       p_data[u.j], coalesce(p_metadata[u.j], '{}'::jsonb), p_causation_ids[u.j],
-                       p_correlation_ids[u.j]
-                  FROM unnest(e_idx, e_stream, e_version, e_label) AS u(j, sid, ver, label)
-                RETURNING e.global_position, e.stream_id, e.stream_version
-            )
-            SELECT array_agg(c.i ORDER BY c.i), array_agg(c.lo ORDER BY c.i), array_agg(c.hi ORDER BY c.i)
-              INTO f_idx, f_lo, f_hi
-              FROM (SELECT f.i, min(ins.global_position) AS lo, max(ins.global_position) AS hi
-                      FROM ins
-                      JOIN (SELECT x.i, p_stream_ids[x.i] AS sid, c_base[x.i] AS base, p_counts[x.i] AS n
-                              FROM generate_subscripts(c_fast, 1) AS x(i) WHERE c_fast[x.i]) AS f
-                        ON ins.stream_id = f.sid AND ins.stream_version BETWEEN f.base + 1 AND f.base + f.n
-                     GROUP BY f.i) AS c;
+        -- The fast path, in one statement: lock the guild's stream rows the
+        -- batch names (bytewise id order), decide in call order which calls
+        -- pass (a live stream of the guild, at the expected version once
+        -- the earlier calls on it are counted, with room, every earlier
+        -- call on it passing too), insert their events with one INSERT and
+        -- update each of their streams once. A stored event id fails the
+        -- statement (unique_violation): the store then sends each call
+        -- alone, and append_events tells a replay from a duplicate.
+        v_xid := pg_current_xact_id();
+        WITH c AS (
+            SELECT u.i::integer AS i, u.sid, u.exp, u.n,
+                   (sum(u.n) OVER (ORDER BY u.i) - u.n + 1)::integer AS ev
+              FROM unnest(p_stream_ids, p_expected, p_counts) WITH ORDINALITY AS u(sid, exp, n, i)
+        ), s AS (
+            SELECT s.stream_id, s.version, coalesce(s.max_events, p_max_stream_events) AS lim,
+                   s.deleted_at IS NULL AND s.archived_at IS NULL AS live,
+                   greatest(v_xid, s.last_transaction_id) AS label
+              FROM eventstore.streams s
+             WHERE s.stream_id = ANY (p_stream_ids) AND s.guild_id = p_guild_id
+             ORDER BY s.stream_id COLLATE "C"
+               FOR NO KEY UPDATE
+        ), b AS (
+            SELECT c.*, s.stream_id IS NOT NULL AS found, s.live, s.lim, s.label,
+                   s.version + sum(c.n) OVER (PARTITION BY c.sid ORDER BY c.i) - c.n AS base
+              FROM c LEFT JOIN s ON s.stream_id = c.sid
+        ), d AS (
+            SELECT b.*, coalesce(b.found AND b.live
+                       AND (b.exp = b.base OR b.exp = -1 OR b.exp = -3 OR (b.exp = -2 AND b.base = 0))
+                       AND (b.lim IS NULL OR b.base + b.n <= b.lim), false) AS pass
+              FROM b
+        ), f AS (
+            SELECT d.*, bool_and(d.pass) OVER (PARTITION BY d.sid ORDER BY d.i) AS fast FROM d
+        ), ins AS (
+            INSERT INTO eventstore.events AS e
+                (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
+                 data, metadata, causation_id, correlation_id)
+            SELECT f.label, f.sid, f.base + g.j, p_event_ids[f.ev + g.j - 1], p_types[f.ev + g.j - 1],
+                   p_versions[f.ev + g.j - 1], p_guild_id, p_data[f.ev + g.j - 1],
+                   coalesce(p_metadata[f.ev + g.j - 1], '{}'::jsonb), p_causation_ids[f.ev + g.j - 1],
+                   p_correlation_ids[f.ev + g.j - 1]
+              FROM f CROSS JOIN LATERAL generate_series(1, f.n) AS g(j)
+             WHERE f.fast
+             ORDER BY f.i, g.j
+            RETURNING e.stream_id, e.stream_version, e.global_position
+        ), upd AS (
+            -- No indexed column changes: a HOT update (see streams' fillfactor).
             UPDATE eventstore.streams s
-               SET version = u.v, updated_at = now(), last_transaction_id = u.l
-              FROM unnest(s_ids, s_version, s_label, s_touched) AS u(id, v, l, touched)
-             WHERE u.touched AND s.stream_id = u.id;
-            FOR m IN 1 .. cardinality(f_idx) LOOP
-                r_new[f_idx[m]] := c_base[f_idx[m]] + p_counts[f_idx[m]];
-                r_first[f_idx[m]] := f_lo[m];
-                r_last[f_idx[m]] := f_hi[m];
-            END LOOP;
-        EXCEPTION WHEN unique_violation THEN
-            -- A stored id: every call goes through append_events, which
-            -- tells a replay from a duplicate.
-            c_fast := array_fill(false, ARRAY[v_calls]);
-            r_new := '{}'::bigint[]; r_first := '{}'::bigint[]; r_last := '{}'::bigint[];
-        END;
+               SET version = x.v, updated_at = now(), last_transaction_id = x.label
+              FROM (SELECT f.sid, max(f.base + f.n) AS v, max(f.label) AS label
+                      FROM f WHERE f.fast GROUP BY f.sid) AS x
+             WHERE s.stream_id = x.sid
+        )
+        SELECT array_agg(f.fast ORDER BY f.i), array_agg(f.ev ORDER BY f.i),
+               array_agg(CASE WHEN f.fast THEN f.base + f.n END ORDER BY f.i),
+               array_agg(p.lo ORDER BY f.i), array_agg(p.hi ORDER BY f.i)
+          INTO c_fast, c_from, r_new, r_first, r_last
+          FROM f LEFT JOIN (
+                SELECT f2.i, min(ins.global_position) AS lo, max(ins.global_position) AS hi
+                  FROM ins JOIN f AS f2
+                    ON f2.fast AND ins.stream_id = f2.sid
+                   AND ins.stream_version BETWEEN f2.base + 1 AND f2.base + f2.n
+                 GROUP BY f2.i) AS p ON p.i = f.i;
     END IF;
 
-    -- 4. The other calls, in call order, each in its own subtransaction.
+    -- The other calls, in call order, each in its own subtransaction.
     FOR i IN 1 .. v_calls LOOP
         CONTINUE WHEN c_fast[i];
         BEGIN
