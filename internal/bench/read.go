@@ -22,6 +22,11 @@ const (
 	readBatch = 1000
 	// feedEvents is feed_catchup's size at scale 1.
 	feedEvents = 100_000
+	// readStreamPasses and feedPasses are how many times a measured repeat
+	// reads the fixture at scale 1: a few seconds, so that the ratios of
+	// runs agree.
+	readStreamPasses = 24
+	feedPasses       = 4
 )
 
 // eventColumns are the columns the store reads, in its order.
@@ -166,7 +171,7 @@ func (r *runner) readStream(ctx context.Context, name string, s *store.Store, ty
 	if err != nil {
 		return Result{}, err
 	}
-	passes := r.scaled(3, 1)
+	passes := r.scaled(readStreamPasses, 1)
 	ours := func(ctx context.Context, rep int) (sample, error) {
 		return readStreamOurs(ctx, s, id, r.streamEvents, passesFor(rep, passes), typed)
 	}
@@ -325,11 +330,16 @@ func (r *runner) feedCatchup(ctx context.Context, name string, s *store.Store, t
 	if err != nil {
 		return Result{}, err
 	}
+	passes := r.scaled(feedPasses, 1)
 	ours := func(ctx context.Context, rep int) (sample, error) {
-		return feedOurs(ctx, s, fx.after, warmCount(rep, fx.events), typed)
+		return repeatSample(passesFor(rep, passes), func() (sample, error) {
+			return feedOurs(ctx, s, fx.after, warmCount(rep, fx.events), typed)
+		})
 	}
 	base := func(ctx context.Context, rep int) (sample, error) {
-		return r.feedBaseline(ctx, fx.after, warmCount(rep, fx.events))
+		return repeatSample(passesFor(rep, passes), func() (sample, error) {
+			return r.feedBaseline(ctx, fx.after, warmCount(rep, fx.events))
+		})
 	}
 	o, b, err := r.compare(ctx, name, ours, base)
 	if err != nil {
@@ -339,10 +349,25 @@ func (r *runner) feedCatchup(ctx context.Context, name string, s *store.Store, t
 	if typed {
 		what = "Store.ReadFeed from a checkpoint, batch 1000, typed decode to events.GuessProcessed"
 	}
-	params := map[string]any{"events": fx.events, "batch": readBatch, "typed": typed}
+	params := map[string]any{"events": fx.events, "batch": readBatch, "passes": passes, "typed": typed}
 	return rateResult(params, measureOf(what, o),
 		measureOf("plain keyset SELECT ordered by (transaction_id, global_position), batch 1000, every column copied as bytes", b),
 		target), nil
+}
+
+// repeatSample runs one side's pass passes times, as one sample.
+func repeatSample(passes int, pass func() (sample, error)) (sample, error) {
+	var total sample
+	for range passes {
+		s, err := pass()
+		if err != nil {
+			return sample{}, err
+		}
+		total.events += s.events
+		total.elapsed += s.elapsed
+		total.latencies = append(total.latencies, s.latencies...)
+	}
+	return total, nil
 }
 
 // warmCount returns the event count of repeat rep (a tenth for the warm-up).
