@@ -50,6 +50,11 @@ func TestBenchJSON(t *testing.T) {
 	i := slices.IndexFunc(rep.Scenarios, func(s bench.Result) bool { return s.Name == "append_single" })
 	require.GreaterOrEqual(t, i, 0)
 	require.NotNil(t, rep.Scenarios[i].P99Ms, "append latency is reported")
+	for _, m := range []bench.Measure{rep.Scenarios[i].Measure, rep.Scenarios[i].Baseline} {
+		require.NotNil(t, m.WAL, "the WAL written per event is reported: %s", m.What)
+		// Every event is at least its row's insert record.
+		require.Greater(t, m.WAL.BytesPerEvent, 100.0, m.What)
+	}
 	require.NotEmpty(t, rep.Server.Version)
 
 	// The scratch database is gone.

@@ -88,6 +88,17 @@ type Measure struct {
 	P99Ms *float64 `json:"p99_ms,omitempty"`
 	// Samples are the repeats' events per second, in run order.
 	Samples []float64 `json:"samples_events_per_sec"`
+	// WAL is the write-ahead log the server wrote per event over the
+	// measured repeats (cluster-wide); absent when it is unknown.
+	WAL *WALUse `json:"wal,omitempty"`
+}
+
+// WALUse is write-ahead log written per event handled.
+type WALUse struct {
+	// BytesPerEvent is WAL bytes per event: the event's row and index
+	// entries, and whatever else the write costs (a stream row's lock and
+	// update, commit records).
+	BytesPerEvent float64 `json:"bytes_per_event"`
 }
 
 // Result is one scenario's outcome.
@@ -474,11 +485,11 @@ func (r *runner) compareN(ctx context.Context, name string, repeats int, ours, b
 		if rep%2 == 1 {
 			first, second = base, ours
 		}
-		a, err := first(ctx, rep)
+		a, err := r.withWAL(ctx, rep, first)
 		if err != nil {
 			return summary{}, summary{}, err
 		}
-		b, err := second(ctx, rep)
+		b, err := r.withWAL(ctx, rep, second)
 		if err != nil {
 			return summary{}, summary{}, err
 		}
@@ -491,9 +502,20 @@ func (r *runner) compareN(ctx context.Context, name string, repeats int, ours, b
 	return summarize(oursS), summarize(baseS), nil
 }
 
+// withWAL runs one repeat of a side and records the WAL the server wrote
+// meanwhile.
+func (r *runner) withWAL(ctx context.Context, rep int, side func(ctx context.Context, rep int) (sample, error)) (sample, error) {
+	before := readWAL(ctx, r.pool)
+	sm, err := side(ctx, rep)
+	if err == nil {
+		sm.wal = readWAL(ctx, r.pool).since(before)
+	}
+	return sm, err
+}
+
 // measureOf converts a summary.
 func measureOf(what string, s summary) Measure {
-	m := Measure{What: what, Events: s.events, Seconds: s.seconds, EventsPerSec: s.rate, Samples: s.rates}
+	m := Measure{What: what, Events: s.events, Seconds: s.seconds, EventsPerSec: s.rate, Samples: s.rates, WAL: s.wal}
 	if s.hasLat {
 		p50, p99 := ms(s.p50), ms(s.p99)
 		m.P50Ms, m.P99Ms = &p50, &p99

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // sample is one measured repeat of one side of a scenario.
@@ -13,6 +15,36 @@ type sample struct {
 	events    int
 	elapsed   time.Duration
 	latencies []time.Duration // per call, where the scenario has calls
+	wal       *walCounters    // the server's WAL activity during the repeat (nil: unknown)
+}
+
+// walCounters is the server's WAL insert position, or its growth over a
+// repeat. It counts the whole cluster: the sides of a scenario run one at
+// a time, so each repeat's growth is its own work (and whatever ran beside
+// it). (pg_stat_wal's counters would say more, records and fsyncs, but
+// backends report them to it up to seconds late.)
+type walCounters struct {
+	bytes int64
+}
+
+// readWAL returns the WAL insert position; nil when the server does not
+// give it (a standby).
+func readWAL(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) *walCounters {
+	var w walCounters
+	if err := q.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn`).Scan(&w.bytes); err != nil {
+		return nil
+	}
+	return &w
+}
+
+// since returns the growth of w from before (nil when either is unknown).
+func (w *walCounters) since(before *walCounters) *walCounters {
+	if w == nil || before == nil {
+		return nil
+	}
+	return &walCounters{bytes: w.bytes - before.bytes}
 }
 
 func (s sample) rate() float64 {
@@ -31,6 +63,7 @@ type summary struct {
 	p50     time.Duration
 	p99     time.Duration
 	hasLat  bool
+	wal     *WALUse // per event, over every repeat; nil when unknown
 }
 
 // summarize returns the median rate and seconds of samples and the
@@ -47,11 +80,30 @@ func summarize(samples []sample) summary {
 	}
 	s.rate = median(s.rates)
 	s.seconds = median(secs)
+	s.wal = walPerEvent(samples)
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		s.p50, s.p99, s.hasLat = percentile(lat, 0.50), percentile(lat, 0.99), true
 	}
 	return s
+}
+
+// walPerEvent is the WAL the samples wrote per event handled; nil unless
+// every sample's counters are known.
+func walPerEvent(samples []sample) *WALUse {
+	var total walCounters
+	events := 0
+	for _, sm := range samples {
+		if sm.wal == nil {
+			return nil
+		}
+		total.bytes += sm.wal.bytes
+		events += sm.events
+	}
+	if events == 0 {
+		return nil
+	}
+	return &WALUse{BytesPerEvent: math.Round(float64(total.bytes) / float64(events))}
 }
 
 // median returns the median of xs (the mean of the middle two for an even

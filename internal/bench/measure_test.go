@@ -132,3 +132,17 @@ func TestRunWriters(t *testing.T) {
 		require.ErrorIs(t, err, boom)
 	})
 }
+
+func TestWALPerEvent(t *testing.T) {
+	t.Parallel()
+	got := walPerEvent([]sample{
+		{events: 100, wal: &walCounters{bytes: 90_000}},
+		{events: 300, wal: &walCounters{bytes: 270_050}},
+	})
+	require.Equal(t, &WALUse{BytesPerEvent: 900}, got)
+	require.Nil(t, walPerEvent([]sample{{events: 100, wal: &walCounters{bytes: 1}}, {events: 100}}),
+		"one repeat without a WAL position: unknown")
+	require.Nil(t, walPerEvent(nil))
+	require.Nil(t, (*walCounters)(nil).since(&walCounters{}))
+	require.Equal(t, &walCounters{bytes: 30}, (&walCounters{bytes: 50}).since(&walCounters{bytes: 20}))
+}
