@@ -96,16 +96,19 @@ $$;
 -- append_events appends a batch of events to one stream of p_guild_id.
 --
 -- Fast path: an append to an existing, live stream of the guild that is at
--- the expected version and has room locks the stream row, inserts the batch
--- and bumps the row: three statements, nothing else read or written. The
--- events table's constraints check each row (type, version, JSON objects)
--- and its unique index checks the event ids. With p_probe_ids (the
--- default) the fast path first looks the ids up, so that a stored one
--- takes the full path below and gets its exact answer; without it (the
--- store's own calls) a stored id raises unique_violation on
--- events_event_id_key with nothing stored, and the caller sends the batch
--- again with the probe to learn whether it was a replay. The duplicate
--- check then costs nothing unless something conflicts.
+-- the expected version and has room. The events table's constraints check
+-- each row (type, version, JSON objects) and its unique index checks the
+-- event ids. With p_probe_ids (the default) the fast path locks the stream
+-- row, looks the ids up (in the hot table and the archive), so that a
+-- stored one takes the full path below and gets its exact answer, inserts
+-- the batch and bumps the row. Without it (the store's own calls outside a
+-- caller's transaction) one UPDATE checks, locks and bumps the row, and
+-- the batch is inserted: two statements. A stored id then raises
+-- unique_violation on events_event_id_key with nothing stored (for an id
+-- in the archive, which the index does not cover, the function raises it
+-- itself), and the caller sends the batch again with the probe to learn
+-- whether it was a replay. The duplicate check then costs nothing unless
+-- something conflicts.
 --
 -- Full path (anything else): validate with precise errors, create a missing
 -- stream, recognise an exact replay, check state, expected version, feed
@@ -153,6 +156,8 @@ DECLARE
     c_stream_exists CONSTANT bigint := -3;
     n              integer := coalesce(cardinality(p_event_ids), 0);
     v_stream       eventstore.streams%ROWTYPE;
+    v_base         bigint;
+    v_fast         boolean;
     v_exists       boolean;
     v_bad_ord      bigint;
     v_bad_reason   text;
@@ -176,25 +181,57 @@ BEGIN
        AND (p_causation_ids IS NULL OR cardinality(p_causation_ids) = n)
        AND (p_correlation_ids IS NULL OR cardinality(p_correlation_ids) = n)
        AND (p_max_stream_events IS NULL OR p_max_stream_events >= 1) THEN
-        SELECT * INTO v_stream FROM eventstore.streams s
-         WHERE s.stream_id = p_stream_id AND s.guild_id = p_guild_id
-           FOR NO KEY UPDATE;
-        IF FOUND AND v_stream.deleted_at IS NULL AND v_stream.archived_at IS NULL
-           AND (p_expected_version = v_stream.version OR p_expected_version = c_any
-                OR p_expected_version = c_stream_exists
-                OR (p_expected_version = c_no_stream AND v_stream.version = 0))
-           AND v_stream.version + n <= coalesce(v_stream.max_events, p_max_stream_events, v_stream.version + n)
-           AND (p_probe_ids IS FALSE
-                OR NOT EXISTS (SELECT FROM eventstore.events e WHERE e.event_id = ANY (p_event_ids)))
-           -- The unique index covers the hot table only: an archived id
-           -- takes the full path, which tells a replay from a duplicate.
-           AND NOT EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)) THEN
-            v_label := greatest(pg_current_xact_id(), v_stream.last_transaction_id);
+        IF p_probe_ids IS FALSE THEN
+            -- One statement checks, locks and bumps the stream row (HOT: no
+            -- indexed column changes). In READ COMMITTED a concurrent
+            -- writer's update is waited for and the conditions are checked
+            -- again on the row it left. No row: the full path says why.
+            UPDATE eventstore.streams s
+               SET version = s.version + n, updated_at = now(),
+                   last_transaction_id = greatest(pg_current_xact_id(), s.last_transaction_id)
+             WHERE s.stream_id = p_stream_id AND s.guild_id = p_guild_id
+               AND s.deleted_at IS NULL AND s.archived_at IS NULL
+               AND (p_expected_version = s.version OR p_expected_version = c_any
+                    OR p_expected_version = c_stream_exists
+                    OR (p_expected_version = c_no_stream AND s.version = 0))
+               AND s.version + n <= coalesce(s.max_events, p_max_stream_events, s.version + n)
+            RETURNING s.version - n, s.last_transaction_id INTO v_base, v_label;
+            v_fast := FOUND;
+            -- The unique index covers the hot table only. Looked up under
+            -- the row lock, so that an archiving of this stream that
+            -- committed meanwhile is seen.
+            IF v_fast AND EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)) THEN
+                RAISE EXCEPTION 'an event id of the batch is stored in the archive'
+                    USING ERRCODE = 'unique_violation', CONSTRAINT = 'events_event_id_key';
+            END IF;
+        ELSE
+            SELECT * INTO v_stream FROM eventstore.streams s
+             WHERE s.stream_id = p_stream_id AND s.guild_id = p_guild_id
+               FOR NO KEY UPDATE;
+            v_fast := FOUND AND v_stream.deleted_at IS NULL AND v_stream.archived_at IS NULL
+               AND (p_expected_version = v_stream.version OR p_expected_version = c_any
+                    OR p_expected_version = c_stream_exists
+                    OR (p_expected_version = c_no_stream AND v_stream.version = 0))
+               AND v_stream.version + n <= coalesce(v_stream.max_events, p_max_stream_events, v_stream.version + n)
+               AND NOT EXISTS (SELECT FROM eventstore.events e WHERE e.event_id = ANY (p_event_ids))
+               -- A stored or archived id takes the full path, which tells
+               -- a replay from a duplicate.
+               AND NOT EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids));
+            IF v_fast THEN
+                v_base := v_stream.version;
+                v_label := greatest(pg_current_xact_id(), v_stream.last_transaction_id);
+                -- No indexed column changes: a HOT update (see streams' fillfactor).
+                UPDATE eventstore.streams s
+                   SET version = v_base + n, updated_at = now(), last_transaction_id = v_label
+                 WHERE s.stream_id = p_stream_id;
+            END IF;
+        END IF;
+        IF v_fast THEN
             IF n = 1 THEN
                 INSERT INTO eventstore.events AS e
                     (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
                      data, metadata, causation_id, correlation_id)
-                VALUES (v_label, p_stream_id, v_stream.version + 1, p_event_ids[1], p_types[1], p_versions[1],
+                VALUES (v_label, p_stream_id, v_base + 1, p_event_ids[1], p_types[1], p_versions[1],
                         p_guild_id, p_data[1], coalesce(p_metadata[1], '{}'::jsonb), p_causation_ids[1],
                         p_correlation_ids[1])
                 RETURNING e.global_position INTO first_position;
@@ -204,7 +241,7 @@ BEGIN
                     INSERT INTO eventstore.events AS e
                         (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
                          data, metadata, causation_id, correlation_id)
-                    SELECT v_label, p_stream_id, v_stream.version + u.ord, u.id, u.typ, u.ver, p_guild_id,
+                    SELECT v_label, p_stream_id, v_base + u.ord, u.id, u.typ, u.ver, p_guild_id,
                            u.d, coalesce(u.m, '{}'::jsonb), u.c, u.r
                       FROM unnest(p_event_ids, p_types, p_versions, p_data, p_metadata, p_causation_ids,
                                   p_correlation_ids) WITH ORDINALITY AS u(id, typ, ver, d, m, c, r, ord)
@@ -213,11 +250,7 @@ BEGIN
                 SELECT min(ins.global_position), max(ins.global_position) INTO first_position, last_position
                   FROM ins;
             END IF;
-            -- No indexed column changes: a HOT update (see streams' fillfactor).
-            UPDATE eventstore.streams s
-               SET version = v_stream.version + n, updated_at = now(), last_transaction_id = v_label
-             WHERE s.stream_id = p_stream_id;
-            new_version := v_stream.version + n;
+            new_version := v_base + n;
             RETURN;
         END IF;
     END IF;
