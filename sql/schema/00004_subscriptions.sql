@@ -51,6 +51,26 @@ END;
 $$;
 -- +goose StatementEnd
 
+-- check_subscription_name raises ES016 when subscription name p_name is
+-- held by another owner than guild p_guild_id (NULL: store-wide): names
+-- are global, and a guild may not squat another's.
+-- +goose StatementBegin
+CREATE FUNCTION eventstore.check_subscription_name(p_name text, p_guild_id text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, eventstore, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM eventstore.subscriptions sub
+                WHERE sub.name = p_name AND sub.guild_id IS DISTINCT FROM p_guild_id) THEN
+        PERFORM eventstore.raise_error('ES016',
+            format('subscription name %L is taken: it belongs to another guild, or is store-wide', p_name),
+            jsonb_build_object('name', p_name));
+    END IF;
+END;
+$$;
+-- +goose StatementEnd
+
 -- subscription_register registers a subscription member at its start
 -- position when it is new (an existing row keeps its checkpoint) and
 -- returns the stored row, so the caller can check that it is stored for the
@@ -79,12 +99,7 @@ BEGIN
     IF p_stream_id IS NOT NULL THEN
         PERFORM eventstore.check_stream_id(p_stream_id);
     END IF;
-    IF EXISTS (SELECT 1 FROM eventstore.subscriptions sub
-                WHERE sub.name = p_name AND sub.guild_id IS DISTINCT FROM p_guild_id) THEN
-        PERFORM eventstore.raise_error('ES016',
-            format('subscription name %L is taken: it belongs to another guild, or is store-wide', p_name),
-            jsonb_build_object('name', p_name));
-    END IF;
+    PERFORM eventstore.check_subscription_name(p_name, p_guild_id);
     INSERT INTO eventstore.subscriptions
            (name, partition_member, partition_count, stream_id,
             checkpoint_transaction_id, checkpoint_position, checkpoint_version, filter, guild_id)
@@ -278,12 +293,7 @@ BEGIN
     IF p_guild_id IS NOT NULL THEN
         PERFORM eventstore.check_guild_id(p_guild_id);
     END IF;
-    IF EXISTS (SELECT 1 FROM eventstore.subscriptions sub
-                WHERE sub.name = p_name AND sub.guild_id IS DISTINCT FROM p_guild_id) THEN
-        PERFORM eventstore.raise_error('ES016',
-            format('subscription name %L is taken: it belongs to another guild, or is store-wide', p_name),
-            jsonb_build_object('name', p_name));
-    END IF;
+    PERFORM eventstore.check_subscription_name(p_name, p_guild_id);
     INSERT INTO eventstore.subscriptions
            (name, partition_member, partition_count, checkpoint_transaction_id, checkpoint_position,
             filter, guild_id, consumer_group)
@@ -451,7 +461,8 @@ REVOKE ALL ON FUNCTION
     eventstore.subscription_renew(text, integer, text, bigint, double precision),
     eventstore.subscription_claim(text, integer, text, text, jsonb, double precision),
     eventstore.subscription_register(text, integer, integer, text, xid8, bigint, bigint, jsonb, text),
-    eventstore.subscription_row(text, integer, text)
+    eventstore.subscription_row(text, integer, text),
+    eventstore.check_subscription_name(text, text)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     eventstore.subscription_register(text, integer, integer, text, xid8, bigint, bigint, jsonb, text),
@@ -477,4 +488,5 @@ DROP FUNCTION eventstore.subscription_checkpoint_save(text, integer, text, bigin
 DROP FUNCTION eventstore.subscription_renew(text, integer, text, bigint, double precision);
 DROP FUNCTION eventstore.subscription_claim(text, integer, text, text, jsonb, double precision);
 DROP FUNCTION eventstore.subscription_register(text, integer, integer, text, xid8, bigint, bigint, jsonb, text);
+DROP FUNCTION eventstore.check_subscription_name(text, text);
 DROP FUNCTION eventstore.subscription_row(text, integer, text);
