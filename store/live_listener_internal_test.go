@@ -2,45 +2,21 @@ package store
 
 import (
 	"context"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 )
 
 // TestListenerSkipsOwnStore: the listener of a Store ignores the
 // notifications that Store sent (its subscriptions were woken in process)
 // and wakes on any other. LISTEN needs no schema, only a database of the
-// test's own (notifications stay within a database); the package's test
-// harness imports store, so the test makes one itself.
+// test's own (notifications stay within a database): emptyTestDB.
 func TestListenerSkipsOwnStore(t *testing.T) {
 	t.Parallel()
-	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
-		t.Fatal("TEST_DATABASE_URL is not set: run the tests with `make test`")
-	}
-	admin, err := pgx.Connect(t.Context(), url)
-	require.NoError(t, err)
-	name := "eventstore_listener_" + strings.ReplaceAll(uuid.NewString(), "-", "")
-	_, err = admin.Exec(t.Context(), "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
-		_ = admin.Close(context.Background())
-	})
-	cfg, err := pgxpool.ParseConfig(url)
-	require.NoError(t, err)
-	cfg.ConnConfig.Database = name
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := emptyTestDB(t)
 	s := New(pool, Config{DisableNotify: true})
 	t.Cleanup(s.Close)
 	// Count wake-ups: once the listener has skipped its own Store's

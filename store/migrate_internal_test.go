@@ -26,7 +26,7 @@ func emptyTestDB(t *testing.T) *pgxpool.Pool {
 	}
 	admin, err := pgx.Connect(t.Context(), url)
 	require.NoError(t, err)
-	name := "eventstore_migrate_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	name := "eventstore_internal_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	_, err = admin.Exec(t.Context(), "CREATE DATABASE "+name)
 	require.NoError(t, err)
 	t.Cleanup(func() {
