@@ -14,19 +14,10 @@ import (
 // store's channel: their last statement was the LISTEN.
 func listeners(t *testing.T, b *bundle) []int {
 	t.Helper()
-	rows, err := b.pool.Query(b.ctx, `
+	return pids(t, b, `
 		SELECT a.pid FROM pg_stat_activity a
 		 WHERE a.datname = current_database() AND a.query = 'LISTEN "`+store.NotifyChannel+`"'
 		 ORDER BY a.pid`)
-	require.NoError(t, err)
-	var pids []int
-	for rows.Next() {
-		var pid int
-		require.NoError(t, rows.Scan(&pid))
-		pids = append(pids, pid)
-	}
-	require.NoError(t, rows.Err())
-	return pids
 }
 
 // TestOneListenerPerStore: 20 subscriptions on one Store share one LISTEN

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gamebot/eventstore/internal/testdb"
 	"github.com/gamebot/eventstore/store"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -138,19 +139,20 @@ func terminate(t *testing.T, b *bundle, app string) int {
 // application_name contains app.
 func backends(t *testing.T, b *bundle, app string) []int {
 	t.Helper()
-	rows, err := b.pool.Query(b.ctx, `
+	return pids(t, b, `
 		SELECT a.pid FROM pg_stat_activity a
 		 WHERE a.datname = current_database() AND strpos(a.application_name, $1) > 0
 		 ORDER BY a.pid`, app)
+}
+
+// pids runs a query of backend pids on the bundle's database.
+func pids(t *testing.T, b *bundle, query string, args ...any) []int {
+	t.Helper()
+	rows, err := b.pool.Query(b.ctx, query, args...)
 	require.NoError(t, err)
-	var pids []int
-	for rows.Next() {
-		var pid int
-		require.NoError(t, rows.Scan(&pid))
-		pids = append(pids, pid)
-	}
-	require.NoError(t, rows.Err())
-	return pids
+	got, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	require.NoError(t, err)
+	return got
 }
 
 // TestSubscriptionCatchUpThenLive subscribes to a feed of 1,000 events and
