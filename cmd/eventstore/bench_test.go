@@ -64,6 +64,33 @@ func TestBenchJSON(t *testing.T) {
 	require.Zero(t, left, "scratch database %s was not dropped", rep.Database)
 }
 
+// TestBenchPrefill: with --prefill, append_single runs before the prefill
+// and again after it, and append_single_prefill compares the two runs.
+func TestBenchPrefill(t *testing.T) {
+	t.Parallel()
+	server := testdb.ServerURL(t)
+	r := runCLI(t, "--database-url", server, "--json", "bench", "--scale", "0.01", "--quiet",
+		"--prefill", "3000", "--only", "append_single")
+	requireOK(t, r)
+	var rep bench.Report
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	require.EqualValues(t, 3000, rep.Prefill)
+	var names []string
+	for _, s := range rep.Scenarios {
+		names = append(names, s.Name)
+	}
+	require.Equal(t, []string{"append_single", "append_single_prefill"}, names)
+	single, prefill := rep.Scenarios[0], rep.Scenarios[1]
+	// The store held the prefill and the run before it when the measured
+	// run started.
+	require.Greater(t, single.StoreEvents, int64(3000))
+	require.EqualValues(t, 3000, prefill.Parameters["prefill_events"])
+	require.Equal(t, single.EventsPerSec, prefill.EventsPerSec, "after the prefill: append_single's own run")
+	require.Positive(t, prefill.Baseline.EventsPerSec, "before the prefill")
+	require.InDelta(t, prefill.EventsPerSec/prefill.Baseline.EventsPerSec, prefill.Ratio, 1e-9)
+	require.NotNil(t, prefill.Met)
+}
+
 func TestBenchTableOnly(t *testing.T) {
 	t.Parallel()
 	r := runCLI(t, "--database-url", testdb.ServerURL(t), "bench", "--scale", "0.01", "--only", "append_single, read_stream_raw", "--quiet")

@@ -23,10 +23,13 @@ const eventsPerStream = 1000
 // size). Streams are fresh in every repeat.
 func (r *runner) planFor(name string, sh appendShape, rep int, shared, rows bool) (plan, error) {
 	calls := r.scaled(sh.callsPerWriter, 2)
-	tag := fmt.Sprintf("%s-%s-r%d", r.tag, name, rep)
+	// A scenario may run twice (append_single before and after --prefill):
+	// every plan names streams no earlier plan used.
+	r.plans++
+	tag := fmt.Sprintf("%s-%s-p%d-r%d", r.tag, name, r.plans, rep)
 	if rep < 0 {
 		calls = max(1, calls/4)
-		tag = fmt.Sprintf("%s-%s-warm", r.tag, name)
+		tag = fmt.Sprintf("%s-%s-p%d-warm", r.tag, name, r.plans)
 	}
 	return newPlan(planSpec{
 		tag: tag, writers: sh.writers, callsPerWriter: calls, perCall: sh.perCall,

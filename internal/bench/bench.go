@@ -223,6 +223,7 @@ type runner struct {
 	typedAlone *store.Store
 	raw        *store.Store // serde.Passthrough: no decoding
 	tag        string       // prefix of every stream of this run
+	plans      int          // plans made so far: each has streams of its own
 	repeats    int
 	// fixture sizes: full size from Scale 1 up, smaller in a smoke run
 	streamEvents int // read_stream's stream
