@@ -15,15 +15,29 @@ func DecodeStringMap(data []byte) (map[string]string, bool) {
 		return nil, false
 	}
 	m := make(map[string]string, 4)
+	// Unescaped keys and values are slices of one copy of data: one string
+	// allocation per object instead of one per key and value.
+	all := string(data)
+	str := func() (string, bool) {
+		start := s.pos + 1
+		raw, escaped, ok := s.rawString()
+		switch {
+		case !ok:
+			return "", false
+		case escaped:
+			return unescape(raw), true
+		}
+		return all[start : start+len(raw)], true
+	}
 	if !s.end('}') {
 		for {
 			s.ws()
-			k, ok := s.string()
+			k, ok := str()
 			if !ok || !s.open(':') {
 				return nil, false
 			}
 			s.ws()
-			v, ok := s.string()
+			v, ok := str()
 			if !ok {
 				return nil, false
 			}

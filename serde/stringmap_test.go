@@ -2,6 +2,7 @@ package serde_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/gamebot/eventstore/serde"
@@ -34,6 +35,41 @@ func TestDecodeStringMapMatchesEncodingJSON(t *testing.T) {
 		_, ok := serde.DecodeStringMap([]byte(in))
 		require.True(t, ok, in)
 	}
+}
+
+// TestDecodeStringMapCopiesOnce: the map owns its strings (changing the
+// input afterwards changes nothing), and a flat object without escapes
+// costs one string allocation whatever its size, besides the map itself.
+func TestDecodeStringMapCopiesOnce(t *testing.T) {
+	in := []byte(`{"command_id":"0193d2a1-7c4e-7a8b-9f00-1234567890ab","user_id":"318472993561247104","q":"a\"b"}`)
+	got, ok := serde.DecodeStringMap(in)
+	require.True(t, ok)
+	for i := range in {
+		in[i] = 'x'
+	}
+	require.Equal(t, map[string]string{"command_id": "0193d2a1-7c4e-7a8b-9f00-1234567890ab", "user_id": "318472993561247104", "q": `a"b`}, got)
+
+	flat := func(pairs int) []byte {
+		m := map[string]string{}
+		for i := range pairs {
+			m[fmt.Sprintf("key-%d", i)] = fmt.Sprintf("value-%d", i)
+		}
+		b, err := json.Marshal(m)
+		require.NoError(t, err)
+		return b
+	}
+	two, six := flat(2), flat(6)
+	allocs := func(b []byte) float64 {
+		return testing.AllocsPerRun(100, func() {
+			if _, ok := serde.DecodeStringMap(b); !ok {
+				panic("not decoded")
+			}
+		})
+	}
+	// The map with its first group, and one string; six pairs fit the
+	// same group, so they cost no more than two.
+	require.LessOrEqual(t, allocs(two), 3.0)
+	require.Equal(t, allocs(two), allocs(six))
 }
 
 // FuzzDecodeStringMap: whenever DecodeStringMap accepts an input,
