@@ -11,6 +11,7 @@ import (
 	"github.com/gamebot/eventstore/store"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 )
 
@@ -596,6 +597,95 @@ func TestArchivedEventIDsStayTaken(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, []outcome{{"ES007", 0}, {"", 2}}, outs)
 			require.Equal(t, 1, countRows(t, b, stream))
+		})
+	}
+}
+
+// TestArchivingRacesNoDuplicate: an event id that another stream's
+// archiving moves while an append of it waits is still refused. The append
+// meets the moving row in the unique index of eventstore.events, waits for
+// the archiving to commit and then finds the index free, the id now sitting
+// in eventstore.events_archive, which that index does not cover; the
+// archive lookup must come after the insert to see it. Checked for a single
+// append (the store's lean path, coalescing on and off) and for
+// append_batch's fast path.
+func TestArchivingRacesNoDuplicate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		cfg   store.Config
+		batch bool
+	}{
+		{"coalescing", store.Config{}, false},
+		{"alone", store.Config{DisableCoalescing: true}, false},
+		{"append_batch", store.Config{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, tc.cfg)
+			evs := rawEvents(3, 1)
+			for i := range evs {
+				evs[i].ID = uuid.New()
+			}
+			moving := evs[0].ID
+			_, err := b.store.Append(b.ctx, "game-old", store.NoStream, evs...)
+			require.NoError(t, err)
+			_, err = b.store.SaveSnapshot(b.ctx, store.Snapshot{StreamID: "game-old", Version: 2, Type: "t", SchemaVersion: 1, Data: []byte(`{}`)})
+			require.NoError(t, err)
+			// The appends go to existing streams: a new stream's first
+			// append takes the full path, which looks at both tables at once.
+			for _, id := range []string{"game-new", "game-other"} {
+				_, err = b.store.Append(b.ctx, id, store.NoStream, rawEvents(1, 10)...)
+				require.NoError(t, err)
+			}
+
+			// The archiving moves the id and stays open.
+			tx, err := b.pool.Begin(b.ctx)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+			var moved int64
+			require.NoError(t, tx.QueryRow(b.ctx, `SELECT r.events_archived FROM eventstore.archive_stream('game-old', -1, 3, $1) AS r`,
+				testGuild).Scan(&moved))
+			require.Equal(t, int64(2), moved)
+
+			dup := rawEvent("test_event", 20)
+			dup.ID = moving
+			done := make(chan error, 1)
+			go func() {
+				if !tc.batch {
+					_, err := b.store.Append(b.ctx, "game-new", store.Exact(1), dup)
+					done <- err
+					return
+				}
+				rows, err := b.pool.Query(b.ctx, `SELECT r.call_index FROM eventstore.append_batch($1,
+       ARRAY['game-new', 'game-other'], ARRAY[1, 1]::bigint[], ARRAY[1, 1], ARRAY[$2::uuid, $3::uuid],
+       ARRAY['test_event', 'test_event'], ARRAY[1, 1], ARRAY['{}', '{}']::jsonb[]) AS r`, testGuild, moving, uuid.New())
+				if err == nil {
+					_, err = pgx.CollectRows(rows, pgx.RowTo[int32])
+				}
+				done <- err
+			}()
+			// The append waits on the moving row in the unique index.
+			waitLockWaiters(t, b.pool, 1)
+			require.Empty(t, done, "the append returned before the archiving committed")
+			require.NoError(t, tx.Commit(b.ctx))
+
+			err = <-done
+			if tc.batch {
+				// The statement fails as a whole (the store then sends each
+				// call alone), with nothing stored.
+				var pgErr *pgconn.PgError
+				require.ErrorAs(t, err, &pgErr)
+				require.Equal(t, "23505", pgErr.Code)
+				require.Equal(t, 1, countRows(t, b, "game-other"))
+			} else {
+				require.ErrorIs(t, err, store.ErrDuplicateEvent)
+			}
+			require.Equal(t, 1, countRows(t, b, "game-new"))
+			var copies int
+			require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT (SELECT count(*) FROM eventstore.events WHERE event_id = $1)
+     + (SELECT count(*) FROM eventstore.events_archive WHERE event_id = $1)`, moving).Scan(&copies))
+			require.Equal(t, 1, copies, "the id is stored once")
 		})
 	}
 }

@@ -106,7 +106,9 @@ $$;
 -- the batch is inserted: two statements. A stored id then raises
 -- unique_violation on events_event_id_key with nothing stored (for an id
 -- in the archive, which the index does not cover, the function raises it
--- itself), and the caller sends the batch again with the probe to learn
+-- itself: it looks the ids up there after the insert, which also sees an
+-- archiving that moved one of them while the insert waited for it in the
+-- index), and the caller sends the batch again with the probe to learn
 -- whether it was a replay. The duplicate check then costs nothing unless
 -- something conflicts.
 --
@@ -197,13 +199,6 @@ BEGIN
                AND s.version + n <= coalesce(s.max_events, p_max_stream_events, s.version + n)
             RETURNING s.version - n, s.last_transaction_id INTO v_base, v_label;
             v_fast := FOUND;
-            -- The unique index covers the hot table only. Looked up under
-            -- the row lock, so that an archiving of this stream that
-            -- committed meanwhile is seen.
-            IF v_fast AND EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)) THEN
-                RAISE EXCEPTION 'an event id of the batch is stored in the archive'
-                    USING ERRCODE = 'unique_violation', CONSTRAINT = 'events_event_id_key';
-            END IF;
         ELSE
             SELECT * INTO v_stream FROM eventstore.streams s
              WHERE s.stream_id = p_stream_id AND s.guild_id = p_guild_id
@@ -249,6 +244,16 @@ BEGIN
                 )
                 SELECT min(ins.global_position), max(ins.global_position) INTO first_position, last_position
                   FROM ins;
+            END IF;
+            -- The unique index covers the hot table only: look the ids up
+            -- in the archive too, after the insert. An archiving that moved
+            -- one of them out of the hot table while this insert waited for
+            -- it in the index has committed by now, and this statement sees
+            -- it (so does one of this stream, which held the row lock).
+            IF p_probe_ids IS FALSE
+               AND EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)) THEN
+                RAISE EXCEPTION 'an event id of the batch is stored in the archive'
+                    USING ERRCODE = 'unique_violation', CONSTRAINT = 'events_event_id_key';
             END IF;
             new_version := v_base + n;
             RETURN;
@@ -426,8 +431,10 @@ COMMENT ON FUNCTION eventstore.append_events IS
 -- pass, and every later call on its stream, runs afterwards through
 -- append_events in a subtransaction of its own, so that its failure fails
 -- it alone. A stored event id among the fast calls fails the statement
--- (unique_violation on events_event_id_key): the store then sends each
--- call alone, and append_events tells a replay from a duplicate.
+-- (unique_violation on events_event_id_key), and so does one that an
+-- archiving moved to the archive while the INSERT waited for it: the store
+-- then sends each call alone, and append_events tells a replay from a
+-- duplicate.
 -- +goose StatementBegin
 CREATE FUNCTION eventstore.append_batch(
     p_guild_id          text,
@@ -565,6 +572,14 @@ BEGIN
                     ON f2.fast AND ins.stream_id = f2.sid
                    AND ins.stream_version BETWEEN f2.base + 1 AND f2.base + f2.n
                  GROUP BY f2.i) AS p ON p.i = f.i;
+        -- An id that an archiving moved out of the hot table while the
+        -- INSERT waited for it in the unique index, which does not cover the
+        -- archive: that archiving has committed, and this lookup sees it.
+        IF true = ANY (c_fast)
+           AND EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)) THEN
+            RAISE EXCEPTION 'an event id of the batch is stored in the archive'
+                USING ERRCODE = 'unique_violation', CONSTRAINT = 'events_event_id_key';
+        END IF;
     END IF;
 
     -- The other calls, in call order, each in its own subtransaction.
