@@ -55,6 +55,18 @@ func TestBenchJSON(t *testing.T) {
 		// Every event is at least its row's insert record.
 		require.Greater(t, m.WAL.BytesPerEvent, 100.0, m.What)
 	}
+	// How the coalescer sent append_single's appends; append_single_nocoalesce
+	// and the baselines do not use it.
+	coal := rep.Scenarios[i].Coalescing
+	require.NotNil(t, coal, "append_single reports its flushes")
+	require.GreaterOrEqual(t, coal.AppendsPerFlush, 1.0)
+	require.LessOrEqual(t, coal.AppendsPerFlush, 8.0, "8 writers")
+	require.GreaterOrEqual(t, coal.AloneShare, 0.0)
+	require.LessOrEqual(t, coal.AloneShare, 1.0)
+	require.Nil(t, rep.Scenarios[i].Baseline.Coalescing)
+	j := slices.IndexFunc(rep.Scenarios, func(s bench.Result) bool { return s.Name == "append_single_nocoalesce" })
+	require.GreaterOrEqual(t, j, 0)
+	require.Nil(t, rep.Scenarios[j].Coalescing)
 	require.NotEmpty(t, rep.Server.Version)
 
 	// The scratch database is gone.

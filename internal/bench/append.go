@@ -40,6 +40,7 @@ func (r *runner) planFor(name string, sh appendShape, rep int, shared, rows bool
 // appendOurs runs p's calls through Store.Append, one goroutine per writer.
 func (r *runner) appendOurs(ctx context.Context, s *store.Store, p plan) (sample, error) {
 	ctx = store.WithGuild(ctx, Guild)
+	flushed := r.flushes.snapshot()
 	lat := make([][]time.Duration, len(p))
 	elapsed, err := runWriters(ctx, len(p), func(ctx context.Context, w int) error {
 		lat[w] = make([]time.Duration, 0, len(p[w]))
@@ -52,7 +53,7 @@ func (r *runner) appendOurs(ctx context.Context, s *store.Store, p plan) (sample
 		}
 		return nil
 	})
-	return sample{events: p.eventCount(), elapsed: elapsed, latencies: flatten(lat)}, err
+	return sample{events: p.eventCount(), elapsed: elapsed, latencies: flatten(lat), flushes: r.flushes.snapshot().since(flushed)}, err
 }
 
 // appendBaseline writes p's rows into the twin table, one goroutine per

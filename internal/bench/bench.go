@@ -91,6 +91,10 @@ type Measure struct {
 	// WAL is the write-ahead log the server wrote per event over the
 	// measured repeats (cluster-wide); absent when it is unknown.
 	WAL *WALUse `json:"wal,omitempty"`
+	// Coalescing describes the statements the appends of the measured
+	// repeats went out in; absent where the store's coalescer was not
+	// used.
+	Coalescing *CoalescingUse `json:"coalescing,omitempty"`
 }
 
 // WALUse is write-ahead log written per event handled.
@@ -99,6 +103,15 @@ type WALUse struct {
 	// entries, and whatever else the write costs (a stream row's lock and
 	// update, commit records).
 	BytesPerEvent float64 `json:"bytes_per_event"`
+}
+
+// CoalescingUse is how the store's coalescer sent a side's appends.
+type CoalescingUse struct {
+	// AppendsPerFlush is the mean number of appends per statement the
+	// coalescer sent (1: every append went out alone).
+	AppendsPerFlush float64 `json:"appends_per_flush"`
+	// AloneShare is the share of appends that went out alone.
+	AloneShare float64 `json:"alone_share"`
 }
 
 // Result is one scenario's outcome.
@@ -221,9 +234,10 @@ type runner struct {
 	typed *store.Store // GameBot events through serde.JSON
 	// typedAlone is typed with coalescing off
 	typedAlone *store.Store
-	raw        *store.Store // serde.Passthrough: no decoding
-	tag        string       // prefix of every stream of this run
-	plans      int          // plans made so far: each has streams of its own
+	raw        *store.Store  // serde.Passthrough: no decoding
+	flushes    *flushCounter // typed's coalesced appends
+	tag        string        // prefix of every stream of this run
+	plans      int           // plans made so far: each has streams of its own
 	repeats    int
 	// fixture sizes: full size from Scale 1 up, smaller in a smoke run
 	streamEvents int // read_stream's stream
@@ -301,11 +315,13 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (_ Report, err e
 		return rep, err
 	}
 	ser := serde.NewJSON(events.NewRegistry())
+	flushes := &flushCounter{}
 	r := &runner{
 		opts:       opts,
 		pool:       scratch.pool,
 		ser:        ser,
-		typed:      store.New(scratch.pool, store.Config{Serializer: ser}),
+		flushes:    flushes,
+		typed:      store.New(scratch.pool, store.Config{Serializer: ser, Observer: flushes}),
 		typedAlone: store.New(scratch.pool, store.Config{Serializer: ser, DisableCoalescing: true}),
 		raw:        store.New(scratch.pool, store.Config{}),
 		tag:        "bench-" + randomHex(4),
@@ -516,7 +532,7 @@ func (r *runner) withWAL(ctx context.Context, rep int, side func(ctx context.Con
 
 // measureOf converts a summary.
 func measureOf(what string, s summary) Measure {
-	m := Measure{What: what, Events: s.events, Seconds: s.seconds, EventsPerSec: s.rate, Samples: s.rates, WAL: s.wal}
+	m := Measure{What: what, Events: s.events, Seconds: s.seconds, EventsPerSec: s.rate, Samples: s.rates, WAL: s.wal, Coalescing: s.coal}
 	if s.hasLat {
 		p50, p99 := ms(s.p50), ms(s.p99)
 		m.P50Ms, m.P99Ms = &p50, &p99

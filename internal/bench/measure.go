@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gamebot/eventstore/store"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -16,6 +17,63 @@ type sample struct {
 	elapsed   time.Duration
 	latencies []time.Duration // per call, where the scenario has calls
 	wal       *walCounters    // the server's WAL activity during the repeat (nil: unknown)
+	flushes   flushCounts     // the coalescer's work during the repeat (typed store)
+}
+
+// flushCounter is the typed store's Observer: it counts the appends that
+// went out through the coalescer and the statements they went out in.
+type flushCounter struct {
+	mu     sync.Mutex
+	counts flushCounts
+}
+
+// flushCounts are a flushCounter's totals, or their growth over a repeat.
+type flushCounts struct {
+	appends int64
+	alone   int64
+	flushes float64 // an append sent with k-1 others counts 1/k
+}
+
+// Observe counts an append attempt that went through the coalescer.
+func (f *flushCounter) Observe(_ context.Context, o store.Observation) {
+	if o.Op != store.OpAppend || o.Coalesced < 1 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.counts.appends++
+	f.counts.flushes += 1 / float64(o.Coalesced)
+	if o.Coalesced == 1 {
+		f.counts.alone++
+	}
+}
+
+func (f *flushCounter) snapshot() flushCounts {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counts
+}
+
+func (c flushCounts) since(before flushCounts) flushCounts {
+	return flushCounts{appends: c.appends - before.appends, alone: c.alone - before.alone, flushes: c.flushes - before.flushes}
+}
+
+// coalescingUse summarizes the samples' coalesced appends; nil when none
+// went through the coalescer.
+func coalescingUse(samples []sample) *CoalescingUse {
+	var total flushCounts
+	for _, sm := range samples {
+		total.appends += sm.flushes.appends
+		total.alone += sm.flushes.alone
+		total.flushes += sm.flushes.flushes
+	}
+	if total.appends == 0 || total.flushes <= 0 {
+		return nil
+	}
+	return &CoalescingUse{
+		AppendsPerFlush: math.Round(float64(total.appends)/total.flushes*100) / 100,
+		AloneShare:      math.Round(float64(total.alone)/float64(total.appends)*1000) / 1000,
+	}
 }
 
 // walCounters is the server's WAL insert position, or its growth over a
@@ -64,6 +122,7 @@ type summary struct {
 	p99     time.Duration
 	hasLat  bool
 	wal     *WALUse // per event, over every repeat; nil when unknown
+	coal    *CoalescingUse
 }
 
 // summarize returns the median rate and seconds of samples and the
@@ -81,6 +140,7 @@ func summarize(samples []sample) summary {
 	s.rate = median(s.rates)
 	s.seconds = median(secs)
 	s.wal = walPerEvent(samples)
+	s.coal = coalescingUse(samples)
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		s.p50, s.p99, s.hasLat = percentile(lat, 0.50), percentile(lat, 0.99), true

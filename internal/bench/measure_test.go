@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gamebot/eventstore/store"
 	"github.com/stretchr/testify/require"
 )
 
@@ -145,4 +146,23 @@ func TestWALPerEvent(t *testing.T) {
 	require.Nil(t, walPerEvent(nil))
 	require.Nil(t, (*walCounters)(nil).since(&walCounters{}))
 	require.Equal(t, &walCounters{bytes: 30}, (&walCounters{bytes: 50}).since(&walCounters{bytes: 20}))
+}
+
+func TestCoalescingUse(t *testing.T) {
+	t.Parallel()
+	var f flushCounter
+	ctx := context.Background()
+	// One append alone, then three sent together, then two together; a
+	// read and an append outside the coalescer do not count.
+	for _, k := range []int{1, 3, 3, 3, 2, 2} {
+		f.Observe(ctx, store.Observation{Op: store.OpAppend, Coalesced: k})
+	}
+	f.Observe(ctx, store.Observation{Op: store.OpReadForward})
+	f.Observe(ctx, store.Observation{Op: store.OpAppend, InTx: true})
+	got := coalescingUse([]sample{{flushes: f.snapshot()}})
+	require.Equal(t, &CoalescingUse{AppendsPerFlush: 2, AloneShare: 0.167}, got)
+	require.Nil(t, coalescingUse([]sample{{}}), "no coalesced append, nothing to report")
+	before := f.snapshot()
+	f.Observe(ctx, store.Observation{Op: store.OpAppend, Coalesced: 1})
+	require.Equal(t, flushCounts{appends: 1, alone: 1, flushes: 1}, f.snapshot().since(before))
 }
