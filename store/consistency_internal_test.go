@@ -66,3 +66,36 @@ func TestWriteTrackerResolve(t *testing.T) {
 		require.Equal(t, want, lsn, "mark %d", mark)
 	}
 }
+
+// TestLagOfOldestSample: a standby behind every sample kept is measured by
+// its own clock (the age of its last replayed commit) when that is the
+// larger figure, and lagOf then names the oldest sample, which the check
+// watches the standby reach; otherwise the samples decide.
+func TestLagOfOldestSample(t *testing.T) {
+	t.Parallel()
+	t0 := time.Now()
+	rs := &replicaSet{lagSamples: []timedLSN{
+		{at: t0, lsnSample: lsnSample{lsn: 100}},
+		{at: t0.Add(time.Second), lsnSample: lsnSample{lsn: 200}},
+	}}
+	now := t0.Add(3 * time.Second)
+
+	lag, bytes, oldest := rs.lagOf(200, now, time.Hour)
+	require.Zero(t, lag, "caught up with the last sample")
+	require.Zero(t, bytes)
+	require.Nil(t, oldest)
+
+	lag, bytes, oldest = rs.lagOf(150, now, time.Hour)
+	require.Equal(t, 2*time.Second, lag, "behind the second sample only: its age")
+	require.EqualValues(t, 50, bytes)
+	require.Nil(t, oldest)
+
+	lag, _, oldest = rs.lagOf(50, now, time.Hour)
+	require.Equal(t, time.Hour, lag, "behind every sample: the clock's figure")
+	require.NotNil(t, oldest)
+	require.EqualValues(t, 100, oldest.lsn)
+
+	lag, _, oldest = rs.lagOf(50, now, time.Second)
+	require.Equal(t, 3*time.Second, lag, "the oldest sample's age is the larger figure")
+	require.Nil(t, oldest)
+}

@@ -1,5 +1,10 @@
 package store
 
+import (
+	"context"
+	"time"
+)
+
 // CoalescerQueued reports how many appends wait in s's coalescer for a
 // flusher (tests use it to line calls up behind a flush in flight).
 func CoalescerQueued(s *Store) int {
@@ -9,4 +14,11 @@ func CoalescerQueued(s *Store) int {
 	s.coalescer.mu.Lock()
 	defer s.coalescer.mu.Unlock()
 	return len(s.coalescer.queue)
+}
+
+// ReplicaLagAfterReplay runs the first standby's check of a lag that only
+// its clock put over MaxLag (replayedBy), for a sample of the primary's WAL
+// position lsn taken at at; lag is what its clock said.
+func ReplicaLagAfterReplay(ctx context.Context, s *Store, lsn uint64, at time.Time, lag time.Duration) time.Duration {
+	return s.replicas.members[0].replayedBy(ctx, &timedLSN{at: at, lsnSample: lsnSample{lsn: lsn}}, lag)
 }

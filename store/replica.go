@@ -290,21 +290,57 @@ func (rs *replicaSet) check(ctx context.Context) {
 // behind, and by how many bytes, per the primary's sampled positions. A lag
 // longer than the samples kept is told by the standby's own clock instead:
 // replayAge is how long ago the last transaction it replayed committed.
-func (rs *replicaSet) lagOf(applied uint64, now time.Time, replayAge time.Duration) (time.Duration, int64) {
+// That clock only bounds the lag from above (the primary may have written
+// no commit since, only other WAL: hint bits, checkpoints), so when it
+// decides, oldest is the oldest sample, which the standby is known to be
+// behind.
+func (rs *replicaSet) lagOf(applied uint64, now time.Time, replayAge time.Duration) (lag time.Duration, bytes int64, oldest *timedLSN) {
 	rs.lagMu.Lock()
 	defer rs.lagMu.Unlock()
 	n := len(rs.lagSamples)
 	if n == 0 || applied >= rs.lagSamples[n-1].lsn {
-		return 0, 0
+		return 0, 0, nil
 	}
-	bytes := int64(rs.lagSamples[n-1].lsn - applied)
+	bytes = int64(rs.lagSamples[n-1].lsn - applied)
 	i := sort.Search(n, func(i int) bool { return rs.lagSamples[i].lsn > applied })
 	// The primary had written past applied already at that sample.
-	lag := max(now.Sub(rs.lagSamples[i].at), 0)
-	if i == 0 {
-		lag = max(lag, replayAge)
+	lag = max(now.Sub(rs.lagSamples[i].at), 0)
+	if i == 0 && replayAge > lag {
+		first := rs.lagSamples[0]
+		return replayAge, bytes, &first
 	}
-	return lag, bytes
+	return lag, bytes, nil
+}
+
+// replayedBy watches a standby whose lag only its clock says is over
+// MaxLag while the samples cannot tell (a Store that started less than
+// MaxLag ago has no older sample): it polls the standby's replay position
+// until it reaches the sample, which puts the lag at most at the sample's
+// age then, or until the sample is MaxLag old, which proves the lag over
+// MaxLag (lag is then returned as it was).
+func (r *replica) replayedBy(ctx context.Context, sample *timedLSN, lag time.Duration) time.Duration {
+	deadline := sample.at.Add(r.set.cfg.MaxLag)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var replay int64
+		if err := r.pool.QueryRow(ctx, replayLSNSQL).Scan(&replay); err != nil {
+			return lag
+		}
+		now := time.Now()
+		if uint64(replay) >= sample.lsn {
+			r.applied.Store(uint64(replay))
+			return now.Sub(sample.at)
+		}
+		if !now.Before(deadline) {
+			return lag
+		}
+		select {
+		case <-ctx.Done():
+			return lag
+		case <-tick.C:
+		}
+	}
 }
 
 // check checks one standby and updates its health.
@@ -327,7 +363,11 @@ func (r *replica) check(ctx context.Context) {
 		return
 	}
 	r.applied.Store(uint64(replay))
-	lag, lagBytes := r.set.lagOf(uint64(replay), now, seconds(replayAge))
+	lag, lagBytes, oldest := r.set.lagOf(uint64(replay), now, seconds(replayAge))
+	if oldest != nil && lag > r.set.cfg.MaxLag && now.Sub(oldest.at) <= r.set.cfg.MaxLag {
+		lag = r.replayedBy(ctx, oldest, lag)
+		now = time.Now()
+	}
 	r.lagNs.Store(int64(lag))
 	reason := ""
 	if lag > r.set.cfg.MaxLag {

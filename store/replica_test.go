@@ -571,3 +571,29 @@ func TestReplicaStandbys(t *testing.T) {
 	require.NoError(t, rb.pool.QueryRow(rb.ctx, `SELECT count(*) FROM eventstore.replication_lag`).Scan(&n))
 	require.GreaterOrEqual(t, n, 1)
 }
+
+// TestReplicaLagMeasuredByReplay: when the standby is behind every sample
+// of the primary's WAL position a Store holds (one just taken, at start),
+// its own clock (the age of the last transaction it replayed) only bounds
+// the lag from above: a primary that wrote no commit lately but other WAL
+// (hint bits, a checkpoint) makes it look behind by that age. The check
+// then watches the standby reach the sample, and only a standby that has
+// not reached it once the sample is MaxLag old stays over MaxLag.
+func TestReplicaLagMeasuredByReplay(t *testing.T) {
+	t.Parallel()
+	const maxLag = 5 * time.Second
+	b := setupReplica(t, store.Config{Replicas: store.ReplicaConfig{MaxLag: maxLag}})
+	var lsn uint64
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint`).Scan(&lsn))
+	at := time.Now()
+	// A commit flushes the WAL past the sample, so the standby gets it.
+	_, err := b.store.Append(b.ctx, "game-1", store.Any, rawEvent("test_event", 1))
+	require.NoError(t, err)
+	lag := store.ReplicaLagAfterReplay(b.ctx, b.store, lsn, at, time.Hour)
+	require.Less(t, lag, maxLag, "the standby reached the sample: its lag is measured, not its clock's hour")
+
+	// A position the standby cannot reach, in a sample already MaxLag old:
+	// the clock's lag stands.
+	lag = store.ReplicaLagAfterReplay(b.ctx, b.store, lsn+1<<40, time.Now().Add(-maxLag), time.Hour)
+	require.Equal(t, time.Hour, lag)
+}
