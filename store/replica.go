@@ -291,7 +291,7 @@ func (rs *replicaSet) check(ctx context.Context) {
 // longer than the samples kept is told by the standby's own clock instead:
 // replayAge is how long ago the last transaction it replayed committed.
 // That clock only bounds the lag from above (the primary may have written
-// no commit since, only other WAL: hint bits, checkpoints), so when it
+// no commit since, only other WAL: pages pruned by reads, checkpoints), so when it
 // decides, oldest is the oldest sample, which the standby is known to be
 // behind.
 func (rs *replicaSet) lagOf(applied uint64, now time.Time, replayAge time.Duration) (lag time.Duration, bytes int64, oldest *timedLSN) {

@@ -576,7 +576,7 @@ func TestReplicaStandbys(t *testing.T) {
 // of the primary's WAL position a Store holds (one just taken, at start),
 // its own clock (the age of the last transaction it replayed) only bounds
 // the lag from above: a primary that wrote no commit lately but other WAL
-// (hint bits, a checkpoint) makes it look behind by that age. The check
+// (pages pruned by reads, a checkpoint) makes it look behind by that age. The check
 // then watches the standby reach the sample, and only a standby that has
 // not reached it once the sample is MaxLag old stays over MaxLag.
 func TestReplicaLagMeasuredByReplay(t *testing.T) {
