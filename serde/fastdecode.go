@@ -526,13 +526,20 @@ func (s *scanner) name() ([]byte, bool) {
 }
 
 // string consumes a JSON string and returns its value.
-func (s *scanner) string() (string, bool) {
+func (s *scanner) string() (string, bool) { return s.stringFrom("") }
+
+// stringFrom is string, but takes a value without escapes from all, a
+// string copy of the scanner's data, instead of allocating it ("": copy).
+func (s *scanner) stringFrom(all string) (string, bool) {
+	start := s.pos + 1
 	raw, escaped, ok := s.rawString()
 	switch {
 	case !ok:
 		return "", false
 	case escaped:
 		return unescape(raw), true
+	case all != "":
+		return all[start : start+len(raw)], true
 	}
 	return string(raw), true
 }

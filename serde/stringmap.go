@@ -18,26 +18,15 @@ func DecodeStringMap(data []byte) (map[string]string, bool) {
 	// Unescaped keys and values are slices of one copy of data: one string
 	// allocation per object instead of one per key and value.
 	all := string(data)
-	str := func() (string, bool) {
-		start := s.pos + 1
-		raw, escaped, ok := s.rawString()
-		switch {
-		case !ok:
-			return "", false
-		case escaped:
-			return unescape(raw), true
-		}
-		return all[start : start+len(raw)], true
-	}
 	if !s.end('}') {
 		for {
 			s.ws()
-			k, ok := str()
+			k, ok := s.stringFrom(all)
 			if !ok || !s.open(':') {
 				return nil, false
 			}
 			s.ws()
-			v, ok := str()
+			v, ok := s.stringFrom(all)
 			if !ok {
 				return nil, false
 			}
