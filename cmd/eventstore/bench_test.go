@@ -137,3 +137,27 @@ func TestBenchRefusesBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchRecoverPasses: a measured repeat of the recovery scenarios runs
+// several recoveries (and the baseline as many reads), so that a repeat
+// lasts long enough to give steady ratios.
+func TestBenchRecoverPasses(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, "--database-url", testdb.ServerURL(t), "--json", "bench", "--scale", "0.1", "--quiet",
+		"--only", "recover_game,recover_game_snapshot")
+	requireOK(t, r)
+	var rep bench.Report
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	require.Len(t, rep.Scenarios, 2)
+	for _, s := range rep.Scenarios {
+		passes, ok := s.Parameters["passes"].(float64)
+		require.True(t, ok, "%s reports its passes: %v", s.Name, s.Parameters)
+		require.Greater(t, passes, 1.0, s.Name)
+		replayed := s.Parameters["game_events"].(float64)
+		if v, ok := s.Parameters["snapshot_version"].(float64); ok {
+			replayed -= v
+		}
+		require.Equal(t, int(passes*replayed), s.Events, "%s: every pass replays the game", s.Name)
+		require.Equal(t, int(passes*replayed), s.Baseline.Events, "%s: the baseline reads it as often", s.Name)
+	}
+}

@@ -22,7 +22,7 @@ const eventsPerStream = 1000
 // planFor builds repeat rep's plan (rep < 0: the warm-up, a quarter of the
 // size). Streams are fresh in every repeat.
 func (r *runner) planFor(name string, sh appendShape, rep int, shared, rows bool) (plan, error) {
-	calls := r.scaled(sh.callsPerWriter, 2)
+	calls := r.callsPerWriter(sh, shared)
 	// A scenario may run twice (append_single before and after --prefill):
 	// every plan names streams no earlier plan used.
 	r.plans++
@@ -35,6 +35,16 @@ func (r *runner) planFor(name string, sh appendShape, rep int, shared, rows bool
 		tag: tag, writers: sh.writers, callsPerWriter: calls, perCall: sh.perCall,
 		eventsPerStream: eventsPerStream, shared: shared, rows: rows,
 	}, r.ser)
+}
+
+// callsPerWriter is sh's calls per writer at the run's scale; when every
+// writer appends to one stream (shared), no more than the stream holds.
+func (r *runner) callsPerWriter(sh appendShape, shared bool) int {
+	calls := r.scaled(sh.callsPerWriter, 2)
+	if shared {
+		calls = min(calls, store.DefaultMaxStreamEvents/(sh.writers*sh.perCall))
+	}
+	return calls
 }
 
 // appendOurs runs p's calls through Store.Append, one goroutine per writer.
@@ -135,20 +145,27 @@ func (r *runner) appendVsBaseline(ctx context.Context, name string, s *store.Sto
 }
 
 func appendBatch1000(ctx context.Context, r *runner) (Result, error) {
-	return r.appendVsBaseline(ctx, "append_batch_1000", r.typed, appendShape{writers: 1, perCall: 1000, callsPerWriter: 60}, true,
+	return r.appendVsBaseline(ctx, "append_batch_1000", r.typed, appendShape{writers: 1, perCall: 1000, callsPerWriter: 150}, true,
 		"COPY of the same pre-serialized rows into the twin table, 1000 rows per COPY, 1 writer",
 		&Target{Op: ">=", Value: 0.8})
 }
 
 func appendBatch100(ctx context.Context, r *runner) (Result, error) {
-	return r.appendVsBaseline(ctx, "append_batch_100", r.typed, appendShape{writers: 4, perCall: 100, callsPerWriter: 100}, false,
+	return r.appendVsBaseline(ctx, "append_batch_100", r.typed, appendShape{writers: 4, perCall: 100, callsPerWriter: 300}, false,
 		"multi-row INSERT of the same rows into the twin table, 100 rows per transaction, 4 writers",
 		&Target{Op: ">=", Value: 0.9})
 }
 
-// singleShape is append_single's workload, shared by the scenarios that
-// compare against it.
-var singleShape = appendShape{writers: 8, perCall: 1, callsPerWriter: 1000}
+// singleShape is append_single's workload (also append_single_nocoalesce's).
+// Every append scenario's repeat takes several seconds on a 2-core machine:
+// shorter ones gave ratios that moved by more than ±0.05 between runs.
+var singleShape = appendShape{writers: 8, perCall: 1, callsPerWriter: 2500}
+
+// contendedShape is append_contended's: fewer calls, because every repeat
+// appends to one stream, which holds at most 10,000 events (the store's
+// default limit), and because its baseline (every append queueing for one
+// row lock through its commit) runs at a third of append_single's rate.
+var contendedShape = appendShape{writers: 8, perCall: 1, callsPerWriter: 1200}
 
 // appendSingle: eight writers, single events, coalescing on (the default):
 // appends that meet in flight share a statement and a commit, which a
@@ -170,7 +187,7 @@ func appendSingleAlone(ctx context.Context, r *runner) (Result, error) {
 // appendSingle1w: one writer, single events; the ratio is the larger of
 // the p50 and p99 latency ratios (per call) to an autocommitted INSERT.
 func appendSingle1w(ctx context.Context, r *runner) (Result, error) {
-	sh := appendShape{writers: 1, perCall: 1, callsPerWriter: 3000}
+	sh := appendShape{writers: 1, perCall: 1, callsPerWriter: 8000}
 	res, err := r.appendVsBaseline(ctx, "append_single_1w", r.typed, sh, false,
 		"single-row INSERT transactions of the same rows into the twin table, 1 writer", nil)
 	if err != nil {
@@ -192,7 +209,7 @@ func appendSingle1w(ctx context.Context, r *runner) (Result, error) {
 func appendContended(ctx context.Context, r *runner) (Result, error) {
 	side := func(name string, s *store.Store) func(ctx context.Context, rep int) (sample, error) {
 		return func(ctx context.Context, rep int) (sample, error) {
-			p, err := r.planFor(name, singleShape, rep, true, false)
+			p, err := r.planFor(name, contendedShape, rep, true, false)
 			if err != nil {
 				return sample{}, err
 			}
@@ -205,7 +222,7 @@ func appendContended(ctx context.Context, r *runner) (Result, error) {
 		return Result{}, err
 	}
 	params := map[string]any{
-		"writers": singleShape.writers, "events_per_call": 1, "calls_per_writer": r.scaled(singleShape.callsPerWriter, 2),
+		"writers": contendedShape.writers, "events_per_call": 1, "calls_per_writer": r.callsPerWriter(contendedShape, true),
 		"streams": 1, "expected_version": "any", "event": "guess_processed v1 (typed)",
 	}
 	return rateResult(params,

@@ -25,8 +25,8 @@ const (
 	// readStreamPasses and feedPasses are how many times a measured repeat
 	// reads the fixture at scale 1: a few seconds, so that the ratios of
 	// runs agree.
-	readStreamPasses = 24
-	feedPasses       = 4
+	readStreamPasses = 48
+	feedPasses       = 6
 )
 
 // eventColumns are the columns the store reads, in its order.

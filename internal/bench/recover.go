@@ -47,6 +47,32 @@ func (r *runner) recoverFixture(ctx context.Context) (string, error) {
 	return id, nil
 }
 
+// recoverPasses and recoverSnapshotPasses are how many recoveries (and
+// reads) a measured repeat of recover_game and recover_game_snapshot runs
+// at scale 1.
+const (
+	recoverPasses         = 30
+	recoverSnapshotPasses = 200
+)
+
+// repeatPasses runs one n times (once for the warm-up, rep < 0) and adds
+// up its samples.
+func repeatPasses(n, rep int, one func() (sample, error)) (sample, error) {
+	if rep < 0 {
+		n = 1
+	}
+	var total sample
+	for range n {
+		s, err := one()
+		if err != nil {
+			return sample{}, err
+		}
+		total.events += s.events
+		total.elapsed += s.elapsed
+	}
+	return total, nil
+}
+
 // recoverOurs recovers the game; it checks that the expected number of
 // events was replayed.
 func (r *runner) recoverOurs(ctx context.Context, s *store.Store, id string, full bool) (sample, error) {
@@ -100,8 +126,18 @@ func (r *runner) recoverScenario(ctx context.Context, name string, full bool) (R
 	if !full {
 		from = int64(r.snapshotAt) + 1
 	}
-	ours := func(ctx context.Context, _ int) (sample, error) { return r.recoverOurs(ctx, r.typed, id, full) }
-	base := func(ctx context.Context, _ int) (sample, error) { return readGame(ctx, r.typed, id, from) }
+	// One recovery takes milliseconds: a repeat runs it passes times, for a
+	// repeat of a few seconds (the warm-up, once).
+	passes := r.scaled(recoverPasses, 1)
+	if !full {
+		passes = r.scaled(recoverSnapshotPasses, 1)
+	}
+	ours := func(ctx context.Context, rep int) (sample, error) {
+		return repeatPasses(passes, rep, func() (sample, error) { return r.recoverOurs(ctx, r.typed, id, full) })
+	}
+	base := func(ctx context.Context, rep int) (sample, error) {
+		return repeatPasses(passes, rep, func() (sample, error) { return readGame(ctx, r.typed, id, from) })
+	}
 	o, b, err := r.compare(ctx, name, ours, base)
 	if err != nil {
 		return Result{}, err
@@ -112,7 +148,7 @@ func (r *runner) recoverScenario(ctx context.Context, name string, full bool) (R
 		what = fmt.Sprintf("game.Recover of the same game from its snapshot at version %d, then %d events", r.snapshotAt, r.gameEvents-r.snapshotAt)
 		baseWhat = fmt.Sprintf("read_stream of the same %d events after the snapshot (Store.Stream, typed)", r.gameEvents-r.snapshotAt)
 	}
-	params := map[string]any{"game_events": r.gameEvents, "batch": readBatch, "full_replay": full}
+	params := map[string]any{"game_events": r.gameEvents, "batch": readBatch, "full_replay": full, "passes": passes}
 	if !full {
 		params["snapshot_version"] = r.snapshotAt
 	}

@@ -68,11 +68,11 @@ func (ls *liveSubscription) drain(n int64) error {
 	return ls.sub.Stop()
 }
 
-// liveShape is append_single_live's workload: append_single's, four times
-// as long a run and at least liveRepeats repeats, because the difference it
-// looks for (a few per cent) is smaller than the swing of sub-second runs
-// on a busy machine.
-var liveShape = appendShape{writers: singleShape.writers, perCall: 1, callsPerWriter: 4 * singleShape.callsPerWriter}
+// liveShape is append_single_live's workload: append_single's writers,
+// 4,000 calls each (32,000 events a side) and at least liveRepeats repeats,
+// because the difference it looks for (a few per cent) is smaller than the
+// swing of short runs on a busy machine.
+var liveShape = appendShape{writers: singleShape.writers, perCall: 1, callsPerWriter: 4000}
 
 // liveRepeats is append_single_live's least number of repeats per side.
 const liveRepeats = 5
@@ -127,7 +127,7 @@ func appendSingleLive(ctx context.Context, r *runner) (Result, error) {
 // round trip on the same server: from sending an autocommitted
 // pg_notify until a dedicated listening connection received it.
 func subscriptionLatency(ctx context.Context, r *runner) (Result, error) {
-	probes := r.scaled(500, 10)
+	probes := r.scaled(1500, 10)
 	ours := func(ctx context.Context, rep int) (sample, error) {
 		return r.latencyOurs(ctx, warmCount(rep, probes))
 	}
