@@ -157,8 +157,9 @@ func appendBatch100(ctx context.Context, r *runner) (Result, error) {
 }
 
 // singleShape is append_single's workload (also append_single_nocoalesce's).
-// Every append scenario's repeat takes several seconds on a 2-core machine:
-// shorter ones gave ratios that moved by more than ±0.05 between runs.
+// Every append scenario's repeat takes several seconds on a 2-core machine,
+// so that a short stall of the machine weighs less in a repeat (how much the
+// ratios still move from run to run is in docs/PERFORMANCE.md).
 var singleShape = appendShape{writers: 8, perCall: 1, callsPerWriter: 2500}
 
 // contendedShape is append_contended's: fewer calls, because every repeat
