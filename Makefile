@@ -96,7 +96,7 @@ test/race-core: ## Run the store package's tests with the race detector
 	$(WITH_STANDBY) $(GO) test -race $(TEST_FLAGS) -run '$(REPLICA_TESTS)' ./store/...
 
 .PHONY: bench
-bench: ## Benchmarks against raw PostgreSQL baselines, side by side (BENCH_FLAGS="--scale 10 --json"; "--replica": with a hot standby)
+bench: ## Benchmarks against raw PostgreSQL baselines, side by side (BENCH_FLAGS="--json --only append_single"; "--replica": with a hot standby)
 	$(if $(findstring --replica,$(BENCH_FLAGS)),$(WITH_STANDBY),$(WITH_DB)) $(GO) run ./cmd/eventstore bench $(BENCH_FLAGS)
 
 .PHONY: ci
