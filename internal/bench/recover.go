@@ -55,24 +55,6 @@ const (
 	recoverSnapshotPasses = 200
 )
 
-// repeatPasses runs one n times (once for the warm-up, rep < 0) and adds
-// up its samples.
-func repeatPasses(n, rep int, one func() (sample, error)) (sample, error) {
-	if rep < 0 {
-		n = 1
-	}
-	var total sample
-	for range n {
-		s, err := one()
-		if err != nil {
-			return sample{}, err
-		}
-		total.events += s.events
-		total.elapsed += s.elapsed
-	}
-	return total, nil
-}
-
 // recoverOurs recovers the game; it checks that the expected number of
 // events was replayed.
 func (r *runner) recoverOurs(ctx context.Context, s *store.Store, id string, full bool) (sample, error) {
@@ -133,10 +115,10 @@ func (r *runner) recoverScenario(ctx context.Context, name string, full bool) (R
 		passes = r.scaled(recoverSnapshotPasses, 1)
 	}
 	ours := func(ctx context.Context, rep int) (sample, error) {
-		return repeatPasses(passes, rep, func() (sample, error) { return r.recoverOurs(ctx, r.typed, id, full) })
+		return repeatSample(passesFor(rep, passes), func() (sample, error) { return r.recoverOurs(ctx, r.typed, id, full) })
 	}
 	base := func(ctx context.Context, rep int) (sample, error) {
-		return repeatPasses(passes, rep, func() (sample, error) { return readGame(ctx, r.typed, id, from) })
+		return repeatSample(passesFor(rep, passes), func() (sample, error) { return readGame(ctx, r.typed, id, from) })
 	}
 	o, b, err := r.compare(ctx, name, ours, base)
 	if err != nil {
