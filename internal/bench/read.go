@@ -23,8 +23,8 @@ const (
 	// feedEvents is feed_catchup's size at scale 1.
 	feedEvents = 100_000
 	// readStreamPasses and feedPasses are how many times a measured repeat
-	// reads the fixture at scale 1: a few seconds, so that the ratios of
-	// runs agree.
+	// reads the fixture at scale 1: a few seconds per repeat, so that a
+	// short stall of the machine weighs less in it.
 	readStreamPasses = 48
 	feedPasses       = 6
 )
