@@ -49,7 +49,7 @@ type EventsAppendRow struct {
 // first scopes the transaction to the guild (the set_config every
 // guild-scoped statement of the store sends; here it is the argument the
 // append receives, so it runs first).
-func (q *Queries) EventsAppend(ctx context.Context, arg EventsAppendParams) (EventsAppendRow, error) {
+func (q *Queries) EventsAppend(ctx context.Context, arg EventsAppendParams) (*EventsAppendRow, error) {
 	row := q.db.QueryRow(ctx, eventsAppend,
 		arg.GuildID,
 		arg.StreamID,
@@ -66,7 +66,7 @@ func (q *Queries) EventsAppend(ctx context.Context, arg EventsAppendParams) (Eve
 	)
 	var i EventsAppendRow
 	err := row.Scan(&i.NewVersion, &i.FirstPosition, &i.LastPosition)
-	return i, err
+	return &i, err
 }
 
 const eventsAppendBatch = `-- name: EventsAppendBatch :many
@@ -116,7 +116,7 @@ type EventsAppendBatchRow struct {
 
 // Coalesced appends of one guild (eventstore.append_batch): one row per
 // call, in call order, with its result or its error.
-func (q *Queries) EventsAppendBatch(ctx context.Context, arg EventsAppendBatchParams) ([]EventsAppendBatchRow, error) {
+func (q *Queries) EventsAppendBatch(ctx context.Context, arg EventsAppendBatchParams) ([]*EventsAppendBatchRow, error) {
 	rows, err := q.db.Query(ctx, eventsAppendBatch,
 		arg.GuildID,
 		arg.StreamIds,
@@ -135,7 +135,7 @@ func (q *Queries) EventsAppendBatch(ctx context.Context, arg EventsAppendBatchPa
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventsAppendBatchRow{}
+	items := []*EventsAppendBatchRow{}
 	for rows.Next() {
 		var i EventsAppendBatchRow
 		if err := rows.Scan(
@@ -151,7 +151,7 @@ func (q *Queries) EventsAppendBatch(ctx context.Context, arg EventsAppendBatchPa
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -181,7 +181,7 @@ type EventsReadBackwardParams struct {
 }
 
 // Events of a live (not deleted) stream (of guild_id, unless it is empty) with stream_version <= from, descending.
-func (q *Queries) EventsReadBackward(ctx context.Context, arg EventsReadBackwardParams) ([]EventstoreEvent, error) {
+func (q *Queries) EventsReadBackward(ctx context.Context, arg EventsReadBackwardParams) ([]*EventstoreEvent, error) {
 	rows, err := q.db.Query(ctx, eventsReadBackward,
 		arg.StreamID,
 		arg.FromVersion,
@@ -192,7 +192,7 @@ func (q *Queries) EventsReadBackward(ctx context.Context, arg EventsReadBackward
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreEvent{}
+	items := []*EventstoreEvent{}
 	for rows.Next() {
 		var i EventstoreEvent
 		if err := rows.Scan(
@@ -212,7 +212,7 @@ func (q *Queries) EventsReadBackward(ctx context.Context, arg EventsReadBackward
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -240,13 +240,13 @@ type EventsReadFeedParams struct {
 // The global feed after a (transaction_id, global_position) checkpoint, in
 // commit-safe order: only transactions older than every transaction still
 // running are returned, so a late commit can never be skipped.
-func (q *Queries) EventsReadFeed(ctx context.Context, arg EventsReadFeedParams) ([]EventstoreEvent, error) {
+func (q *Queries) EventsReadFeed(ctx context.Context, arg EventsReadFeedParams) ([]*EventstoreEvent, error) {
 	rows, err := q.db.Query(ctx, eventsReadFeed, arg.AfterTransactionID, arg.AfterPosition, arg.MaxCount)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreEvent{}
+	items := []*EventstoreEvent{}
 	for rows.Next() {
 		var i EventstoreEvent
 		if err := rows.Scan(
@@ -266,7 +266,7 @@ func (q *Queries) EventsReadFeed(ctx context.Context, arg EventsReadFeedParams) 
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -349,7 +349,7 @@ type EventsReadFeedFilteredRow struct {
 // the number of rows scanned (equal to scan_limit when more may follow).
 // Partitions: with partition_count > 1 only streams whose
 // hashtext(stream_id) falls in partition_member are hits.
-func (q *Queries) EventsReadFeedFiltered(ctx context.Context, arg EventsReadFeedFilteredParams) ([]EventsReadFeedFilteredRow, error) {
+func (q *Queries) EventsReadFeedFiltered(ctx context.Context, arg EventsReadFeedFilteredParams) ([]*EventsReadFeedFilteredRow, error) {
 	rows, err := q.db.Query(ctx, eventsReadFeedFiltered,
 		arg.EventTypes,
 		arg.StreamPrefix,
@@ -365,7 +365,7 @@ func (q *Queries) EventsReadFeedFiltered(ctx context.Context, arg EventsReadFeed
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventsReadFeedFilteredRow{}
+	items := []*EventsReadFeedFilteredRow{}
 	for rows.Next() {
 		var i EventsReadFeedFilteredRow
 		if err := rows.Scan(
@@ -387,7 +387,7 @@ func (q *Queries) EventsReadFeedFiltered(ctx context.Context, arg EventsReadFeed
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -416,7 +416,7 @@ type EventsReadFeedGuildParams struct {
 
 // One guild's part of the global feed after a checkpoint, in the same
 // commit-safe order (through events_guild_feed_idx).
-func (q *Queries) EventsReadFeedGuild(ctx context.Context, arg EventsReadFeedGuildParams) ([]EventstoreEvent, error) {
+func (q *Queries) EventsReadFeedGuild(ctx context.Context, arg EventsReadFeedGuildParams) ([]*EventstoreEvent, error) {
 	rows, err := q.db.Query(ctx, eventsReadFeedGuild,
 		arg.GuildID,
 		arg.AfterTransactionID,
@@ -427,7 +427,7 @@ func (q *Queries) EventsReadFeedGuild(ctx context.Context, arg EventsReadFeedGui
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreEvent{}
+	items := []*EventstoreEvent{}
 	for rows.Next() {
 		var i EventstoreEvent
 		if err := rows.Scan(
@@ -447,7 +447,7 @@ func (q *Queries) EventsReadFeedGuild(ctx context.Context, arg EventsReadFeedGui
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -477,7 +477,7 @@ type EventsReadForwardParams struct {
 }
 
 // Events of a live (not deleted) stream (of guild_id, unless it is empty) with stream_version >= from, ascending.
-func (q *Queries) EventsReadForward(ctx context.Context, arg EventsReadForwardParams) ([]EventstoreEvent, error) {
+func (q *Queries) EventsReadForward(ctx context.Context, arg EventsReadForwardParams) ([]*EventstoreEvent, error) {
 	rows, err := q.db.Query(ctx, eventsReadForward,
 		arg.StreamID,
 		arg.FromVersion,
@@ -488,7 +488,7 @@ func (q *Queries) EventsReadForward(ctx context.Context, arg EventsReadForwardPa
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreEvent{}
+	items := []*EventstoreEvent{}
 	for rows.Next() {
 		var i EventstoreEvent
 		if err := rows.Scan(
@@ -508,7 +508,7 @@ func (q *Queries) EventsReadForward(ctx context.Context, arg EventsReadForwardPa
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -532,11 +532,11 @@ type FeedEndGetRow struct {
 
 // The checkpoint of the last event below the safe horizon (0/0 when there is
 // none): a reader starting there sees only what commits from now on.
-func (q *Queries) FeedEndGet(ctx context.Context) (FeedEndGetRow, error) {
+func (q *Queries) FeedEndGet(ctx context.Context) (*FeedEndGetRow, error) {
 	row := q.db.QueryRow(ctx, feedEndGet)
 	var i FeedEndGetRow
 	err := row.Scan(&i.TransactionID, &i.GlobalPosition)
-	return i, err
+	return &i, err
 }
 
 const feedHorizon = `-- name: FeedHorizon :one
@@ -576,7 +576,7 @@ type FeedLagGetRow struct {
 
 // How far the feed's safe horizon trails the committed events, and the
 // transaction holding it back (see eventstore.feed_horizon_status).
-func (q *Queries) FeedLagGet(ctx context.Context) (FeedLagGetRow, error) {
+func (q *Queries) FeedLagGet(ctx context.Context) (*FeedLagGetRow, error) {
 	row := q.db.QueryRow(ctx, feedLagGet)
 	var i FeedLagGetRow
 	err := row.Scan(
@@ -589,5 +589,5 @@ func (q *Queries) FeedLagGet(ctx context.Context) (FeedLagGetRow, error) {
 		&i.OldestSeconds,
 		&i.OldestPrepared,
 	)
-	return i, err
+	return &i, err
 }

@@ -47,7 +47,7 @@ type EventsReadBackwardWithArchiveParams struct {
 
 // Like EventsReadBackward, but also reads archived events (one statement,
 // bounded by the page size like EventsReadForwardWithArchive).
-func (q *Queries) EventsReadBackwardWithArchive(ctx context.Context, arg EventsReadBackwardWithArchiveParams) ([]EventstoreEvent, error) {
+func (q *Queries) EventsReadBackwardWithArchive(ctx context.Context, arg EventsReadBackwardWithArchiveParams) ([]*EventstoreEvent, error) {
 	rows, err := q.db.Query(ctx, eventsReadBackwardWithArchive,
 		arg.StreamID,
 		arg.FromVersion,
@@ -58,7 +58,7 @@ func (q *Queries) EventsReadBackwardWithArchive(ctx context.Context, arg EventsR
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreEvent{}
+	items := []*EventstoreEvent{}
 	for rows.Next() {
 		var i EventstoreEvent
 		if err := rows.Scan(
@@ -78,7 +78,7 @@ func (q *Queries) EventsReadBackwardWithArchive(ctx context.Context, arg EventsR
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -123,7 +123,7 @@ type EventsReadForwardWithArchiveParams struct {
 // a concurrent archive is seen either not at all or whole. Each table gives
 // at most max_count rows in index order, so the work stays bounded by the
 // page size whatever the stream's length.
-func (q *Queries) EventsReadForwardWithArchive(ctx context.Context, arg EventsReadForwardWithArchiveParams) ([]EventstoreEvent, error) {
+func (q *Queries) EventsReadForwardWithArchive(ctx context.Context, arg EventsReadForwardWithArchiveParams) ([]*EventstoreEvent, error) {
 	rows, err := q.db.Query(ctx, eventsReadForwardWithArchive,
 		arg.StreamID,
 		arg.FromVersion,
@@ -134,7 +134,7 @@ func (q *Queries) EventsReadForwardWithArchive(ctx context.Context, arg EventsRe
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreEvent{}
+	items := []*EventstoreEvent{}
 	for rows.Next() {
 		var i EventstoreEvent
 		if err := rows.Scan(
@@ -154,7 +154,7 @@ func (q *Queries) EventsReadForwardWithArchive(ctx context.Context, arg EventsRe
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -182,7 +182,7 @@ type StreamArchiveRow struct {
 }
 
 // Archives a stream (before_version NULL: all of it) through eventstore.archive_stream.
-func (q *Queries) StreamArchive(ctx context.Context, arg StreamArchiveParams) (StreamArchiveRow, error) {
+func (q *Queries) StreamArchive(ctx context.Context, arg StreamArchiveParams) (*StreamArchiveRow, error) {
 	row := q.db.QueryRow(ctx, streamArchive,
 		arg.StreamID,
 		arg.ExpectedVersion,
@@ -191,7 +191,7 @@ func (q *Queries) StreamArchive(ctx context.Context, arg StreamArchiveParams) (S
 	)
 	var i StreamArchiveRow
 	err := row.Scan(&i.Version, &i.EventsArchived)
-	return i, err
+	return &i, err
 }
 
 const streamHardDelete = `-- name: StreamHardDelete :one
@@ -214,7 +214,7 @@ type StreamHardDeleteRow struct {
 }
 
 // Removes a stream for good through eventstore.hard_delete_stream.
-func (q *Queries) StreamHardDelete(ctx context.Context, arg StreamHardDeleteParams) (StreamHardDeleteRow, error) {
+func (q *Queries) StreamHardDelete(ctx context.Context, arg StreamHardDeleteParams) (*StreamHardDeleteRow, error) {
 	row := q.db.QueryRow(ctx, streamHardDelete,
 		arg.StreamID,
 		arg.GuildID,
@@ -223,7 +223,7 @@ func (q *Queries) StreamHardDelete(ctx context.Context, arg StreamHardDeletePara
 	)
 	var i StreamHardDeleteRow
 	err := row.Scan(&i.Version, &i.EventsDeleted)
-	return i, err
+	return &i, err
 }
 
 const streamSetLimit = `-- name: StreamSetLimit :one
@@ -268,7 +268,7 @@ type StreamsArchiveCompletedRow struct {
 }
 
 // Archives up to max_streams completed streams in this transaction.
-func (q *Queries) StreamsArchiveCompleted(ctx context.Context, arg StreamsArchiveCompletedParams) ([]StreamsArchiveCompletedRow, error) {
+func (q *Queries) StreamsArchiveCompleted(ctx context.Context, arg StreamsArchiveCompletedParams) ([]*StreamsArchiveCompletedRow, error) {
 	rows, err := q.db.Query(ctx, streamsArchiveCompleted,
 		arg.OlderThanSeconds,
 		arg.CompletedTypes,
@@ -279,13 +279,13 @@ func (q *Queries) StreamsArchiveCompleted(ctx context.Context, arg StreamsArchiv
 		return nil, err
 	}
 	defer rows.Close()
-	items := []StreamsArchiveCompletedRow{}
+	items := []*StreamsArchiveCompletedRow{}
 	for rows.Next() {
 		var i StreamsArchiveCompletedRow
 		if err := rows.Scan(&i.StreamID, &i.Version, &i.EventsArchived); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -359,7 +359,7 @@ type StreamsListParams struct {
 // ascending, after the keyset cursor (after_created_at, after_stream_id).
 // Stream ids compare bytewise (COLLATE "C"), so the order and the cursor do
 // not depend on the database's locale.
-func (q *Queries) StreamsList(ctx context.Context, arg StreamsListParams) ([]EventstoreStream, error) {
+func (q *Queries) StreamsList(ctx context.Context, arg StreamsListParams) ([]*EventstoreStream, error) {
 	rows, err := q.db.Query(ctx, streamsList,
 		arg.GuildID,
 		arg.Prefix,
@@ -374,7 +374,7 @@ func (q *Queries) StreamsList(ctx context.Context, arg StreamsListParams) ([]Eve
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreStream{}
+	items := []*EventstoreStream{}
 	for rows.Next() {
 		var i EventstoreStream
 		if err := rows.Scan(
@@ -390,7 +390,7 @@ func (q *Queries) StreamsList(ctx context.Context, arg StreamsListParams) ([]Eve
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -428,7 +428,7 @@ type StreamsListDescParams struct {
 
 // StreamsList newest first: by (created_at, stream_id) descending, before
 // the keyset cursor.
-func (q *Queries) StreamsListDesc(ctx context.Context, arg StreamsListDescParams) ([]EventstoreStream, error) {
+func (q *Queries) StreamsListDesc(ctx context.Context, arg StreamsListDescParams) ([]*EventstoreStream, error) {
 	rows, err := q.db.Query(ctx, streamsListDesc,
 		arg.GuildID,
 		arg.Prefix,
@@ -443,7 +443,7 @@ func (q *Queries) StreamsListDesc(ctx context.Context, arg StreamsListDescParams
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreStream{}
+	items := []*EventstoreStream{}
 	for rows.Next() {
 		var i EventstoreStream
 		if err := rows.Scan(
@@ -459,7 +459,7 @@ func (q *Queries) StreamsListDesc(ctx context.Context, arg StreamsListDescParams
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ SELECT r.id, r.subscription, r.partition_member, r.guild_id, r.stream_id, r.stre
 `
 
 // Forgets a dead letter and returns it.
-func (q *Queries) DeadLetterDrop(ctx context.Context, id int64) (EventstoreDeadLetter, error) {
+func (q *Queries) DeadLetterDrop(ctx context.Context, id int64) (*EventstoreDeadLetter, error) {
 	row := q.db.QueryRow(ctx, deadLetterDrop, id)
 	var i EventstoreDeadLetter
 	err := row.Scan(
@@ -41,7 +41,7 @@ func (q *Queries) DeadLetterDrop(ctx context.Context, id int64) (EventstoreDeadL
 		&i.LastFailedAt,
 		&i.RetryRequestedAt,
 	)
-	return i, err
+	return &i, err
 }
 
 const deadLetterList = `-- name: DeadLetterList :many
@@ -60,13 +60,13 @@ type DeadLetterListParams struct {
 }
 
 // The dead letters of a subscription (of guild_id, unless it is empty), oldest first.
-func (q *Queries) DeadLetterList(ctx context.Context, arg DeadLetterListParams) ([]EventstoreDeadLetter, error) {
+func (q *Queries) DeadLetterList(ctx context.Context, arg DeadLetterListParams) ([]*EventstoreDeadLetter, error) {
 	rows, err := q.db.Query(ctx, deadLetterList, arg.Name, arg.GuildID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreDeadLetter{}
+	items := []*EventstoreDeadLetter{}
 	for rows.Next() {
 		var i EventstoreDeadLetter
 		if err := rows.Scan(
@@ -89,7 +89,7 @@ func (q *Queries) DeadLetterList(ctx context.Context, arg DeadLetterListParams) 
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -170,7 +170,7 @@ SELECT r.id, r.subscription, r.partition_member, r.guild_id, r.stream_id, r.stre
 `
 
 // Asks the subscription's consumer to redeliver a dead letter.
-func (q *Queries) DeadLetterRetry(ctx context.Context, id int64) (EventstoreDeadLetter, error) {
+func (q *Queries) DeadLetterRetry(ctx context.Context, id int64) (*EventstoreDeadLetter, error) {
 	row := q.db.QueryRow(ctx, deadLetterRetry, id)
 	var i EventstoreDeadLetter
 	err := row.Scan(
@@ -191,7 +191,7 @@ func (q *Queries) DeadLetterRetry(ctx context.Context, id int64) (EventstoreDead
 		&i.LastFailedAt,
 		&i.RetryRequestedAt,
 	)
-	return i, err
+	return &i, err
 }
 
 const deadLetterRetryRequested = `-- name: DeadLetterRetryRequested :many
@@ -212,13 +212,13 @@ type DeadLetterRetryRequestedParams struct {
 }
 
 // The dead letters of one member waiting for a retry, oldest first.
-func (q *Queries) DeadLetterRetryRequested(ctx context.Context, arg DeadLetterRetryRequestedParams) ([]EventstoreDeadLetter, error) {
+func (q *Queries) DeadLetterRetryRequested(ctx context.Context, arg DeadLetterRetryRequestedParams) ([]*EventstoreDeadLetter, error) {
 	rows, err := q.db.Query(ctx, deadLetterRetryRequested, arg.Name, arg.PartitionMember, arg.MaxCount)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreDeadLetter{}
+	items := []*EventstoreDeadLetter{}
 	for rows.Next() {
 		var i EventstoreDeadLetter
 		if err := rows.Scan(
@@ -241,7 +241,7 @@ func (q *Queries) DeadLetterRetryRequested(ctx context.Context, arg DeadLetterRe
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -271,19 +271,19 @@ type FeedFirstCreatedAtRow struct {
 // The first event in feed order created at or after a time (of guild_id,
 // unless it is empty), committed or held back by the horizon; no row when
 // there is none. Served by events_created_idx.
-func (q *Queries) FeedFirstCreatedAt(ctx context.Context, arg FeedFirstCreatedAtParams) ([]FeedFirstCreatedAtRow, error) {
+func (q *Queries) FeedFirstCreatedAt(ctx context.Context, arg FeedFirstCreatedAtParams) ([]*FeedFirstCreatedAtRow, error) {
 	rows, err := q.db.Query(ctx, feedFirstCreatedAt, arg.CreatedAt, arg.GuildID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []FeedFirstCreatedAtRow{}
+	items := []*FeedFirstCreatedAtRow{}
 	for rows.Next() {
 		var i FeedFirstCreatedAtRow
 		if err := rows.Scan(&i.TransactionID, &i.GlobalPosition); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -313,7 +313,7 @@ type SubscriptionResetParams struct {
 // Moves every member of a persistent subscription of the transaction's
 // guild to a new checkpoint (eventstore.subscription_reset), refusing while
 // a lease is live, and returns the members.
-func (q *Queries) SubscriptionReset(ctx context.Context, arg SubscriptionResetParams) ([]EventstoreSubscription, error) {
+func (q *Queries) SubscriptionReset(ctx context.Context, arg SubscriptionResetParams) ([]*EventstoreSubscription, error) {
 	rows, err := q.db.Query(ctx, subscriptionReset,
 		arg.Name,
 		arg.StreamID,
@@ -325,7 +325,7 @@ func (q *Queries) SubscriptionReset(ctx context.Context, arg SubscriptionResetPa
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreSubscription{}
+	items := []*EventstoreSubscription{}
 	for rows.Next() {
 		var i EventstoreSubscription
 		if err := rows.Scan(
@@ -348,7 +348,7 @@ func (q *Queries) SubscriptionReset(ctx context.Context, arg SubscriptionResetPa
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -59,7 +59,7 @@ type SnapshotGetRow struct {
 
 // The latest snapshot of a stream (of guild_id, unless it is empty), with
 // whether the stream is soft-deleted.
-func (q *Queries) SnapshotGet(ctx context.Context, arg SnapshotGetParams) (SnapshotGetRow, error) {
+func (q *Queries) SnapshotGet(ctx context.Context, arg SnapshotGetParams) (*SnapshotGetRow, error) {
 	row := q.db.QueryRow(ctx, snapshotGet, arg.StreamID, arg.GuildID)
 	var i SnapshotGetRow
 	err := row.Scan(
@@ -73,7 +73,7 @@ func (q *Queries) SnapshotGet(ctx context.Context, arg SnapshotGetParams) (Snaps
 		&i.CreatedAt,
 		&i.StreamDeleted,
 	)
-	return i, err
+	return &i, err
 }
 
 const snapshotSave = `-- name: SnapshotSave :one
@@ -103,7 +103,7 @@ type SnapshotSaveRow struct {
 
 // Stores a stream's snapshot through eventstore.record_snapshot; reports
 // whether it was stored and which snapshot the stream now holds.
-func (q *Queries) SnapshotSave(ctx context.Context, arg SnapshotSaveParams) (SnapshotSaveRow, error) {
+func (q *Queries) SnapshotSave(ctx context.Context, arg SnapshotSaveParams) (*SnapshotSaveRow, error) {
 	row := q.db.QueryRow(ctx, snapshotSave,
 		arg.StreamID,
 		arg.GuildID,
@@ -115,5 +115,5 @@ func (q *Queries) SnapshotSave(ctx context.Context, arg SnapshotSaveParams) (Sna
 	)
 	var i SnapshotSaveRow
 	err := row.Scan(&i.Stored, &i.StreamVersion, &i.SchemaVersion)
-	return i, err
+	return &i, err
 }

@@ -56,7 +56,7 @@ type StreamGetParams struct {
 }
 
 // A stream's row; with a guild_id (not empty), only if it is that guild's.
-func (q *Queries) StreamGet(ctx context.Context, arg StreamGetParams) (EventstoreStream, error) {
+func (q *Queries) StreamGet(ctx context.Context, arg StreamGetParams) (*EventstoreStream, error) {
 	row := q.db.QueryRow(ctx, streamGet, arg.StreamID, arg.GuildID)
 	var i EventstoreStream
 	err := row.Scan(
@@ -70,5 +70,5 @@ func (q *Queries) StreamGet(ctx context.Context, arg StreamGetParams) (Eventstor
 		&i.DeletedAt,
 		&i.ArchivedAt,
 	)
-	return i, err
+	return &i, err
 }

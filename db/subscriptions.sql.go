@@ -32,13 +32,13 @@ type ConsumerGroupListRow struct {
 }
 
 // Every consumer group (of guild_id, unless it is empty), by name.
-func (q *Queries) ConsumerGroupList(ctx context.Context, guildID string) ([]ConsumerGroupListRow, error) {
+func (q *Queries) ConsumerGroupList(ctx context.Context, guildID string) ([]*ConsumerGroupListRow, error) {
 	rows, err := q.db.Query(ctx, consumerGroupList, guildID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ConsumerGroupListRow{}
+	items := []*ConsumerGroupListRow{}
 	for rows.Next() {
 		var i ConsumerGroupListRow
 		if err := rows.Scan(
@@ -52,7 +52,7 @@ func (q *Queries) ConsumerGroupList(ctx context.Context, guildID string) ([]Cons
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -77,13 +77,13 @@ type ConsumerGroupMembersRow struct {
 }
 
 // The members of the consumer groups (of guild_id, unless it is empty).
-func (q *Queries) ConsumerGroupMembers(ctx context.Context, guildID string) ([]ConsumerGroupMembersRow, error) {
+func (q *Queries) ConsumerGroupMembers(ctx context.Context, guildID string) ([]*ConsumerGroupMembersRow, error) {
 	rows, err := q.db.Query(ctx, consumerGroupMembers, guildID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ConsumerGroupMembersRow{}
+	items := []*ConsumerGroupMembersRow{}
 	for rows.Next() {
 		var i ConsumerGroupMembersRow
 		if err := rows.Scan(
@@ -95,7 +95,7 @@ func (q *Queries) ConsumerGroupMembers(ctx context.Context, guildID string) ([]C
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -174,7 +174,7 @@ type SubscriptionClaimRow struct {
 
 // Takes the member's lease for holder when it is free (or already holder's)
 // and returns whether it was granted, the lease token and the checkpoint.
-func (q *Queries) SubscriptionClaim(ctx context.Context, arg SubscriptionClaimParams) (SubscriptionClaimRow, error) {
+func (q *Queries) SubscriptionClaim(ctx context.Context, arg SubscriptionClaimParams) (*SubscriptionClaimRow, error) {
 	row := q.db.QueryRow(ctx, subscriptionClaim,
 		arg.Name,
 		arg.PartitionMember,
@@ -193,7 +193,7 @@ func (q *Queries) SubscriptionClaim(ctx context.Context, arg SubscriptionClaimPa
 		&i.CheckpointPosition,
 		&i.CheckpointVersion,
 	)
-	return i, err
+	return &i, err
 }
 
 const subscriptionDelete = `-- name: SubscriptionDelete :one
@@ -225,13 +225,13 @@ type SubscriptionGetParams struct {
 }
 
 // The members of one subscription, by member (of guild_id, unless it is empty).
-func (q *Queries) SubscriptionGet(ctx context.Context, arg SubscriptionGetParams) ([]EventstoreSubscription, error) {
+func (q *Queries) SubscriptionGet(ctx context.Context, arg SubscriptionGetParams) ([]*EventstoreSubscription, error) {
 	rows, err := q.db.Query(ctx, subscriptionGet, arg.Name, arg.GuildID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreSubscription{}
+	items := []*EventstoreSubscription{}
 	for rows.Next() {
 		var i EventstoreSubscription
 		if err := rows.Scan(
@@ -254,7 +254,7 @@ func (q *Queries) SubscriptionGet(ctx context.Context, arg SubscriptionGetParams
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -294,7 +294,7 @@ type SubscriptionGroupHeartbeatRow struct {
 // One heartbeat of a consumer group member: the partitions it holds after
 // it (keep = false: beyond its share, to hand back), its share and the
 // number of live members.
-func (q *Queries) SubscriptionGroupHeartbeat(ctx context.Context, arg SubscriptionGroupHeartbeatParams) ([]SubscriptionGroupHeartbeatRow, error) {
+func (q *Queries) SubscriptionGroupHeartbeat(ctx context.Context, arg SubscriptionGroupHeartbeatParams) ([]*SubscriptionGroupHeartbeatRow, error) {
 	rows, err := q.db.Query(ctx, subscriptionGroupHeartbeat,
 		arg.Name,
 		arg.GuildID,
@@ -305,7 +305,7 @@ func (q *Queries) SubscriptionGroupHeartbeat(ctx context.Context, arg Subscripti
 		return nil, err
 	}
 	defer rows.Close()
-	items := []SubscriptionGroupHeartbeatRow{}
+	items := []*SubscriptionGroupHeartbeatRow{}
 	for rows.Next() {
 		var i SubscriptionGroupHeartbeatRow
 		if err := rows.Scan(
@@ -319,7 +319,7 @@ func (q *Queries) SubscriptionGroupHeartbeat(ctx context.Context, arg Subscripti
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -382,13 +382,13 @@ SELECT s.name, s.partition_member, s.partition_count, s.stream_id,
 `
 
 // Every subscription member (of guild_id, unless it is empty), by name and member.
-func (q *Queries) SubscriptionList(ctx context.Context, guildID string) ([]EventstoreSubscription, error) {
+func (q *Queries) SubscriptionList(ctx context.Context, guildID string) ([]*EventstoreSubscription, error) {
 	rows, err := q.db.Query(ctx, subscriptionList, guildID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []EventstoreSubscription{}
+	items := []*EventstoreSubscription{}
 	for rows.Next() {
 		var i EventstoreSubscription
 		if err := rows.Scan(
@@ -411,7 +411,7 @@ func (q *Queries) SubscriptionList(ctx context.Context, guildID string) ([]Event
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -444,7 +444,7 @@ type SubscriptionRegisterParams struct {
 
 // Registers a persistent subscription member at its start position when it
 // is new (eventstore.subscription_register) and returns the stored row.
-func (q *Queries) SubscriptionRegister(ctx context.Context, arg SubscriptionRegisterParams) (EventstoreSubscription, error) {
+func (q *Queries) SubscriptionRegister(ctx context.Context, arg SubscriptionRegisterParams) (*EventstoreSubscription, error) {
 	row := q.db.QueryRow(ctx, subscriptionRegister,
 		arg.Name,
 		arg.PartitionMember,
@@ -475,7 +475,7 @@ func (q *Queries) SubscriptionRegister(ctx context.Context, arg SubscriptionRegi
 		&i.UpdatedAt,
 		&i.ConsumerGroup,
 	)
-	return i, err
+	return &i, err
 }
 
 const subscriptionRelease = `-- name: SubscriptionRelease :one

@@ -166,7 +166,7 @@ func (s *Store) archiveCompleted(ctx context.Context, opts ArchiveCompletedOptio
 		if opts.MaxStreams > 0 {
 			p.MaxStreams = int32(min(int(p.MaxStreams), opts.MaxStreams-len(out)))
 		}
-		var rows []db.StreamsArchiveCompletedRow
+		var rows []*db.StreamsArchiveCompletedRow
 		err := s.do(ctx, opSpec{op: OpArchiveCompleted}, func(ctx context.Context) (int, error) {
 			q, _ := s.queries(ctx)
 			var err error
@@ -195,7 +195,7 @@ func (s *Store) archiveCompleted(ctx context.Context, opts ArchiveCompletedOptio
 // contiguous suffix, and a page is complete unless it misses versions at
 // its start (forward) or stops short above version 1 (backward). An empty
 // page is decided by hotEmptyComplete.
-func hotPageComplete(rows []db.EventstoreEvent, from int64, count int, forward bool) bool {
+func hotPageComplete(rows []*db.EventstoreEvent, from int64, count int, forward bool) bool {
 	if forward {
 		return rows[0].StreamVersion == max(from, 1)
 	}
@@ -215,9 +215,9 @@ func hotEmptyComplete(info StreamInfo, from int64, forward bool) bool {
 // readWithArchive reads one page from the hot and the archived events in a
 // single statement, so an archive committing meanwhile is seen whole or not
 // at all.
-func readWithArchive(ctx context.Context, q *db.Queries, guild, streamID string, from int64, count int, forward bool) ([]db.EventstoreEvent, error) {
+func readWithArchive(ctx context.Context, q *db.Queries, guild, streamID string, from int64, count int, forward bool) ([]*db.EventstoreEvent, error) {
 	var (
-		rows []db.EventstoreEvent
+		rows []*db.EventstoreEvent
 		err  error
 	)
 	if forward {

@@ -66,7 +66,7 @@ type DeadLetter struct {
 	RetryRequestedAt *time.Time
 }
 
-func deadLetterFromRow(r db.EventstoreDeadLetter) DeadLetter {
+func deadLetterFromRow(r *db.EventstoreDeadLetter) DeadLetter {
 	d := DeadLetter{
 		ID: r.ID, Subscription: r.Subscription, Member: int(r.PartitionMember), GuildID: r.GuildID.String,
 		StreamID: r.StreamID, Version: r.StreamVersion, EventID: uuid.UUID(r.EventID.Bytes), EventType: r.EventType,
@@ -123,7 +123,7 @@ func (s *Store) RetryDeadLetter(ctx context.Context, id int64) (DeadLetter, erro
 		if err != nil {
 			return 0, mapError(err)
 		}
-		out = deadLetterFromRow(db.EventstoreDeadLetter(row))
+		out = deadLetterFromRow(row)
 		return 0, nil
 	})
 	return out, opError("retry dead letter", fmt.Sprint(id), err)
@@ -141,7 +141,7 @@ func (s *Store) DropDeadLetter(ctx context.Context, id int64) (DeadLetter, error
 		if err != nil {
 			return 0, mapError(err)
 		}
-		out = deadLetterFromRow(db.EventstoreDeadLetter(row))
+		out = deadLetterFromRow(row)
 		return 0, nil
 	})
 	return out, opError("drop dead letter", fmt.Sprint(id), err)

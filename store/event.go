@@ -93,7 +93,7 @@ func (r Recorded) Checkpoint() Checkpoint {
 
 // recordFromRow converts a generated row to a Recorded (times in UTC). It is
 // the one place where rows become public types.
-func recordFromRow(row db.EventstoreEvent) Recorded {
+func recordFromRow(row *db.EventstoreEvent) Recorded {
 	return Recorded{
 		StreamID:       row.StreamID,
 		Version:        row.StreamVersion,

@@ -231,12 +231,12 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 	if err != nil {
 		return rowPage[Checkpoint]{next: after}, mapError(err)
 	}
-	fr := rowPage[Checkpoint]{next: after, rows: make([]db.EventstoreEvent, 0, len(rows))}
+	fr := rowPage[Checkpoint]{next: after, rows: make([]*db.EventstoreEvent, 0, len(rows))}
 	for _, row := range rows {
 		fr.next = Checkpoint{TransactionID: row.TransactionID, Position: row.GlobalPosition}
 		fr.more = row.Scanned >= int64(scan)
 		if row.Hit {
-			fr.rows = append(fr.rows, db.EventstoreEvent{
+			fr.rows = append(fr.rows, &db.EventstoreEvent{
 				GlobalPosition: row.GlobalPosition, TransactionID: row.TransactionID,
 				StreamID: row.StreamID, StreamVersion: row.StreamVersion, EventID: row.EventID,
 				EventType: row.EventType, EventVersion: row.EventVersion, GuildID: row.GuildID,
@@ -256,7 +256,7 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, guild string, limit int) (rowPage[Checkpoint], error) {
 	q := s.readQueries(ctx, scopeFeed)
 	var (
-		rows []db.EventstoreEvent
+		rows []*db.EventstoreEvent
 		err  error
 	)
 	if guild == "" {
@@ -352,7 +352,7 @@ type FeedBlocker struct {
 // a session of another role shows its PID and Database but no State or Age
 // (empty, 0).
 func (s *Store) FeedLag(ctx context.Context) (FeedLag, error) {
-	var row db.FeedLagGetRow
+	var row *db.FeedLagGetRow
 	err := s.do(ctx, opSpec{op: OpFeedLag, replayable: true}, func(ctx context.Context) (int, error) {
 		q, _ := s.queries(ctx)
 		var err error

@@ -307,11 +307,11 @@ func (m *GroupMember) heartbeats(ctx context.Context) error {
 // apply makes the running partition consumers match a heartbeat's rows:
 // it stops those of partitions lost to another member, hands back those
 // beyond the share and starts consumers for newly held ones.
-func (m *GroupMember) apply(ctx context.Context, rows []db.SubscriptionGroupHeartbeatRow) error {
+func (m *GroupMember) apply(ctx context.Context, rows []*db.SubscriptionGroupHeartbeatRow) error {
 	if err := m.reap(); err != nil {
 		return err
 	}
-	held := map[int]db.SubscriptionGroupHeartbeatRow{}
+	held := map[int]*db.SubscriptionGroupHeartbeatRow{}
 	for _, r := range rows {
 		held[int(r.PartitionMember)] = r
 	}
@@ -351,7 +351,7 @@ func (m *GroupMember) apply(ctx context.Context, rows []db.SubscriptionGroupHear
 }
 
 // startPart starts the consumer of partition p from the checkpoint in r.
-func (m *GroupMember) startPart(ctx context.Context, p int, r db.SubscriptionGroupHeartbeatRow) {
+func (m *GroupMember) startPart(ctx context.Context, p int, r *db.SubscriptionGroupHeartbeatRow) {
 	opts := m.tmpl.opts
 	opts.Partition = FeedPartition{Member: p, Count: m.parts}
 	sub := &Subscription{

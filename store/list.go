@@ -110,7 +110,7 @@ func (s *Store) listStreams(ctx context.Context, opts ListOptions) (StreamList, 
 		return StreamList{}, err
 	}
 	q := s.readQueries(ctx, scopeAll)
-	var rows []db.EventstoreStream
+	var rows []*db.EventstoreStream
 	if opts.Newest {
 		rows, err = q.StreamsListDesc(ctx, db.StreamsListDescParams(p))
 	} else {

@@ -10,7 +10,7 @@ import (
 // rows, where the next page starts (a stream version or a feed checkpoint)
 // and whether reading on may return more.
 type rowPage[P any] struct {
-	rows []db.EventstoreEvent
+	rows []*db.EventstoreEvent
 	next P
 	more bool
 }
@@ -43,6 +43,7 @@ func iteratePages[P any](s *Store, ctx context.Context, first P, read func(P) (r
 		}
 	}()
 	res := fetch(first)
+	var recs []Recorded // the page being handed out; its array is reused
 	for {
 		if res.err != nil {
 			yield(Recorded{}, wrap(res.err))
@@ -53,7 +54,8 @@ func iteratePages[P any](s *Store, ctx context.Context, first P, read func(P) (r
 			ahead = make(chan pageResult[P], 1)
 			go func(ch chan<- pageResult[P]) { ch <- fetch(page.next) }(ahead)
 		}
-		recs, err := s.decodeRows(page.rows)
+		var err error
+		recs, err = s.decodeRowsInto(recs, page.rows)
 		for _, r := range recs {
 			var recErr error
 			if r.Event == nil {

@@ -61,12 +61,12 @@ func (s *Store) readPage(ctx context.Context, streamID string, from int64, count
 }
 
 // readRows reads one page's rows through do, without decoding them.
-func (s *Store) readRows(ctx context.Context, streamID string, from int64, count int, forward bool) ([]db.EventstoreEvent, error) {
+func (s *Store) readRows(ctx context.Context, streamID string, from int64, count int, forward bool) ([]*db.EventstoreEvent, error) {
 	op := OpReadForward
 	if !forward {
 		op = OpReadBackward
 	}
-	var rows []db.EventstoreEvent
+	var rows []*db.EventstoreEvent
 	err := s.do(ctx, opSpec{op: op, stream: streamID, replayable: true}, func(ctx context.Context) (int, error) {
 		var err error
 		rows, err = s.readPageOnce(ctx, streamID, from, count, forward)
@@ -75,13 +75,13 @@ func (s *Store) readRows(ctx context.Context, streamID string, from int64, count
 	return rows, err
 }
 
-func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, count int, forward bool) ([]db.EventstoreEvent, error) {
+func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, count int, forward bool) ([]*db.EventstoreEvent, error) {
 	if err := s.checkRead(streamID, from, count, forward); err != nil {
 		return nil, err
 	}
 	q := s.readQueries(ctx, scopeStream(streamID))
 	var (
-		rows []db.EventstoreEvent
+		rows []*db.EventstoreEvent
 		err  error
 	)
 	if forward {
@@ -104,7 +104,7 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 			return nil, err
 		}
 		if hotEmptyComplete(info, from, forward) {
-			return []db.EventstoreEvent{}, nil
+			return []*db.EventstoreEvent{}, nil
 		}
 		if rows, err = readWithArchive(ctx, q, s.scopeGuild(ctx), streamID, from, count, forward); err != nil {
 			return nil, err
@@ -121,8 +121,19 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 // several goroutines. Undecodable events keep their raw record; the first
 // failure (in stream or feed order) is returned as a *DecodeError and the
 // others are joined to it.
-func (s *Store) decodeRows(rows []db.EventstoreEvent) ([]Recorded, error) {
-	recs := make([]Recorded, len(rows))
+func (s *Store) decodeRows(rows []*db.EventstoreEvent) ([]Recorded, error) {
+	return s.decodeRowsInto(nil, rows)
+}
+
+// decodeRowsInto is decodeRows writing into buf's array when it is large
+// enough (the iterators reuse one page's records for the next: they hand
+// out copies).
+func (s *Store) decodeRowsInto(buf []Recorded, rows []*db.EventstoreEvent) ([]Recorded, error) {
+	recs := buf[:0]
+	if cap(recs) < len(rows) {
+		recs = make([]Recorded, len(rows))
+	}
+	recs = recs[:len(rows)]
 	var (
 		mu     sync.Mutex
 		failed = map[int][]error{} // by the index of the chunk's first row
@@ -211,7 +222,7 @@ func (s *Store) streamState(ctx context.Context, q *db.Queries, streamID string)
 	return info, nil
 }
 
-func streamInfoFromRow(row db.EventstoreStream) StreamInfo {
+func streamInfoFromRow(row *db.EventstoreStream) StreamInfo {
 	return StreamInfo{
 		StreamID:   row.StreamID,
 		GuildID:    row.GuildID,

@@ -63,7 +63,7 @@ func (s *Store) feedCheckpointAt(ctx context.Context, t time.Time) (Checkpoint, 
 	if err != nil {
 		return Checkpoint{}, unwrapOp(err)
 	}
-	var rows []db.FeedFirstCreatedAtRow
+	var rows []*db.FeedFirstCreatedAtRow
 	err = s.do(ctx, opSpec{op: OpFeedCheckpointAt, replayable: true}, func(ctx context.Context) (int, error) {
 		q := s.readQueries(ctx, scopeFeed)
 		var err error

@@ -42,7 +42,7 @@ type SubscriptionInfo struct {
 }
 
 // subscriptionInfoFromRow converts a stored subscription row.
-func subscriptionInfoFromRow(row db.EventstoreSubscription) SubscriptionInfo {
+func subscriptionInfoFromRow(row *db.EventstoreSubscription) SubscriptionInfo {
 	var f subscriptionFilter
 	_ = json.Unmarshal(row.Filter, &f) // written by this package; a foreign value leaves the filter empty
 	return SubscriptionInfo{
