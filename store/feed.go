@@ -231,18 +231,22 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 	if err != nil {
 		return rowPage[Checkpoint]{next: after}, mapError(err)
 	}
+	// The hits' rows share one array (of at most len(rows), so it never
+	// moves) instead of an allocation each.
+	hits := make([]db.EventstoreEvent, 0, len(rows))
 	fr := rowPage[Checkpoint]{next: after, rows: make([]*db.EventstoreEvent, 0, len(rows))}
 	for _, row := range rows {
 		fr.next = Checkpoint{TransactionID: row.TransactionID, Position: row.GlobalPosition}
 		fr.more = row.Scanned >= int64(scan)
 		if row.Hit {
-			fr.rows = append(fr.rows, &db.EventstoreEvent{
+			hits = append(hits, db.EventstoreEvent{
 				GlobalPosition: row.GlobalPosition, TransactionID: row.TransactionID,
 				StreamID: row.StreamID, StreamVersion: row.StreamVersion, EventID: row.EventID,
 				EventType: row.EventType, EventVersion: row.EventVersion, GuildID: row.GuildID,
 				Data: row.Data, Metadata: row.Metadata, CausationID: row.CausationID,
 				CorrelationID: row.CorrelationID, CreatedAt: row.CreatedAt,
 			})
+			fr.rows = append(fr.rows, &hits[len(hits)-1])
 		}
 	}
 	if len(fr.rows) == opts.Limit {
