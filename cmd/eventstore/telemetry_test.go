@@ -214,11 +214,16 @@ func TestDemoServesMetrics(t *testing.T) {
 	url := metricsURL(t, stderr)
 
 	var m map[string]*dto.MetricFamily
+	// A refused append and the append it lost to can end together (in one
+	// coalesced statement), and each call records its own outcome, its
+	// operation before its events: wait until the scrape holds all three.
 	require.Eventually(t, func() bool {
 		m = scrape(t, url)
 		conflicts, _ := value(m, "eventstore_conflicts_total", "eventstore_operation", "append")
-		return conflicts >= 1
-	}, 30*time.Second, 10*time.Millisecond, "conflicts are counted while the demo runs: %v (stderr %s)", m, stderr.String())
+		stored, _ := value(m, "eventstore_operations_total", "eventstore_operation", "append", "eventstore_outcome", "ok")
+		events, _ := value(m, "eventstore_events_appended_total")
+		return conflicts >= 1 && stored >= 1 && events >= 1
+	}, 30*time.Second, 10*time.Millisecond, "conflicts and appends are counted while the demo runs: %v (stderr %s)", m, stderr.String())
 	appends, ok := value(m, "eventstore_operations_total", "eventstore_operation", "append", "eventstore_outcome", "ok")
 	require.True(t, ok)
 	require.Positive(t, appends)
