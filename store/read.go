@@ -129,11 +129,10 @@ func (s *Store) decodeRows(rows []*db.EventstoreEvent) ([]Recorded, error) {
 // enough (the iterators reuse one page's records for the next: they hand
 // out copies).
 func (s *Store) decodeRowsInto(buf []Recorded, rows []*db.EventstoreEvent) ([]Recorded, error) {
-	recs := buf[:0]
-	if cap(recs) < len(rows) {
-		recs = make([]Recorded, len(rows))
+	if cap(buf) < len(rows) {
+		buf = make([]Recorded, len(rows))
 	}
-	recs = recs[:len(rows)]
+	recs := buf[:len(rows)]
 	var (
 		mu     sync.Mutex
 		failed = map[int][]error{} // by the index of the chunk's first row
