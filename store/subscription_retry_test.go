@@ -84,6 +84,9 @@ func TestSubscriptionRetriesCanceledStatements(t *testing.T) {
 				return err == nil && infos[0].Checkpoint == last[0].Checkpoint()
 			}, deliveryLimit, 5*time.Millisecond)
 			require.Equal(t, seq(0, 3), ns(t, rec.all()[len(rec.all())-3:]))
+			// It goes live once a read finds nothing more: the checkpoint's
+			// save comes first, so wait for the state, not just the save.
+			waitClosed(t, sub.Live(), "live after the lock is released")
 			require.Equal(t, store.StateLive, sub.State())
 		})
 	}
