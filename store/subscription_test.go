@@ -200,6 +200,10 @@ func TestSubscriptionCatchUpThenLive(t *testing.T) {
 	}
 	require.Len(t, seen, 2000)
 	waitClosed(t, sub.Live(), "live")
+	// The handler's return is counted after the sink saw the event (and
+	// Live may have closed long before the fence): wait for the count.
+	require.Eventually(t, func() bool { return sub.Handled() >= 2001 }, deliveryLimit, 5*time.Millisecond,
+		"the fence's handler call is counted")
 	require.EqualValues(t, 2001, sub.Handled())
 	require.NoError(t, sub.Stop())
 }

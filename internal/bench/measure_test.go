@@ -108,6 +108,12 @@ func TestRunWriters(t *testing.T) {
 					break
 				}
 			}
+			// Stay until every writer runs (writers run one after the
+			// other would never get there): on a loaded machine a writer
+			// may start more than a short sleep after the first one.
+			for deadline := time.Now().Add(10 * time.Second); running.Load() < 4 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
 			time.Sleep(20 * time.Millisecond)
 			running.Add(-1)
 			return nil
