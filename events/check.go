@@ -6,13 +6,12 @@ import (
 	"maps"
 	"slices"
 	"strings"
-
-	"github.com/gamebot/eventstore/serde"
 )
 
 // checker collects the first broken rule of one event.
 type checker struct {
-	ev  serde.Event
+	typ string // the event's type and version, for FieldError
+	ver int
 	err error
 }
 
@@ -22,8 +21,8 @@ func (c *checker) failf(field, format string, args ...any) {
 		return
 	}
 	c.err = &FieldError{
-		EventType:    c.ev.EventType(),
-		EventVersion: c.ev.EventVersion(),
+		EventType:    c.typ,
+		EventVersion: c.ver,
 		Field:        field,
 		Reason:       fmt.Sprintf(format, args...),
 	}
@@ -46,14 +45,16 @@ func (c *checker) nonNegative(field string, n int64) {
 // ids records a broken rule when any member of ids is blank.
 func (c *checker) ids(field string, ids []string) {
 	for _, id := range ids {
-		c.require(fmt.Sprintf("%s[%q]", field, id), id)
+		if strings.TrimSpace(id) == "" {
+			c.failf(key(field, id), "required")
+		}
 	}
 }
 
 // mode records a broken rule when the event's mode is not want.
 func (c *checker) mode(got, want Mode) {
 	if got.Valid() && got != want {
-		c.failf("mode", "%s events are only valid in %s mode, got %s", c.ev.EventType(), want, got)
+		c.failf("mode", "%s events are only valid in %s mode, got %s", c.typ, want, got)
 	}
 }
 

@@ -27,7 +27,7 @@ func (GameCompleted) EventVersion() int { return 1 }
 // winner has a final score, that scores and the duration are non-negative,
 // and that total_rounds equals round_number.
 func (e GameCompleted) Validate() error {
-	c := &checker{ev: e}
+	c := &checker{typ: e.EventType(), ver: e.EventVersion()}
 	e.Base.check(c)
 	if e.Winners.Len() == 0 {
 		c.failf("winners", "required")

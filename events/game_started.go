@@ -35,7 +35,7 @@ func (GameStarted) EventVersion() int { return 1 }
 // players who play in no other team, that team_ids, player_ids and roles
 // agree with teams, and the config.
 func (e GameStarted) Validate() error {
-	c := &checker{ev: e}
+	c := &checker{typ: e.EventType(), ver: e.EventVersion()}
 	e.Base.check(c)
 	if e.RoundNumber != 1 && e.RoundNumber >= 1 {
 		c.failf("round_number", "a game starts in round 1, got %d", e.RoundNumber)

@@ -39,7 +39,7 @@ func (GuessAbandoned) EventVersion() int { return 1 }
 // distinct), the reason, guess_count >= 1, and that a last guess names one of
 // the two players and a word.
 func (e GuessAbandoned) Validate() error {
-	c := &checker{ev: e}
+	c := &checker{typ: e.EventType(), ver: e.EventVersion()}
 	e.Base.check(c)
 	c.require("team_id", e.TeamID)
 	e.Player1Info.check(c, "player1_info")

@@ -34,7 +34,7 @@ func (GuessProcessed) EventVersion() int { return 1 }
 // distinct), both words, guess_count >= 1, match_score >= 0 and 0 for a
 // failed guess, and guess_duration_ms >= 0.
 func (e GuessProcessed) Validate() error {
-	c := &checker{ev: e}
+	c := &checker{typ: e.EventType(), ver: e.EventVersion()}
 	e.Base.check(c)
 	c.require("team_id", e.TeamID)
 	e.Player1Info.check(c, "player1_info")

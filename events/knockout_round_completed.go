@@ -24,7 +24,7 @@ func (KnockoutRoundCompleted) EventVersion() int { return 1 }
 // advancing_teams is non-empty, and that no team both advances and is
 // eliminated.
 func (e KnockoutRoundCompleted) Validate() error {
-	c := &checker{ev: e}
+	c := &checker{typ: e.EventType(), ver: e.EventVersion()}
 	e.Base.check(c)
 	c.mode(e.Mode, ModeKnockout)
 	c.ids("eliminated_teams", e.EliminatedTeams.Sorted())

@@ -1,5 +1,7 @@
 package events
 
+import "strings"
+
 // PlayerInfo identifies a player taking part in a guess.
 type PlayerInfo struct {
 	// PlayerID is the player's Discord user id. Required.
@@ -12,7 +14,9 @@ type PlayerInfo struct {
 
 // check records the first broken rule of p, reported under field.
 func (p PlayerInfo) check(c *checker, field string) {
-	c.require(field+".player_id", p.PlayerID)
+	if strings.TrimSpace(p.PlayerID) == "" { // the field's name is built only for the error
+		c.failf(field+".player_id", "required")
+	}
 	if p.Role != "" && !p.Role.Valid() {
 		c.failf(field+".role", "unknown role %q", p.Role)
 	}

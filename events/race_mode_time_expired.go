@@ -21,7 +21,7 @@ func (RaceModeTimeExpired) EventVersion() int { return 1 }
 // is present with non-blank team ids and non-negative counts, and that the
 // duration is non-negative.
 func (e RaceModeTimeExpired) Validate() error {
-	c := &checker{ev: e}
+	c := &checker{typ: e.EventType(), ver: e.EventVersion()}
 	e.Base.check(c)
 	c.mode(e.Mode, ModeRace)
 	if len(e.FinalMatches) == 0 {

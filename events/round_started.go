@@ -18,7 +18,7 @@ func (RoundStarted) EventVersion() int { return 1 }
 // non-blank team ids and non-negative counts, that at least one team is
 // active, and that a two_player game has exactly one team.
 func (e RoundStarted) Validate() error {
-	c := &checker{ev: e}
+	c := &checker{typ: e.EventType(), ver: e.EventVersion()}
 	e.Base.check(c)
 	if len(e.TeamStates) == 0 {
 		c.failf("team_states", "required")

@@ -25,7 +25,7 @@ func (TeamEliminated) EventVersion() int { return 1 }
 // team and reason, that final_state is inactive with non-negative counts, and
 // that player_stats names at most two players with non-negative counts.
 func (e TeamEliminated) Validate() error {
-	c := &checker{ev: e}
+	c := &checker{typ: e.EventType(), ver: e.EventVersion()}
 	e.Base.check(c)
 	if e.Mode == ModeTwoPlayer {
 		c.failf("mode", "team_eliminated events are not valid in two_player mode")

@@ -33,12 +33,19 @@ import (
 // value. It returns false when the fast decoder gives up.
 type decodeFunc func(s *scanner, v reflect.Value) bool
 
+// shareLimit is the largest document whose strings the fast decoder
+// slices from one copy of the whole document (one allocation instead of one
+// per string). A decoded string then keeps that copy alive, so larger
+// documents get a copy of each string instead.
+const shareLimit = 4096
+
 // maxSkipDepth bounds the nesting the fast decoder validates inside a
 // json.Unmarshaler's value; deeper data takes the slow path, which enforces
 // encoding/json's own limit.
 const maxSkipDepth = 1000
 
 var (
+	stringType          = reflect.TypeFor[string]()
 	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
@@ -65,6 +72,9 @@ func decodeFast(p reflect.Value, data []byte) (ok bool) {
 		}
 	}()
 	s := scanner{data: data}
+	if len(data) <= shareLimit {
+		s.all = string(data)
+	}
 	s.ws()
 	if !dec(&s, p.Elem()) {
 		return false
@@ -155,6 +165,9 @@ func (c decodeCompiler) compile(t reflect.Type) decodeFunc {
 		k := t.Key()
 		if k.Kind() != reflect.String || reflect.PointerTo(k).Implements(textUnmarshalerType) {
 			return nil
+		}
+		if k == stringType && t.Elem() == stringType {
+			return stringMapDecoder(t)
 		}
 		return mapDecoder(t, c.compile(t.Elem()))
 	case reflect.Struct:
@@ -361,6 +374,41 @@ func mapDecoder(t reflect.Type, elem decodeFunc) decodeFunc {
 	}
 }
 
+// stringMapDecoder returns the decoder of t, a map[string]string or a
+// named type of it (event metadata): mapDecoder without reflection per
+// member.
+func stringMapDecoder(t reflect.Type) decodeFunc {
+	return func(s *scanner, v reflect.Value) bool {
+		if !s.open('{') {
+			return false
+		}
+		m := make(map[string]string)
+		v.Set(reflect.ValueOf(m).Convert(t))
+		if s.end('}') {
+			return true
+		}
+		for {
+			s.ws()
+			k, ok := s.string()
+			if !ok || !s.open(':') {
+				return false
+			}
+			s.ws()
+			val, ok := s.string()
+			if !ok {
+				return false
+			}
+			if _, dup := m[k]; dup {
+				return false
+			}
+			m[k] = val
+			if more, ok := s.more('}'); !ok || !more {
+				return ok
+			}
+		}
+	}
+}
+
 // pointerDecoder returns the decoder of pointer type t with element
 // decoder elem, or nil if elem is nil.
 func pointerDecoder(t reflect.Type, elem decodeFunc) decodeFunc {
@@ -450,6 +498,9 @@ func decodeFloat(s *scanner, v reflect.Value) bool {
 type scanner struct {
 	data []byte
 	pos  int
+	// all is a string copy of data that values without escapes are sliced
+	// from ("": each value is a copy of its own; see string).
+	all string
 }
 
 // ws skips whitespace.
@@ -525,12 +576,9 @@ func (s *scanner) name() ([]byte, bool) {
 	return nil, false
 }
 
-// string consumes a JSON string and returns its value.
-func (s *scanner) string() (string, bool) { return s.stringFrom("") }
-
-// stringFrom is string, but takes a value without escapes from all, a
-// string copy of the scanner's data, instead of allocating it ("": copy).
-func (s *scanner) stringFrom(all string) (string, bool) {
+// string consumes a JSON string and returns its value: a slice of s.all
+// when s.all is set and the value has no escapes, a new string otherwise.
+func (s *scanner) string() (string, bool) {
 	start := s.pos + 1
 	raw, escaped, ok := s.rawString()
 	switch {
@@ -538,8 +586,8 @@ func (s *scanner) stringFrom(all string) (string, bool) {
 		return "", false
 	case escaped:
 		return unescape(raw), true
-	case all != "":
-		return all[start : start+len(raw)], true
+	case s.all != "":
+		return s.all[start : start+len(raw)], true
 	}
 	return string(raw), true
 }

@@ -15,18 +15,21 @@ func DecodeStringMap(data []byte) (map[string]string, bool) {
 		return nil, false
 	}
 	m := make(map[string]string, 4)
-	// Unescaped keys and values are slices of one copy of data: one string
-	// allocation per object instead of one per key and value.
-	all := string(data)
+	// Unescaped keys and values are slices of one copy of data (up to
+	// shareLimit bytes): one string allocation per object instead of one
+	// per key and value.
+	if len(data) <= shareLimit {
+		s.all = string(data)
+	}
 	if !s.end('}') {
 		for {
 			s.ws()
-			k, ok := s.stringFrom(all)
+			k, ok := s.string()
 			if !ok || !s.open(':') {
 				return nil, false
 			}
 			s.ws()
-			v, ok := s.stringFrom(all)
+			v, ok := s.string()
 			if !ok {
 				return nil, false
 			}

@@ -64,6 +64,15 @@ func (t Time) MarshalText() ([]byte, error) {
 
 // UnmarshalText decodes an RFC 3339 time into t, in UTC.
 func (t *Time) UnmarshalText(data []byte) error {
+	// time.Time's strict RFC 3339 parser reads the bytes as they are (no
+	// string copy); what it refuses, ParseTime decides.
+	var tt time.Time
+	if tt.UnmarshalText(data) == nil {
+		if v := NewTime(tt); v.Year() >= 0 && v.Year() <= 9999 {
+			*t = v
+			return nil
+		}
+	}
 	v, err := ParseTime(string(data))
 	if err != nil {
 		return err
