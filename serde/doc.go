@@ -22,6 +22,11 @@
 // the wrong JSON shape, duplicate set members and enum values outside the
 // allowed set are errors, never silently dropped.
 //
+// Decoded strings of a document of up to 4 KB share one copy of it (one
+// allocation instead of one per string): a string kept on its own keeps that
+// copy alive. They never alias the caller's bytes: changing those
+// afterwards changes no decoded string.
+//
 // Errors wrap one of ErrSerializationFailed, ErrDeserializationFailed,
 // ErrInvalidEventType or ErrInvalidEventData (see errors.go) and name the
 // event type and version, e.g.
