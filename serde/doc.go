@@ -24,8 +24,9 @@
 //
 // Decoded strings of a document of up to 4 KB share one copy of it (one
 // allocation instead of one per string): a string kept on its own keeps that
-// copy alive. They never alias the caller's bytes: changing those
-// afterwards changes no decoded string.
+// copy alive, as a substring keeps its whole string (strings.Clone one that
+// long-lived state keeps alone, such as a map key). They never alias the
+// caller's bytes: changing those afterwards changes no decoded string.
 //
 // Errors wrap one of ErrSerializationFailed, ErrDeserializationFailed,
 // ErrInvalidEventType or ErrInvalidEventData (see errors.go) and name the
