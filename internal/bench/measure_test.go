@@ -100,8 +100,12 @@ func TestRunWriters(t *testing.T) {
 	t.Run("runs every writer concurrently", func(t *testing.T) {
 		t.Parallel()
 		var running, peak atomic.Int32
+		all := make(chan struct{}) // closed when the fourth writer runs
 		elapsed, err := runWriters(t.Context(), 4, func(ctx context.Context, w int) error {
 			n := running.Add(1)
+			if n == 4 {
+				close(all)
+			}
 			for {
 				p := peak.Load()
 				if n <= p || peak.CompareAndSwap(p, n) {
@@ -110,11 +114,12 @@ func TestRunWriters(t *testing.T) {
 			}
 			// Stay until every writer runs (writers run one after the
 			// other would never get there): on a loaded machine a writer
-			// may start more than a short sleep after the first one.
-			for deadline := time.Now().Add(10 * time.Second); running.Load() < 4 && time.Now().Before(deadline); {
-				time.Sleep(time.Millisecond)
+			// may start long after the first one.
+			select {
+			case <-all:
+			case <-time.After(10 * time.Second):
 			}
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // the run lasts at least this long
 			running.Add(-1)
 			return nil
 		})
