@@ -193,6 +193,22 @@ func (sc scenario) run(t *testing.T, r *rig) figures {
 		}
 	}
 	time.Sleep(time.Until(end))
+	// The duration is the least a run lasts. Under a fault that refuses
+	// most statements (a statement_timeout of a few milliseconds on a busy
+	// machine) it goes on until a writer's append has been acknowledged, so
+	// that every run checks stored events too, and until the faults the
+	// run counts from its figures are enough for a meaningful run.
+	require.Eventually(t, func() bool {
+		if n, _ := l.ackedByWriters(); n == 0 {
+			return false
+		}
+		if sc.faults == nil || sc.inject != nil {
+			return true // injected faults are counted when the injector stops
+		}
+		var f figures
+		l.fill(&f)
+		return sc.faults(f, pool) >= sc.minFaults
+	}, 2*time.Minute, 10*time.Millisecond, "no append succeeded, or too few faults, under %s", sc.fault)
 	injected := 0
 	if stopFault != nil {
 		injected = stopFault()
