@@ -379,33 +379,11 @@ func mapDecoder(t reflect.Type, elem decodeFunc) decodeFunc {
 // member.
 func stringMapDecoder(t reflect.Type) decodeFunc {
 	return func(s *scanner, v reflect.Value) bool {
-		if !s.open('{') {
-			return false
+		m, ok := s.stringMap()
+		if ok {
+			v.Set(reflect.ValueOf(m).Convert(t))
 		}
-		m := make(map[string]string)
-		v.Set(reflect.ValueOf(m).Convert(t))
-		if s.end('}') {
-			return true
-		}
-		for {
-			s.ws()
-			k, ok := s.string()
-			if !ok || !s.open(':') {
-				return false
-			}
-			s.ws()
-			val, ok := s.string()
-			if !ok {
-				return false
-			}
-			if _, dup := m[k]; dup {
-				return false
-			}
-			m[k] = val
-			if more, ok := s.more('}'); !ok || !more {
-				return ok
-			}
-		}
+		return ok
 	}
 }
 
