@@ -44,7 +44,9 @@ func TestAppendGame(t *testing.T) {
 					rounds[round] = r.CorrelationID
 				}
 				if i == 0 {
-					require.Equal(t, r.CausationID.String(), r.Metadata[game.CommandIDKey])
+					cmd, found := r.Metadata.Get(game.CommandIDKey)
+					require.True(t, found)
+					require.Equal(t, r.CausationID.String(), cmd)
 					continue
 				}
 				require.Equal(t, recs[i-1].ID, r.CausationID)

@@ -129,7 +129,7 @@ func (c *streamCheck) note(rec store.Recorded) {
 
 // commandID returns the command id rec's metadata names, if it is a UUID.
 func commandID(rec store.Recorded) (uuid.UUID, bool) {
-	s, ok := rec.Metadata[CommandIDKey]
+	s, ok := rec.Metadata.Get(CommandIDKey)
 	if !ok {
 		return uuid.Nil, false
 	}

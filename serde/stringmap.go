@@ -52,3 +52,71 @@ func (s *scanner) stringMap() (map[string]string, bool) {
 		}
 	}
 }
+
+// LookupMember finds the member key of the JSON object data without
+// decoding the rest of it. text is the member's value: the string itself
+// when it is a JSON string, else its JSON text as written in data. found
+// is false when the object has no such member; ok is false when data is
+// not a well-formed object as far as the scan went, or when key occurs
+// twice (the caller then decodes data in full to learn what it holds).
+func LookupMember(data []byte, key string) (text string, found, ok bool) {
+	s := scanner{data: data}
+	s.ws()
+	if !s.open('{') {
+		return "", false, false
+	}
+	if s.end('}') {
+		s.ws()
+		return "", false, s.pos == len(data)
+	}
+	for {
+		s.ws()
+		k, escaped, ok := s.rawString()
+		if !ok || !s.open(':') {
+			return "", false, false
+		}
+		match := string(k) == key
+		if escaped {
+			match = unescape(k) == key
+		}
+		s.ws()
+		start := s.pos
+		if match {
+			if found {
+				return "", false, false
+			}
+			if start < len(data) && data[start] == '"' {
+				if text, ok = s.string(); !ok {
+					return "", false, false
+				}
+			} else {
+				if !s.skipValue() {
+					return "", false, false
+				}
+				text = string(data[start:s.pos])
+			}
+			found = true
+		} else if !s.skipValue() {
+			return "", false, false
+		}
+		more, ok := s.more('}')
+		if !ok {
+			return "", false, false
+		}
+		if !more {
+			s.ws()
+			if s.pos != len(data) {
+				return "", false, false
+			}
+			return text, found, true
+		}
+	}
+}
+
+// skipValue consumes any JSON value, null included.
+func (s *scanner) skipValue() bool {
+	if s.pos < len(s.data) && s.data[s.pos] == 'n' {
+		return s.literal("null")
+	}
+	return s.skip(0)
+}

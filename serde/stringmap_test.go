@@ -139,3 +139,80 @@ func unescapeHTML(b []byte) []byte {
 	}
 	return out
 }
+
+// lookupSeeds add nested values, nulls and numbers to the flat seeds.
+var lookupSeeds = append([]string{
+	`{"actor": {"id": "42", "roles": ["host", "player"]}, "n": 5, "ratio": 0.25, "ok": true, "none": null, "s": "text"}`,
+	`{"a": [1, {"b": "c"}], "k": false}`, `{"a": {"b": null}, "k": "v"}`, `{"k": 1e3}`, `{"k": -0.5, "k2": "x"}`,
+	`{"k": tru}`, `{"k": [1,]}`, `{"k\u0000": "nul key"}`,
+}, stringMapSeeds...)
+
+// TestLookupMemberMatchesEncodingJSON checks LookupMember against
+// encoding/json on the seeds, for every key of each and a missing one.
+func TestLookupMemberMatchesEncodingJSON(t *testing.T) {
+	found := 0
+	for _, in := range lookupSeeds {
+		for _, key := range []string{"a", "k", "s", "n", "none", "actor", "missing", "A", "\u00e9", "k\x00", ""} {
+			if checkLookupMember(t, []byte(in), key) {
+				found++
+			}
+		}
+	}
+	require.Greater(t, found, 15)
+	text, ok, wellFormed := serde.LookupMember([]byte(lookupSeeds[0]), "actor")
+	require.True(t, ok && wellFormed)
+	require.Equal(t, `{"id": "42", "roles": ["host", "player"]}`, text)
+}
+
+// TestLookupMemberAllocations: a string member without escapes costs one
+// allocation (the string), a missing member none.
+func TestLookupMemberAllocations(t *testing.T) {
+	in := []byte(`{"command_id": "0193d2a1-7c4e-7a8b-9f00-1234567890ab", "user_id": "318472993561247104"}`)
+	require.LessOrEqual(t, testing.AllocsPerRun(100, func() {
+		if v, found, ok := serde.LookupMember(in, "user_id"); !ok || !found || v != "318472993561247104" {
+			panic("not found")
+		}
+	}), 1.0)
+	require.Zero(t, testing.AllocsPerRun(100, func() {
+		if _, found, ok := serde.LookupMember(in, "missing"); !ok || found {
+			panic("found")
+		}
+	}))
+}
+
+// FuzzLookupMember: whenever LookupMember reads an input, encoding/json
+// decodes it and agrees on the member.
+func FuzzLookupMember(f *testing.F) {
+	for _, s := range lookupSeeds {
+		f.Add([]byte(s), "k")
+	}
+	f.Fuzz(func(t *testing.T, b []byte, key string) { checkLookupMember(t, b, key) })
+}
+
+// checkLookupMember compares LookupMember with json.Unmarshal into a
+// map[string]json.RawMessage and reports whether the member was found.
+// LookupMember may refuse what encoding/json accepts (duplicate keys,
+// invalid UTF-8, deep nesting), never the other way round.
+func checkLookupMember(t *testing.T, b []byte, key string) bool {
+	t.Helper()
+	text, found, ok := serde.LookupMember(b, key)
+	if !ok {
+		return false
+	}
+	var members map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(b, &members), "LookupMember accepted %q", b)
+	require.NotNil(t, members, "LookupMember accepted %q", b)
+	raw, has := members[key]
+	require.Equal(t, has, found, "input %q, key %q", b, key)
+	if !has {
+		return false
+	}
+	var s string
+	if len(raw) > 0 && raw[0] == '"' {
+		require.NoError(t, json.Unmarshal(raw, &s))
+		require.Equal(t, s, text, "input %q, key %q", b, key)
+	} else {
+		require.Equal(t, string(raw), text, "input %q, key %q", b, key)
+	}
+	return true
+}

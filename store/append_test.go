@@ -54,7 +54,7 @@ func TestAppendKeepsIDsMetadataAndCausation(t *testing.T) {
 	require.Equal(t, id, recs[0].ID)
 	require.Equal(t, cause, recs[0].CausationID)
 	require.Equal(t, corr, recs[0].CorrelationID)
-	require.Equal(t, ev.Metadata, recs[0].Metadata)
+	require.Equal(t, ev.Metadata, recs[0].Metadata.Strings())
 }
 
 // TestExpectedVersion covers every expected-version mode against a missing,

@@ -58,14 +58,11 @@ type Recorded struct {
 	GuildID string
 	// Data is the stored JSON, exactly as stored.
 	Data json.RawMessage
-	// Metadata is the stored metadata as a flat map of strings: a value
-	// that is not a string (a nested object, a number, …) is given as its
-	// JSON text. RawMetadata has every value with its type.
-	Metadata map[string]string
-	// RawMetadata is the stored metadata object exactly as stored (in
-	// PostgreSQL's jsonb rendering: keys in its order, its white space);
-	// nil when the event has none. DecodeMetadata unmarshals it.
-	RawMetadata json.RawMessage
+	// Metadata is the stored metadata object, kept as its JSON text (nil
+	// when the event has none) and decoded on demand: Metadata.Get looks
+	// one member up, Metadata.Strings gives the flat map of strings and
+	// Metadata.Decode any type of the caller's.
+	Metadata Metadata
 	// CausationID is the causing event or command id (zero when unset).
 	CausationID uuid.UUID
 	// CorrelationID is the correlation id (zero when unset).
@@ -75,15 +72,6 @@ type Recorded struct {
 	// Event is the decoded (and translated) event; nil when decoding failed
 	// (the read then also returns a *DecodeError).
 	Event serde.Event
-}
-
-// DecodeMetadata unmarshals r's stored metadata object into v (with
-// encoding/json); with no metadata v is left as it is.
-func (r Recorded) DecodeMetadata(v any) error {
-	if len(r.RawMetadata) == 0 {
-		return nil
-	}
-	return json.Unmarshal(r.RawMetadata, v)
 }
 
 // Checkpoint returns the feed checkpoint just after r.
@@ -104,21 +92,11 @@ func recordFromRow(row *db.EventstoreEvent) Recorded {
 		StoredVersion:  int(row.EventVersion),
 		GuildID:        row.GuildID,
 		Data:           json.RawMessage(row.Data),
-		Metadata:       decodeMetadata(row.Metadata),
-		RawMetadata:    rawMetadata(row.Metadata),
+		Metadata:       storedMetadata(row.Metadata),
 		CausationID:    fromPgUUID(row.CausationID),
 		CorrelationID:  fromPgUUID(row.CorrelationID),
 		CreatedAt:      row.CreatedAt.UTC(),
 	}
-}
-
-// rawMetadata is a stored metadata object as Recorded.RawMetadata: nil
-// for none.
-func rawMetadata(b []byte) json.RawMessage {
-	if len(b) == 0 || string(b) == "{}" {
-		return nil
-	}
-	return json.RawMessage(b)
 }
 
 // encodeAnyMetadata checks metadata given as JSON, and the choice between
@@ -140,31 +118,6 @@ func encodeAnyMetadata(flat map[string]string, raw json.RawMessage) ([]byte, err
 		return nil, fmt.Errorf("RawMetadata must be a JSON object, got %q", truncate(string(raw)))
 	}
 	return raw, nil
-}
-
-func decodeMetadata(b []byte) map[string]string {
-	if len(b) == 0 || string(b) == "{}" {
-		return nil
-	}
-	// Metadata written by the store is a flat object of strings: parse it
-	// directly, and take encoding/json's path only for other shapes.
-	if flat, ok := serde.DecodeStringMap(b); ok {
-		return flat
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return map[string]string{"": string(b)}
-	}
-	out := make(map[string]string, len(raw))
-	for k, v := range raw {
-		var s string
-		if err := json.Unmarshal(v, &s); err == nil {
-			out[k] = s
-		} else {
-			out[k] = string(v)
-		}
-	}
-	return out
 }
 
 func toPgUUID(u uuid.UUID) pgtype.UUID {

@@ -9,7 +9,7 @@ import (
 )
 
 // FuzzEncodeMetadata: whatever encodeMetadata accepts decodes back to the
-// same map, through encoding/json and through decodeMetadata.
+// same map, through encoding/json and through Metadata.Strings and Metadata.Get.
 func FuzzEncodeMetadata(f *testing.F) {
 	f.Add("command_id", "c-1", "user", "ünïcode ✓")
 	f.Add("q\"uote", "back\\slash", "ctl\x01\x1f\n\r\t", "<html>&\u2028")
@@ -27,7 +27,12 @@ func FuzzEncodeMetadata(f *testing.F) {
 		require.True(t, ok, "%q", b)
 		require.Equal(t, m, flat)
 		if len(m) > 0 && string(b) != "{}" {
-			require.Equal(t, m, decodeMetadata(b))
+			require.Equal(t, m, Metadata(b).Strings())
+			for k, v := range m {
+				got, found := Metadata(b).Get(k)
+				require.True(t, found, "%q in %q", k, b)
+				require.Equal(t, v, got)
+			}
 		}
 	})
 }

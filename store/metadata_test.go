@@ -29,7 +29,7 @@ func TestMetadataRoundTrips(t *testing.T) {
 	check := func(path string, recs []store.Recorded) {
 		t.Helper()
 		require.Len(t, recs, 3, path)
-		require.JSONEq(t, nestedMeta, string(recs[0].RawMetadata), path)
+		require.JSONEq(t, nestedMeta, string(recs[0].Metadata), path)
 		var m struct {
 			Actor struct {
 				ID    string   `json:"id"`
@@ -39,19 +39,32 @@ func TestMetadataRoundTrips(t *testing.T) {
 			OK  bool        `json:"ok"`
 			Big json.Number `json:"big"`
 		}
-		require.NoError(t, recs[0].DecodeMetadata(&m), path)
+		require.NoError(t, recs[0].Metadata.Decode(&m), path)
 		require.Equal(t, "42", m.Actor.ID, path)
 		require.Equal(t, []string{"host", "player"}, m.Actor.Roles, path)
 		require.Equal(t, 5, m.N, path)
 		require.True(t, m.OK, path)
 		require.Equal(t, "12345678901234567890", m.Big.String(), path, "large numbers keep every digit")
+		for key, want := range map[string]string{"s": "text", "n": "5", "ok": "true", "none": "null",
+			"big": "12345678901234567890", "actor": `{"id": "42", "roles": ["host", "player"]}`} {
+			got, found := recs[0].Metadata.Get(key)
+			require.True(t, found, "%s: %s", path, key)
+			require.Equal(t, want, got, "%s: %s", path, key)
+		}
+		_, found := recs[0].Metadata.Get("missing")
+		require.False(t, found, path)
 
-		require.Equal(t, map[string]string{"command_id": "c-1", "user": "u"}, recs[1].Metadata, path)
-		require.JSONEq(t, `{"command_id": "c-1", "user": "u"}`, string(recs[1].RawMetadata), path)
+		require.Equal(t, map[string]string{"command_id": "c-1", "user": "u"}, recs[1].Metadata.Strings(), path)
+		require.JSONEq(t, `{"command_id": "c-1", "user": "u"}`, string(recs[1].Metadata), path)
+		user, found := recs[1].Metadata.Get("user")
+		require.True(t, found, path)
+		require.Equal(t, "u", user, path)
 		require.Nil(t, recs[2].Metadata, path)
-		require.Nil(t, recs[2].RawMetadata, path)
+		require.Nil(t, recs[2].Metadata.Strings(), path)
+		_, found = recs[2].Metadata.Get("user")
+		require.False(t, found, path)
 		var untouched map[string]any
-		require.NoError(t, recs[2].DecodeMetadata(&untouched), path)
+		require.NoError(t, recs[2].Metadata.Decode(&untouched), path)
 		require.Nil(t, untouched, path)
 	}
 
@@ -143,4 +156,48 @@ func TestRawMetadataRefused(t *testing.T) {
 	_, err := b.store.SaveSnapshot(b.ctx, store.Snapshot{StreamID: "s", Version: 1, Type: "t", SchemaVersion: 1,
 		Data: json.RawMessage(`{}`), RawMetadata: json.RawMessage(`[1]`)})
 	require.ErrorIs(t, err, store.ErrInvalidArgument)
+}
+
+// TestMetadataMethods: Get, Strings, Decode and the JSON form of a
+// Metadata, without a database.
+func TestMetadataMethods(t *testing.T) {
+	t.Parallel()
+	m := store.Metadata(`{"user": "u-1", "esc\"aped": "q\u00e9", "n": 5, "o": {"a": null}}`)
+	for key, want := range map[string]string{"user": "u-1", `esc"aped`: "qé", "n": "5", "o": `{"a": null}`} {
+		got, found := m.Get(key)
+		require.True(t, found, key)
+		require.Equal(t, want, got, key)
+	}
+	_, found := m.Get("missing")
+	require.False(t, found)
+	require.Equal(t, map[string]string{"user": "u-1", `esc"aped`: "qé", "n": "5", "o": `{"a": null}`}, m.Strings())
+
+	// An object no flat map holds exactly (a duplicate key) reads as
+	// encoding/json reads it: the last value wins.
+	dup := store.Metadata(`{"k": "first", "k": "last"}`)
+	got, found := dup.Get("k")
+	require.True(t, found)
+	require.Equal(t, "last", got)
+
+	var none store.Metadata
+	_, found = none.Get("user")
+	require.False(t, found)
+	require.Nil(t, none.Strings())
+	require.Empty(t, none.String())
+
+	// A Recorded marshals its metadata as the object, and back.
+	rec := store.Recorded{StreamID: "s", Metadata: m}
+	b, err := json.Marshal(rec)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"Metadata":{"user":"u-1"`)
+	var back store.Recorded
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.JSONEq(t, string(m), string(back.Metadata))
+	b, err = json.Marshal(store.Recorded{})
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"Metadata":null`)
+	back = store.Recorded{Metadata: m}
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Nil(t, back.Metadata)
+	require.Error(t, json.Unmarshal([]byte(`{"Metadata": [1]}`), &back))
 }

@@ -193,8 +193,8 @@ func TestMetadataWrittenByOtherTools(t *testing.T) {
 	require.NoError(t, err)
 	recs, err := b.store.ReadForward(b.ctx, "s", 0, 10)
 	require.NoError(t, err)
-	require.Equal(t, map[string]string{"a": "1", "b": "x", "c": `{"d": [true]}`}, recs[0].Metadata)
-	require.Equal(t, map[string]string{"e": "f"}, recs[1].Metadata)
+	require.Equal(t, map[string]string{"a": "1", "b": "x", "c": `{"d": [true]}`}, recs[0].Metadata.Strings())
+	require.Equal(t, map[string]string{"e": "f"}, recs[1].Metadata.Strings())
 }
 
 // TestStreamReadAhead: outside a transaction Stream reads the next page

@@ -44,10 +44,10 @@ type Snapshot struct {
 	// Data is the state as JSON (any JSON value but null).
 	Data json.RawMessage
 	// Metadata is stored beside the data, as a flat JSON object of strings
-	// (on read: every value as a string, see Recorded.Metadata).
+	// (on read: every value as a string, see Metadata.Strings).
 	Metadata map[string]string
 	// RawMetadata is metadata of any shape, a JSON object (on read: the
-	// stored object, see Recorded.RawMetadata). Set Metadata or
+	// stored object, as Recorded.Metadata holds it). Set Metadata or
 	// RawMetadata, not both.
 	RawMetadata json.RawMessage
 	// CreatedAt is when the snapshot was stored, in UTC (set on read).
@@ -194,8 +194,8 @@ func (s *Store) readSnapshot(ctx context.Context, streamID string, current int) 
 		Type:          row.SnapshotType,
 		SchemaVersion: int(row.SchemaVersion),
 		Data:          json.RawMessage(row.Data),
-		Metadata:      decodeMetadata(row.Metadata),
-		RawMetadata:   rawMetadata(row.Metadata),
+		Metadata:      storedMetadata(row.Metadata).Strings(),
+		RawMetadata:   json.RawMessage(storedMetadata(row.Metadata)),
 		CreatedAt:     row.CreatedAt.UTC(),
 	}
 	if current != AnySchemaVersion && snap.SchemaVersion != current {

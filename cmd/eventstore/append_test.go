@@ -38,7 +38,7 @@ func TestAppend(t *testing.T) {
 	require.Equal(t, 1, recs[0].StoredVersion)
 	require.Equal(t, "guild-9", recs[0].GuildID)
 	require.JSONEq(t, `{"mode": "race", "game_id": "game-42"}`, string(recs[0].Data))
-	require.JSONEq(t, `{"user": "u-1", "actor": {"id": 42, "bot": false}}`, string(recs[0].RawMetadata),
+	require.JSONEq(t, `{"user": "u-1", "actor": {"id": 42, "bot": false}}`, string(recs[0].Metadata),
 		"metadata of any shape is stored as given")
 	require.Equal(t, corr, recs[0].CorrelationID)
 	require.Equal(t, res.FirstPosition, recs[0].GlobalPosition)

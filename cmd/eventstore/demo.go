@@ -393,7 +393,10 @@ func playGame(ctx context.Context, s *store.Store, g demoGame, rng *rand.Rand, r
 		if err != nil {
 			return conflicts, err
 		}
-		if len(last) != 1 || last[0].ID != winner.ID || last[0].Metadata["command_id"] != commandID {
+		if len(last) != 1 || last[0].ID != winner.ID {
+			return conflicts, fmt.Errorf("after a conflict on %s the last event is not the winning command", g.id)
+		}
+		if cmd, _ := last[0].Metadata.Get("command_id"); cmd != commandID {
 			return conflicts, fmt.Errorf("after a conflict on %s the last event is not the winning command", g.id)
 		}
 		conflicts++

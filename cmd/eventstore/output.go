@@ -50,8 +50,8 @@ func toEventJSON(r store.Recorded) eventJSON {
 		CreatedAt:      r.CreatedAt,
 		Data:           compactJSON(r.Data),
 	}
-	if len(r.RawMetadata) > 0 {
-		out.Metadata = compactJSON(r.RawMetadata)
+	if len(r.Metadata) > 0 {
+		out.Metadata = compactJSON(r.Metadata)
 	}
 	if r.CausationID != uuid.Nil {
 		id := r.CausationID

@@ -173,7 +173,7 @@ func TestInjectionIsInert(t *testing.T) {
 			require.Len(t, recs, 1)
 			require.Equal(t, ev.Data.EventType(), recs[0].Type)
 			require.JSONEq(t, string(ev.Data.(serde.Raw).Data), string(recs[0].Data))
-			require.Equal(t, ev.Metadata, recs[0].Metadata)
+			require.Equal(t, ev.Metadata, recs[0].Metadata.Strings())
 			for _, e := range feedWith(t, s, store.FeedFilter{EventTypes: []string{ev.Data.EventType()}}) {
 				require.Equal(t, ev.Data.EventType(), e.Type)
 			}
