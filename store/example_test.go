@@ -82,3 +82,21 @@ func ExampleStore_InTx() {
 	// true
 	// true
 }
+
+// A read's metadata is the stored object, decoded only when asked: one
+// member, the flat map, or a type of your own.
+func ExampleMetadata() {
+	m := store.Metadata(`{"command_id": "cmd-1", "actor": {"id": 42}}`)
+	id, _ := m.Get("command_id")
+	actor, _ := m.Get("actor")
+	var v struct {
+		Actor struct {
+			ID int `json:"id"`
+		} `json:"actor"`
+	}
+	if err := m.Decode(&v); err != nil {
+		panic(err)
+	}
+	fmt.Println(id, actor, v.Actor.ID, m.Strings()["command_id"])
+	// Output: cmd-1 {"id": 42} 42 cmd-1
+}
