@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 )
 
@@ -163,20 +164,30 @@ func (sub *Subscription) step(ctx context.Context, lease *subscriptionLease, pos
 // read reads the batch after pos: of the feed (filtered and partitioned in
 // SQL) or of the stream. next is the position past it; decErr holds the
 // decode failures of a complete page.
+//
+// The page is BatchSize events unless the server cancelled a read (see
+// pageLimit): then it is smaller for a while.
 func (sub *Subscription) read(ctx context.Context, pos subPosition) (events []Recorded, next subPosition, more bool, decErr, err error) {
+	limit := sub.page.limit(sub.opts.BatchSize)
+	defer func() { sub.page.outcome(err, sub.opts.BatchSize, sub.log) }()
 	if sub.opts.StreamID == "" {
+		scan := sub.opts.ScanLimit
+		if scan > 0 && limit < sub.opts.BatchSize {
+			// An explicit scan limit shrinks with the page.
+			scan = max(limit, int(int64(scan)*int64(limit)/int64(sub.opts.BatchSize)))
+		}
 		page, err := sub.store.readFeed(ctx, pos.cp, FeedOptions{
-			Limit:     sub.opts.BatchSize,
+			Limit:     limit,
 			Filter:    sub.opts.Filter,
 			Partition: sub.opts.Partition,
-			ScanLimit: sub.opts.ScanLimit,
+			ScanLimit: scan,
 		})
 		if err != nil && !isDecodeError(err) {
 			return nil, pos, false, nil, err
 		}
 		return page.Events, subPosition{cp: page.Next}, page.More, err, nil
 	}
-	recs, err := sub.store.readPage(ctx, sub.opts.StreamID, pos.version+1, sub.opts.BatchSize, true)
+	recs, err := sub.store.readPage(ctx, sub.opts.StreamID, pos.version+1, limit, true)
 	switch {
 	case errors.Is(err, ErrStreamNotFound):
 		return nil, pos, false, nil, nil // waited for
@@ -187,7 +198,49 @@ func (sub *Subscription) read(ctx context.Context, pos subPosition) (events []Re
 	if len(recs) > 0 {
 		next.version = recs[len(recs)-1].Version
 	}
-	return recs, next, len(recs) == sub.opts.BatchSize, err, nil
+	return recs, next, len(recs) == limit, err, nil
+}
+
+// pageGrowAfter is how many reads in a row must succeed before a page the
+// server's cancellations shrank doubles again.
+const pageGrowAfter = 4
+
+// pageLimit is a subscription's page size (used by its consume goroutine
+// only). A page read that the server cancels (ErrStatementCanceled: a
+// statement_timeout the read cannot meet, say, because a guild stored
+// large events) is retried with half the page, down to one event, so that
+// the subscription keeps moving instead of failing on the same page
+// forever. After pageGrowAfter reads in a row succeed, the page doubles
+// again, up to BatchSize.
+type pageLimit struct {
+	cur int // 0: BatchSize
+	ok  int // reads in a row that succeeded since the last change
+}
+
+func (p *pageLimit) limit(batch int) int {
+	if p.cur <= 0 || p.cur > batch {
+		return batch
+	}
+	return p.cur
+}
+
+// outcome adjusts the page after a read that returned err.
+func (p *pageLimit) outcome(err error, batch int, log *slog.Logger) {
+	cur := p.limit(batch)
+	switch {
+	case errors.Is(err, ErrStatementCanceled):
+		p.cur, p.ok = max(1, cur/2), 0
+		if p.cur < cur {
+			log.Warn("eventstore: subscription page read cancelled by the server; reading smaller pages",
+				"batch", p.cur, "batch_size", batch)
+		}
+	case err != nil && !isDecodeError(err):
+		// Anything else says nothing about the page's size.
+	case cur < batch:
+		if p.ok++; p.ok >= pageGrowAfter {
+			p.cur, p.ok = min(batch, cur*2), 0
+		}
+	}
 }
 
 // wanted applies the in-Go part of the filter (event types of stream

@@ -92,7 +92,9 @@ type SubscriptionOptions struct {
 	// itself.)
 	Partition FeedPartition
 	// BatchSize is the number of events read per query, 1..MaxReadBatch.
-	// Default DefaultSubscriptionBatch.
+	// Default DefaultSubscriptionBatch. A read the server cancels
+	// (statement_timeout) is retried with half the page, down to one
+	// event, and the page grows back to BatchSize once reads succeed.
 	BatchSize int
 	// ScanLimit bounds the rows one filtered feed read examines (see
 	// FeedOptions.ScanLimit). Default 10 × BatchSize.
@@ -165,7 +167,8 @@ type Subscription struct {
 	state   SubscriptionState
 	handled int64
 
-	unsaved int64 // handled count of a failed save; only the consume loop uses it
+	unsaved int64     // handled count of a failed save; only the consume loop uses it
+	page    pageLimit // the page size of the next read; only the consume loop uses it
 
 	deadLetterCheck time.Time // the consume goroutine's last look for dead letters to retry (deadletter.go)
 }

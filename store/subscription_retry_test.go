@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -88,6 +89,45 @@ func TestSubscriptionRetriesCanceledStatements(t *testing.T) {
 			// save comes first, so wait for the state, not just the save.
 			waitClosed(t, sub.Live(), "live after the lock is released")
 			require.Equal(t, store.StateLive, sub.State())
+		})
+	}
+}
+
+// TestSubscriptionShrinksCancelledPages: a subscription whose page read
+// never fits in statement_timeout reads smaller pages instead of retrying
+// the same page forever (the feed's and a stream's). A restrictive
+// row-level security policy makes each row the application role reads
+// cost 20 ms, so a page of the 60 stored events takes 1.2 s against a
+// 500 ms statement_timeout, while a dozen fit.
+func TestSubscriptionShrinksCancelledPages(t *testing.T) {
+	t.Parallel()
+	for _, stream := range []string{"", "big"} {
+		t.Run("stream="+stream, func(t *testing.T) {
+			t.Parallel()
+			b := setupApp(t)
+			ctx := store.WithGuild(t.Context(), guildA)
+			_, err := b.app.Append(ctx, "big", store.NoStream, rawEvents(60, 0)...)
+			require.NoError(t, err)
+			_, err = b.ownerPool.Exec(t.Context(), fmt.Sprintf(`CREATE POLICY slow_reads ON eventstore.events
+				AS RESTRICTIVE FOR SELECT TO %s USING (pg_sleep(0.02) IS NOT NULL)`, b.role))
+			require.NoError(t, err)
+
+			cfg := b.appPool.Config().Copy()
+			cfg.ConnConfig.RuntimeParams["statement_timeout"] = "500"
+			pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+			require.NoError(t, err)
+			t.Cleanup(pool.Close)
+			var logs syncBuffer
+			s := store.New(pool, store.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			t.Cleanup(s.Close)
+
+			var rec sink
+			sub := subscribe(t, s, ctx, store.SubscriptionOptions{StreamID: stream, BatchSize: 100}, rec.handle)
+			require.Eventually(t, func() bool { return rec.len() >= 60 }, 2*time.Minute, 10*time.Millisecond,
+				"the subscription kept failing on its first page")
+			require.Equal(t, seq(0, 60), ns(t, rec.all()))
+			require.Contains(t, logs.String(), "reading smaller pages")
+			waitClosed(t, sub.Live(), "live")
 		})
 	}
 }
