@@ -36,14 +36,7 @@ func TestSubscriptionRetriesCanceledStatements(t *testing.T) {
 		t.Run(tc.setting, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			cfg := b.pool.Config().Copy()
-			cfg.ConnConfig.RuntimeParams[tc.setting] = "100"
-			pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-			require.NoError(t, err)
-			t.Cleanup(pool.Close)
-			var logs syncBuffer
-			s := store.New(pool, store.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-			t.Cleanup(s.Close)
+			s, logs := storeWithSetting(t, b.pool, tc.setting, "100")
 
 			var rec sink
 			var sub *store.Subscription
@@ -52,7 +45,7 @@ func TestSubscriptionRetriesCanceledStatements(t *testing.T) {
 				sub = subscribe(t, s, b.ctx, store.SubscriptionOptions{Name: "locked-out"}, rec.handle)
 				waitClosed(t, sub.Live(), "live")
 			} else {
-				_, err = b.store.Append(b.ctx, "s", store.NoStream, rawEvents(3, 0)...)
+				_, err := b.store.Append(b.ctx, "s", store.NoStream, rawEvents(3, 0)...)
 				require.NoError(t, err)
 			}
 			tx, err := b.pool.Begin(b.admin)
@@ -112,14 +105,7 @@ func TestSubscriptionShrinksCancelledPages(t *testing.T) {
 				AS RESTRICTIVE FOR SELECT TO %s USING (pg_sleep(0.02) IS NOT NULL)`, b.role))
 			require.NoError(t, err)
 
-			cfg := b.appPool.Config().Copy()
-			cfg.ConnConfig.RuntimeParams["statement_timeout"] = "500"
-			pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-			require.NoError(t, err)
-			t.Cleanup(pool.Close)
-			var logs syncBuffer
-			s := store.New(pool, store.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-			t.Cleanup(s.Close)
+			s, logs := storeWithSetting(t, b.appPool, "statement_timeout", "500")
 
 			var rec sink
 			sub := subscribe(t, s, ctx, store.SubscriptionOptions{StreamID: stream, BatchSize: 100}, rec.handle)
@@ -130,4 +116,19 @@ func TestSubscriptionShrinksCancelledPages(t *testing.T) {
 			waitClosed(t, sub.Live(), "live")
 		})
 	}
+}
+
+// storeWithSetting returns a store on a new pool like base's whose
+// connections set the server setting to value, and the store's log.
+func storeWithSetting(t *testing.T, base *pgxpool.Pool, setting, value string) (*store.Store, *syncBuffer) {
+	t.Helper()
+	cfg := base.Config().Copy()
+	cfg.ConnConfig.RuntimeParams[setting] = value
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	logs := &syncBuffer{}
+	s := store.New(pool, store.Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	t.Cleanup(s.Close)
+	return s, logs
 }
