@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func TestFaultTerminateBackends(t *testing.T) {
 		stores:    retryingAndNot(),
 		work:      baseWorkload(),
 		minFaults: 10,
-		inject: func(t *testing.T) func() int {
+		inject: func(t *testing.T) injection {
 			return r.terminator(t, 40*time.Millisecond)
 		},
 	}.run(t, r)
@@ -150,21 +151,24 @@ func TestFaultServerRestart(t *testing.T) {
 		stores:    retryingAndNot(),
 		work:      baseWorkload(),
 		minFaults: restarts,
-		inject: func(t *testing.T) func() int {
-			done := make(chan int)
+		inject: func(t *testing.T) injection {
+			var n atomic.Int64
+			done := make(chan struct{})
 			go func() {
-				n := 0
+				defer close(done)
 				for range restarts {
 					time.Sleep(duration / (restarts + 1))
 					if err := c.restart(t); err != nil {
 						t.Error(err)
-						break
+						return
 					}
-					n++
+					n.Add(1)
 				}
-				done <- n
 			}()
-			return func() int { return <-done }
+			return injection{
+				injected: func() int { return int(n.Load()) },
+				stop:     func() int { <-done; return int(n.Load()) },
+			}
 		},
 	}.run(t, r)
 }

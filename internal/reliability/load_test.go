@@ -39,7 +39,7 @@ func TestSoak(t *testing.T) {
 		readers:      3,
 		restartEvery: 5 * time.Second,
 		minFaults:    1,
-		inject: func(t *testing.T) func() int {
+		inject: func(t *testing.T) injection {
 			return r.terminator(t, 500*time.Millisecond)
 		},
 	}.run(t, r)

@@ -77,10 +77,18 @@ func (r *rig) faultedPool(t *testing.T, configure func(*pgxpool.Config)) *pgxpoo
 	return pool
 }
 
+// injection is a fault being injected.
+type injection struct {
+	// injected returns how many faults have been injected so far.
+	injected func() int
+	// stop ends the fault and returns how many faults it injected.
+	stop func() int
+}
+
 // terminator kills a random share of the faulted connections of the rig's
-// database every interval, from the admin connection, until stop is
-// called; stop returns the number of backends terminated.
-func (r *rig) terminator(t *testing.T, interval time.Duration) (stop func() int) {
+// database every interval, from the admin connection, until it is
+// stopped; it counts the backends terminated.
+func (r *rig) terminator(t *testing.T, interval time.Duration) injection {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var killed atomic.Int64
@@ -107,10 +115,13 @@ func (r *rig) terminator(t *testing.T, interval time.Duration) (stop func() int)
 			}
 		}
 	})
-	return func() int {
-		cancel()
-		wg.Wait()
-		return int(killed.Load())
+	return injection{
+		injected: func() int { return int(killed.Load()) },
+		stop: func() int {
+			cancel()
+			wg.Wait()
+			return int(killed.Load())
+		},
 	}
 }
 
@@ -129,10 +140,9 @@ type scenario struct {
 	// refusable are the definitive errors the run expects besides
 	// conflicts.
 	refusable func(error) bool
-	// inject starts the fault and returns a function that ends it and
-	// returns how many faults it injected. It may be nil when the
-	// workload injects the fault itself (counted by faults).
-	inject func(t *testing.T) (stop func() int)
+	// inject starts the fault. It may be nil when the workload injects
+	// the fault itself (counted by faults).
+	inject func(t *testing.T) injection
 	// faults counts the faults the workload injected itself (pool is the
 	// writers' pool).
 	faults func(f figures, pool *pgxpool.Pool) int
@@ -177,9 +187,9 @@ func (sc scenario) run(t *testing.T, r *rig) figures {
 
 	stopWriters := sc.work.run(r.ctx, stores)
 	stopReaders := startReaders(t, r.ctx, consumers, sc.readers, sc.work.streamIDs())
-	var stopFault func() int
+	var fault injection
 	if sc.inject != nil {
-		stopFault = sc.inject(t)
+		fault = sc.inject(t)
 	}
 	restartEvery := sc.restartEvery
 	if restartEvery == 0 {
@@ -196,22 +206,27 @@ func (sc scenario) run(t *testing.T, r *rig) figures {
 	// The duration is the least a run lasts. Under a fault that refuses
 	// most statements (a statement_timeout of a few milliseconds on a busy
 	// machine) it goes on until a writer's append has been acknowledged, so
-	// that every run checks stored events too, and until the faults the
-	// run counts from its figures are enough for a meaningful run.
+	// that every run checks stored events too, and on a slow machine (few
+	// connections alive to kill, few appends to cancel) until the faults
+	// injected and counted are enough for a meaningful run.
 	require.Eventually(t, func() bool {
 		if n, _ := l.ackedByWriters(); n == 0 {
 			return false
 		}
-		if sc.faults == nil || sc.inject != nil {
-			return true // injected faults are counted when the injector stops
+		n := 0
+		if fault.injected != nil {
+			n += fault.injected()
 		}
-		var f figures
-		l.fill(&f)
-		return sc.faults(f, pool) >= sc.minFaults
+		if sc.faults != nil {
+			var f figures
+			l.fill(&f)
+			n += sc.faults(f, pool)
+		}
+		return n >= sc.minFaults
 	}, 2*time.Minute, 10*time.Millisecond, "no append succeeded, or too few faults, under %s", sc.fault)
 	injected := 0
-	if stopFault != nil {
-		injected = stopFault()
+	if fault.stop != nil {
+		injected = fault.stop()
 	}
 	stopWriters()
 	reads := stopReaders()
