@@ -20,5 +20,10 @@ func CoalescerQueued(s *Store) int {
 // its clock put over MaxLag (replayedBy), for a sample of the primary's WAL
 // position lsn taken at at; lag is what its clock said.
 func ReplicaLagAfterReplay(ctx context.Context, s *Store, lsn uint64, at time.Time, lag time.Duration) time.Duration {
-	return s.replicas.members[0].replayedBy(ctx, &timedLSN{at: at, lsnSample: lsnSample{lsn: lsn}}, lag)
+	lag, _ = s.replicas.members[0].replayedBy(ctx, &timedLSN{at: at, lsnSample: lsnSample{lsn: lsn}}, lag, false)
+	return lag
 }
+
+// ReplayPollSQL is the statement a standby's check polls while it waits
+// for the standby to reach a sample (replayedBy).
+const ReplayPollSQL = replayPollSQL

@@ -251,6 +251,11 @@ const healthSQL = `SELECT pg_is_in_recovery(),
 // replayLSNSQL reads a standby's replay position.
 const replayLSNSQL = "SELECT coalesce((pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint, 0)"
 
+// replayPollSQL reads a standby's replay position and whether its replay
+// is paused, for a check that waits for it (replayedBy).
+const replayPollSQL = `SELECT coalesce((pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint, 0),
+       CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END`
+
 // check samples the primary's WAL position, then checks every standby
 // against it.
 func (rs *replicaSet) check(ctx context.Context) {
@@ -317,27 +322,28 @@ func (rs *replicaSet) lagOf(applied uint64, now time.Time, replayAge time.Durati
 // MaxLag ago has no older sample): it polls the standby's replay position
 // until it reaches the sample, which puts the lag at most at the sample's
 // age then, or until the sample is MaxLag old, which proves the lag over
-// MaxLag (lag is then returned as it was).
-func (r *replica) replayedBy(ctx context.Context, sample *timedLSN, lag time.Duration) time.Duration {
+// MaxLag (lag is then returned as it was). paused is whether replay was
+// paused when the check began; it returns whether it is at the end.
+func (r *replica) replayedBy(ctx context.Context, sample *timedLSN, lag time.Duration, paused bool) (time.Duration, bool) {
 	deadline := sample.at.Add(r.set.cfg.MaxLag)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		var replay int64
-		if err := r.pool.QueryRow(ctx, replayLSNSQL).Scan(&replay); err != nil {
-			return lag
+		if err := r.pool.QueryRow(ctx, replayPollSQL).Scan(&replay, &paused); err != nil {
+			return lag, paused
 		}
 		now := time.Now()
 		if uint64(replay) >= sample.lsn {
 			r.applied.Store(uint64(replay))
-			return now.Sub(sample.at)
+			return now.Sub(sample.at), paused
 		}
 		if !now.Before(deadline) {
-			return lag
+			return lag, paused
 		}
 		select {
 		case <-ctx.Done():
-			return lag
+			return lag, paused
 		case <-tick.C:
 		}
 	}
@@ -365,8 +371,11 @@ func (r *replica) check(ctx context.Context) {
 	r.applied.Store(uint64(replay))
 	lag, lagBytes, oldest := r.set.lagOf(uint64(replay), now, seconds(replayAge))
 	if oldest != nil && lag > r.set.cfg.MaxLag && now.Sub(oldest.at) <= r.set.cfg.MaxLag {
-		lag = r.replayedBy(ctx, oldest, lag)
+		lag, paused = r.replayedBy(ctx, oldest, lag, paused)
 		now = time.Now()
+		// It may have replayed further meanwhile: count the bytes from
+		// where it is now.
+		_, lagBytes, _ = r.set.lagOf(r.applied.Load(), now, 0)
 	}
 	r.lagNs.Store(int64(lag))
 	reason := ""

@@ -302,17 +302,23 @@ func TestReplicaHealth(t *testing.T) {
 			close(stop)
 			wg.Wait()
 		}()
-		waitReads := func(more int64) {
+		// waitUntil waits for cond while the readers go on, failing on
+		// their first error.
+		waitUntil := func(cond func() bool, msg string) {
 			t.Helper()
-			target := reads.Load() + more
 			require.Eventually(t, func() bool {
 				select {
 				case err := <-errs:
 					require.NoError(t, err)
 				default:
 				}
-				return reads.Load() >= target
-			}, 60*time.Second, 5*time.Millisecond)
+				return cond()
+			}, 60*time.Second, 5*time.Millisecond, msg)
+		}
+		waitReads := func(more int64) {
+			t.Helper()
+			target := reads.Load() + more
+			waitUntil(func() bool { return reads.Load() >= target }, "the readers stalled")
 		}
 		waitReads(20)
 
@@ -325,9 +331,11 @@ func TestReplicaHealth(t *testing.T) {
 
 		pb.pair.StartStandby(t)
 		waitReplicaHealthy(t, pb.store)
+		// Healthy again, it may still be more than MaxWait behind for a
+		// while after the restart: reads that must see a write go to the
+		// primary until it has caught up.
 		standbyReads := replica().Reads
-		waitReads(50)
-		require.Greater(t, replica().Reads, standbyReads, "reads return to the standby")
+		waitUntil(func() bool { return replica().Reads > standbyReads }, "reads never returned to the standby")
 		select {
 		case err := <-errs:
 			require.NoError(t, err)
@@ -600,4 +608,66 @@ func TestReplicaLagMeasuredByReplay(t *testing.T) {
 	// the clock's lag stands.
 	lag = store.ReplicaLagAfterReplay(b.ctx, b.store, lsn+1<<40, time.Now().Add(-maxLag), time.Hour)
 	require.Equal(t, time.Hour, lag)
+}
+
+// TestReplicaLagBytesAfterReplay starts a Store while its standby's clock
+// says it is far behind (replay paused since before MaxLag), and resumes
+// the replay while the Store's first check waits for the standby to reach
+// the primary's position: the standby is healthy then, and Stats no longer
+// counts the bytes it was behind before it caught up.
+func TestReplicaLagBytesAfterReplay(t *testing.T) {
+	t.Parallel()
+	const (
+		// The test resumes replay within MaxLag of the Store's start, or
+		// the check gives up waiting: long enough for a loaded machine.
+		maxLag = 5 * time.Second
+		app    = "lag-bytes-check"
+	)
+	pb := setupPair(t, store.Config{}, nil)
+	ctx := pb.ctx
+	_, err := pb.admin.Exec(ctx, "SELECT pg_wal_replay_pause()")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var state string
+		require.NoError(t, pb.admin.QueryRow(ctx, "SELECT pg_get_wal_replay_pause_state()").Scan(&state))
+		return state == "paused"
+	}, 10*time.Second, 5*time.Millisecond)
+	_, err = pb.store.Append(ctx, "unreplayed", store.Any, rawEvent("e", 1))
+	require.NoError(t, err)
+	// The standby's last replayed commit is older than MaxLag.
+	require.Eventually(t, func() bool {
+		var age float64
+		require.NoError(t, pb.admin.QueryRow(ctx,
+			"SELECT extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8").Scan(&age))
+		return age > maxLag.Seconds()
+	}, 30*time.Second, 10*time.Millisecond)
+
+	cfg, err := pgxpool.ParseConfig(pb.pair.StandbyURL)
+	require.NoError(t, err)
+	cfg.ConnConfig.RuntimeParams["application_name"] = app
+	standby, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(standby.Close)
+	// One check only, at the start.
+	s := store.New(pb.primary, store.Config{Replicas: store.ReplicaConfig{
+		Pools: []*pgxpool.Pool{standby}, MaxLag: maxLag, CheckInterval: time.Hour,
+	}})
+	t.Cleanup(s.Close)
+	// The check waits for the standby to replay the primary's position.
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, pb.admin.QueryRow(ctx,
+			"SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query = $2",
+			app, store.ReplayPollSQL).Scan(&n))
+		return n > 0
+	}, 30*time.Second, 2*time.Millisecond, "the check never polled the standby's replay position")
+	_, err = pb.admin.Exec(ctx, "SELECT pg_wal_replay_resume()")
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool { return s.Stats().Replicas[0].Healthy }, 30*time.Second, 5*time.Millisecond,
+		"the standby that caught up within MaxLag was not used: %+v", s.Stats().Replicas[0])
+	st := s.Stats().Replicas[0]
+	require.Less(t, st.Lag, maxLag)
+	require.Zero(t, st.LagBytes, "the standby has replayed the only sample of the primary's position: %+v", st)
+	require.False(t, st.ReplayPaused, "replay was resumed before the check ended: %+v", st)
 }
