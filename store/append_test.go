@@ -265,6 +265,76 @@ func TestAppendFunctionValidatesInSQL(t *testing.T) {
 	require.Zero(t, n)
 }
 
+// TestAppendNewStreamRefusals calls append_events directly, with and
+// without the stored-id probe, on stream ids that no stream of the guild
+// has: whatever the new-stream fast path cannot take (an invalid id,
+// another guild's or a deleted stream, an expected version a new stream
+// is not at, a batch over the limit, a stored or repeated id) is refused
+// with its own error, and nothing is stored, not even the stream's row.
+func TestAppendNewStreamRefusals(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.store.Append(store.WithGuild(b.ctx, "guild-2"), "taken", store.NoStream, rawEvent("e", 1))
+	require.NoError(t, err)
+	_, err = b.store.Append(b.ctx, "gone", store.NoStream, rawEvent("e", 1))
+	require.NoError(t, err)
+	_, err = b.store.DeleteStream(b.ctx, "gone", store.Any)
+	require.NoError(t, err)
+	stored := uuid.New()
+	_, err = b.store.Append(b.ctx, "has-id", store.NoStream, store.Event{ID: stored, Data: rawEvent("e", 1).Data})
+	require.NoError(t, err)
+	repeated := uuid.New()
+
+	tests := []struct {
+		name     string
+		stream   string
+		expected store.ExpectedVersion
+		ids      []uuid.UUID
+		limit    int64
+		want     error
+	}{
+		{"reserved id", "$new", store.NoStream, nil, 0, store.ErrInvalidStreamID},
+		{"leading space", " new", store.Any, nil, 0, store.ErrInvalidStreamID},
+		{"zero-width space", "n​ew", store.Exact(0), nil, 0, store.ErrInvalidStreamID},
+		{"another guild's stream", "taken", store.NoStream, nil, 0, store.ErrGuildMismatch},
+		{"deleted stream", "gone", store.Any, nil, 0, store.ErrStreamDeleted},
+		{"stream_exists", "new-1", store.StreamExists, nil, 0, store.ErrStreamNotFound},
+		{"exact 3", "new-2", store.Exact(3), nil, 0, store.ErrWrongExpectedVersion},
+		{"over the limit", "new-3", store.NoStream, nil, 2, store.ErrStreamFull},
+		{"stored id", "new-4", store.Any, []uuid.UUID{uuid.New(), stored}, 0, store.ErrDuplicateEvent},
+		{"repeated id", "new-5", store.NoStream, []uuid.UUID{repeated, repeated}, 0, store.ErrDuplicateEvent},
+	}
+	for _, tt := range tests {
+		for _, probe := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/probe=%v", tt.name, probe), func(t *testing.T) {
+				ids := tt.ids
+				if ids == nil {
+					ids = []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+				}
+				limit := &tt.limit
+				if tt.limit == 0 {
+					limit = nil
+				}
+				types, versions, data := make([]string, len(ids)), make([]int32, len(ids)), make([][]byte, len(ids))
+				for i := range ids {
+					types[i], versions[i], data[i] = "e", 1, []byte(`{"n": 1}`)
+				}
+				_, err := b.pool.Exec(b.ctx, `SELECT * FROM eventstore.append_events($1, $2, $3, $4, $5, $6, $7::jsonb[],
+					p_max_stream_events => $8, p_probe_ids => $9)`,
+					tt.stream, testGuild, int64(tt.expected), ids, types, versions, data, limit, probe)
+				require.ErrorIs(t, store.MapError(err), tt.want, "%v", err)
+				var rows int
+				require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM eventstore.streams
+					WHERE stream_id = $1 AND guild_id = $2 AND deleted_at IS NULL`, tt.stream, testGuild).Scan(&rows))
+				require.Zero(t, rows, "a stream row was left behind")
+				require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM eventstore.events
+					WHERE event_id = ANY ($1) AND stream_id <> 'has-id'`, ids).Scan(&rows))
+				require.Zero(t, rows, "an event was stored")
+			})
+		}
+	}
+}
+
 func TestIdempotentRetry(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -372,7 +442,12 @@ func TestAppendFastPath(t *testing.T) {
 
 	_, err = b.store.Append(ctx, "game-1", store.NoStream, rawEvents(1, 1)...)
 	require.NoError(t, err)
-	require.Equal(t, int64(1), fullPathCalls(), "a new stream is created by the full path")
+	require.Zero(t, fullPathCalls(), "a new stream takes the fast path")
+	_, err = b.store.Append(ctx, "game-0", store.Exact(0), rawEvents(2, 1)...)
+	require.NoError(t, err)
+	_, err = b.store.Append(ctx, "game-00", store.Any, rawEvents(2, 1)...)
+	require.NoError(t, err)
+	require.Zero(t, fullPathCalls(), "a new stream takes the fast path with exact 0 and any too")
 
 	second := rawEvents(2, 2)
 	for i := range second {
@@ -386,12 +461,12 @@ func TestAppendFastPath(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.store.Append(ctx, "game-1", store.StreamExists, rawEvents(1, 5)...)
 	require.NoError(t, err)
-	require.Equal(t, int64(1), fullPathCalls(), "appends at the expected version take the fast path")
+	require.Zero(t, fullPathCalls(), "appends at the expected version take the fast path")
 
 	replay, err := b.store.Append(ctx, "game-1", store.Exact(1), second...)
 	require.NoError(t, err)
 	require.Equal(t, res, replay, "a replay returns the original result")
-	require.Equal(t, int64(2), fullPathCalls(), "a replay is recognised by the full path")
+	require.Equal(t, int64(1), fullPathCalls(), "a replay is recognised by the full path")
 
 	require.NoError(t, b.store.CreateStream(ctx, "game-2"))
 	created := fullPathCalls()

@@ -77,6 +77,24 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendNewStream appends one event to a fresh stream per call,
+// with NoStream: a game's first event, which creates its stream.
+func BenchmarkAppendNewStream(b *testing.B) {
+	s := store.New(testdb.New(b), store.Config{Serializer: newJSON()})
+	b.Cleanup(s.Close)
+	ctx := store.WithGuild(b.Context(), bench.Guild)
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		stream := fmt.Sprintf("game-%d", n)
+		n++
+		if _, err := s.Append(ctx, stream, store.NoStream, bench.StoreEvent(stream, 0)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
 // BenchmarkReadDecode reads a page of 1000 events, typed (serde.JSON) and
 // raw (serde.Passthrough); ns/op is per page.
 func BenchmarkReadDecode(b *testing.B) {

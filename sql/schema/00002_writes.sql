@@ -96,7 +96,10 @@ $$;
 -- append_events appends a batch of events to one stream of p_guild_id.
 --
 -- Fast path: an append to an existing, live stream of the guild that is at
--- the expected version and has room. The events table's constraints check
+-- the expected version and has room, or to a new stream (a valid id that
+-- no stream has, no_stream, any or 0 expected, a batch within the limit),
+-- whose row one INSERT creates at its new version (where the existing
+-- stream's row is updated below). The events table's constraints check
 -- each row (type, version, JSON objects) and its unique index checks the
 -- event ids. With p_probe_ids (the default) the fast path locks the stream
 -- row, looks the ids up (in the hot table and the archive), so that a
@@ -199,10 +202,12 @@ BEGIN
                AND s.version + n <= coalesce(s.max_events, p_max_stream_events, s.version + n)
             RETURNING s.version - n, s.last_transaction_id INTO v_base, v_label;
             v_fast := FOUND;
+            v_exists := NULL; -- unknown: the INSERT below tells
         ELSE
             SELECT * INTO v_stream FROM eventstore.streams s
              WHERE s.stream_id = p_stream_id AND s.guild_id = p_guild_id
                FOR NO KEY UPDATE;
+            v_exists := FOUND;
             v_fast := FOUND AND v_stream.deleted_at IS NULL AND v_stream.archived_at IS NULL
                AND (p_expected_version = v_stream.version OR p_expected_version = c_any
                     OR p_expected_version = c_stream_exists
@@ -220,6 +225,23 @@ BEGIN
                    SET version = v_base + n, updated_at = now(), last_transaction_id = v_label
                  WHERE s.stream_id = p_stream_id;
             END IF;
+        END IF;
+        IF NOT v_fast AND v_exists IS NOT TRUE AND p_expected_version IN (c_any, c_no_stream, 0)
+           AND n <= coalesce(p_max_stream_events, n)
+           AND eventstore.stream_id_problem(p_stream_id) IS NULL
+           AND eventstore.name_problem(p_guild_id, 100) IS NULL
+           AND (p_probe_ids IS FALSE
+                OR (NOT EXISTS (SELECT FROM eventstore.events e WHERE e.event_id = ANY (p_event_ids))
+                    AND NOT EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)))) THEN
+            -- A new stream: one INSERT creates its row at its new version.
+            -- A row of the id (another guild's, a deleted or archived
+            -- stream, or one created meanwhile: two creators cannot both
+            -- win) takes the full path, which says why.
+            INSERT INTO eventstore.streams AS s (stream_id, guild_id, version, last_transaction_id)
+            VALUES (p_stream_id, p_guild_id, n, pg_current_xact_id())
+            ON CONFLICT (stream_id) DO NOTHING
+            RETURNING 0::bigint, s.last_transaction_id INTO v_base, v_label;
+            v_fast := FOUND;
         END IF;
         IF v_fast THEN
             IF n = 1 THEN
