@@ -146,6 +146,18 @@ type pairBundle struct {
 	ctx     context.Context
 }
 
+// pauseReplay pauses the standby's replay and waits until it has paused.
+func (pb *pairBundle) pauseReplay(t *testing.T) {
+	t.Helper()
+	_, err := pb.admin.Exec(pb.ctx, "SELECT pg_wal_replay_pause()")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var state string
+		require.NoError(t, pb.admin.QueryRow(pb.ctx, "SELECT pg_get_wal_replay_pause_state()").Scan(&state))
+		return state == "paused"
+	}, 10*time.Second, 5*time.Millisecond)
+}
+
 // setupPair migrates the pair's postgres database and returns a store that
 // reads from its standby; primaryURL, when set, replaces the primary's URL
 // (for a multi-host URL).
@@ -218,13 +230,7 @@ func TestReplicaHealth(t *testing.T) {
 		}
 		require.Eventually(t, readsFromStandby, 30*time.Second, 5*time.Millisecond, "the standby serves reads while healthy")
 
-		_, err := pb.admin.Exec(ctx, "SELECT pg_wal_replay_pause()")
-		require.NoError(t, err)
-		require.Eventually(t, func() bool {
-			var state string
-			require.NoError(t, pb.admin.QueryRow(ctx, "SELECT pg_get_wal_replay_pause_state()").Scan(&state))
-			return state == "paused"
-		}, 10*time.Second, 5*time.Millisecond)
+		pb.pauseReplay(t)
 
 		// The standby cannot replay the append: the read waits at most
 		// MaxWait, then the primary serves it.
@@ -247,7 +253,7 @@ func TestReplicaHealth(t *testing.T) {
 		// those without a token (the feed) too.
 		primaryReads, reads := s.Stats().PrimaryReads, replica().Reads
 		require.Less(t, appendAndRead(t), maxWait)
-		_, err = s.ReadFeed(ctx, store.Checkpoint{}, store.FeedOptions{Limit: 10})
+		_, err := s.ReadFeed(ctx, store.Checkpoint{}, store.FeedOptions{Limit: 10})
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, s.Stats().PrimaryReads, primaryReads+2)
 		require.Equal(t, reads, replica().Reads)
@@ -625,14 +631,8 @@ func TestReplicaLagBytesAfterReplay(t *testing.T) {
 	)
 	pb := setupPair(t, store.Config{}, nil)
 	ctx := pb.ctx
-	_, err := pb.admin.Exec(ctx, "SELECT pg_wal_replay_pause()")
-	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		var state string
-		require.NoError(t, pb.admin.QueryRow(ctx, "SELECT pg_get_wal_replay_pause_state()").Scan(&state))
-		return state == "paused"
-	}, 10*time.Second, 5*time.Millisecond)
-	_, err = pb.store.Append(ctx, "unreplayed", store.Any, rawEvent("e", 1))
+	pb.pauseReplay(t)
+	_, err := pb.store.Append(ctx, "unreplayed", store.Any, rawEvent("e", 1))
 	require.NoError(t, err)
 	// The standby's last replayed commit is older than MaxLag.
 	require.Eventually(t, func() bool {
