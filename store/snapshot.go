@@ -187,6 +187,7 @@ func (s *Store) readSnapshot(ctx context.Context, streamID string, current int) 
 	if row.StreamDeleted {
 		return Snapshot{}, ErrStreamDeleted
 	}
+	md := storedMetadata(row.Metadata)
 	snap := Snapshot{
 		StreamID:      row.StreamID,
 		GuildID:       row.GuildID,
@@ -194,8 +195,8 @@ func (s *Store) readSnapshot(ctx context.Context, streamID string, current int) 
 		Type:          row.SnapshotType,
 		SchemaVersion: int(row.SchemaVersion),
 		Data:          json.RawMessage(row.Data),
-		Metadata:      storedMetadata(row.Metadata).Strings(),
-		RawMetadata:   json.RawMessage(storedMetadata(row.Metadata)),
+		Metadata:      md.Strings(),
+		RawMetadata:   json.RawMessage(md),
 		CreatedAt:     row.CreatedAt.UTC(),
 	}
 	if current != AnySchemaVersion && snap.SchemaVersion != current {

@@ -271,6 +271,16 @@ RETURN coalesce(eventstore.name_problem(p_stream_id, 255),
                 CASE WHEN left(p_stream_id, 1) = '$' THEN 'must not start with "$"' END);
 -- +goose StatementEnd
 
+-- guild_id_problem: a guild id is a name of 1..100 characters.
+-- +goose StatementBegin
+CREATE FUNCTION eventstore.guild_id_problem(p_guild_id text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, eventstore, pg_temp
+RETURN eventstore.name_problem(p_guild_id, 100);
+-- +goose StatementEnd
+
 -- check_stream_id and check_guild_id raise ES008 for an id that breaks the rule.
 -- +goose StatementBegin
 CREATE FUNCTION eventstore.check_stream_id(p_stream_id text)
@@ -298,7 +308,7 @@ IMMUTABLE
 SET search_path = pg_catalog, eventstore, pg_temp
 AS $$
 DECLARE
-    v_problem text := eventstore.name_problem(p_guild_id, 100);
+    v_problem text := eventstore.guild_id_problem(p_guild_id);
 BEGIN
     IF v_problem IS NOT NULL THEN
         PERFORM eventstore.raise_error('ES008', 'invalid guild id: ' || v_problem,

@@ -229,7 +229,7 @@ BEGIN
         IF NOT v_fast AND v_exists IS NOT TRUE AND p_expected_version IN (c_any, c_no_stream, 0)
            AND n <= coalesce(p_max_stream_events, n)
            AND eventstore.stream_id_problem(p_stream_id) IS NULL
-           AND eventstore.name_problem(p_guild_id, 100) IS NULL
+           AND eventstore.guild_id_problem(p_guild_id) IS NULL
            AND (p_probe_ids IS FALSE
                 OR (NOT EXISTS (SELECT FROM eventstore.events e WHERE e.event_id = ANY (p_event_ids))
                     AND NOT EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)))) THEN
