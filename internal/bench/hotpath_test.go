@@ -216,3 +216,26 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendConcurrentNewStreams is BenchmarkAppendConcurrent with
+// coalescing on and every append creating its stream (a game's first
+// event, from 8 goroutines at once); ns/op is per append of the whole run.
+func BenchmarkAppendConcurrentNewStreams(b *testing.B) {
+	s := store.New(testdb.New(b), store.Config{Serializer: newJSON()})
+	b.Cleanup(s.Close)
+	ctx := store.WithGuild(b.Context(), bench.Guild)
+	var next atomic.Int64
+	b.SetParallelism(8 / max(1, runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := next.Add(1)
+		for n := 0; pb.Next(); n++ {
+			stream := fmt.Sprintf("game-%d-%d", w, n)
+			if _, err := s.Append(ctx, stream, store.NoStream, bench.StoreEvent(stream, 0)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

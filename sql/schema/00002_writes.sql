@@ -446,10 +446,11 @@ COMMENT ON FUNCTION eventstore.append_events IS
 --
 -- Set-based: one statement locks the calls' stream rows (in stream id
 -- order, bytewise, so two batches cannot deadlock each other), decides
--- which calls pass the fast path's checks (an existing live stream of the
--- guild, at the expected version once the earlier calls of the batch are
--- counted, with room), inserts all their events with one INSERT and
--- updates each stream row once; no subtransaction. A call that does not
+-- which calls pass the fast path's checks (a live stream of the guild, or
+-- a new one with a valid id, at the expected version once the earlier
+-- calls of the batch are counted, with room), creates the new streams' rows
+-- (in id order too), inserts all their events with one INSERT and updates
+-- each existing stream row once; no subtransaction. A call that does not
 -- pass, and every later call on its stream, runs afterwards through
 -- append_events in a subtransaction of its own, so that its failure fails
 -- it alone. A stored event id among the fast calls fails the statement
@@ -534,10 +535,11 @@ BEGIN
     ELSE
         -- The fast path, in one statement: lock the guild's stream rows the
         -- batch names (bytewise id order), decide in call order which calls
-        -- pass (a live stream of the guild, at the expected version once
-        -- the earlier calls on it are counted, with room, every earlier
-        -- call on it passing too), insert their events with one INSERT and
-        -- update each of their streams once. A stored event id fails the
+        -- pass (a live stream of the guild or a new one, at the expected
+        -- version once the earlier calls on it are counted, with room,
+        -- every earlier call on it passing too), create the new streams'
+        -- rows, insert the events with one INSERT and update each existing
+        -- stream once. A stored event id fails the
         -- statement (unique_violation): the store then sends each call
         -- alone, and append_events tells a replay from a duplicate.
         v_xid := pg_current_xact_id();
@@ -554,46 +556,71 @@ BEGIN
              ORDER BY s.stream_id COLLATE "C"
                FOR NO KEY UPDATE
         ), b AS (
-            SELECT c.*, s.stream_id IS NOT NULL AS found, s.live, s.lim, s.label,
-                   s.version + sum(c.n) OVER (PARTITION BY c.sid ORDER BY c.i) - c.n AS base
+            -- A stream the guild has no row of starts at version 0 (its
+            -- first call creates it, below).
+            SELECT c.*, s.stream_id IS NOT NULL AS found, s.live,
+                   coalesce(s.lim, p_max_stream_events) AS lim, coalesce(s.label, v_xid) AS label,
+                   coalesce(s.version, 0) + sum(c.n) OVER (PARTITION BY c.sid ORDER BY c.i) - c.n AS base
               FROM c LEFT JOIN s ON s.stream_id = c.sid
         ), d AS (
-            SELECT b.*, coalesce(b.found AND b.live
-                       AND (b.exp = b.base OR b.exp = -1 OR b.exp = -3 OR (b.exp = -2 AND b.base = 0))
-                       AND (b.lim IS NULL OR b.base + b.n <= b.lim), false) AS pass
+            SELECT b.*, coalesce(CASE
+                       WHEN b.found THEN b.live
+                           AND (b.exp = b.base OR b.exp = -1 OR b.exp = -3 OR (b.exp = -2 AND b.base = 0))
+                       -- A new stream: the rules of append_events' new-stream
+                       -- path for its first call; its later calls see it.
+                       ELSE (b.exp = b.base OR b.exp = -1 OR (b.exp = -3 AND b.base > 0)
+                             OR (b.exp = -2 AND b.base = 0))
+                           AND eventstore.stream_id_problem(b.sid) IS NULL
+                           AND (SELECT eventstore.guild_id_problem(p_guild_id) IS NULL) -- once
+                   END AND (b.lim IS NULL OR b.base + b.n <= b.lim), false) AS pass
               FROM b
         ), f AS (
             SELECT d.*, bool_and(d.pass) OVER (PARTITION BY d.sid ORDER BY d.i) AS fast FROM d
+        ), created AS (
+            -- The new streams' rows, at their new versions, in id order.
+            -- A row of the id that this statement could not see (another
+            -- guild's, or one created meanwhile: two creators cannot both
+            -- win) leaves the stream's calls to append_events, which says
+            -- why.
+            INSERT INTO eventstore.streams AS s (stream_id, guild_id, version, last_transaction_id)
+            SELECT f.sid, p_guild_id, max(f.base + f.n), v_xid
+              FROM f WHERE f.fast AND NOT f.found
+             GROUP BY f.sid ORDER BY f.sid COLLATE "C"
+            ON CONFLICT (stream_id) DO NOTHING
+            RETURNING s.stream_id
+        ), g AS (
+            SELECT f.*, f.fast AND (f.found OR f.sid IN (SELECT created.stream_id FROM created)) AS go
+              FROM f
         ), ins AS (
             INSERT INTO eventstore.events AS e
                 (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
                  data, metadata, causation_id, correlation_id)
-            SELECT f.label, f.sid, f.base + g.j, p_event_ids[f.ev + g.j - 1], p_types[f.ev + g.j - 1],
-                   p_versions[f.ev + g.j - 1], p_guild_id, p_data[f.ev + g.j - 1],
-                   coalesce(p_metadata[f.ev + g.j - 1], '{}'::jsonb), p_causation_ids[f.ev + g.j - 1],
-                   p_correlation_ids[f.ev + g.j - 1]
-              FROM f CROSS JOIN LATERAL generate_series(1, f.n) AS g(j)
-             WHERE f.fast
-             ORDER BY f.i, g.j
+            SELECT g.label, g.sid, g.base + k.j, p_event_ids[g.ev + k.j - 1], p_types[g.ev + k.j - 1],
+                   p_versions[g.ev + k.j - 1], p_guild_id, p_data[g.ev + k.j - 1],
+                   coalesce(p_metadata[g.ev + k.j - 1], '{}'::jsonb), p_causation_ids[g.ev + k.j - 1],
+                   p_correlation_ids[g.ev + k.j - 1]
+              FROM g CROSS JOIN LATERAL generate_series(1, g.n) AS k(j)
+             WHERE g.go
+             ORDER BY g.i, k.j
             RETURNING e.stream_id, e.stream_version, e.global_position
         ), upd AS (
             -- No indexed column changes: a HOT update (see streams' fillfactor).
             UPDATE eventstore.streams s
                SET version = x.v, updated_at = now(), last_transaction_id = x.label
               FROM (SELECT f.sid, max(f.base + f.n) AS v, max(f.label) AS label
-                      FROM f WHERE f.fast GROUP BY f.sid) AS x
+                      FROM f WHERE f.fast AND f.found GROUP BY f.sid) AS x
              WHERE s.stream_id = x.sid
         )
-        SELECT array_agg(f.fast ORDER BY f.i), array_agg(f.ev ORDER BY f.i),
-               array_agg(CASE WHEN f.fast THEN f.base + f.n END ORDER BY f.i),
-               array_agg(p.lo ORDER BY f.i), array_agg(p.hi ORDER BY f.i)
+        SELECT array_agg(g.go ORDER BY g.i), array_agg(g.ev ORDER BY g.i),
+               array_agg(CASE WHEN g.go THEN g.base + g.n END ORDER BY g.i),
+               array_agg(p.lo ORDER BY g.i), array_agg(p.hi ORDER BY g.i)
           INTO c_fast, c_from, r_new, r_first, r_last
-          FROM f LEFT JOIN (
-                SELECT f2.i, min(ins.global_position) AS lo, max(ins.global_position) AS hi
-                  FROM ins JOIN f AS f2
-                    ON f2.fast AND ins.stream_id = f2.sid
-                   AND ins.stream_version BETWEEN f2.base + 1 AND f2.base + f2.n
-                 GROUP BY f2.i) AS p ON p.i = f.i;
+          FROM g LEFT JOIN (
+                SELECT g2.i, min(ins.global_position) AS lo, max(ins.global_position) AS hi
+                  FROM ins JOIN g AS g2
+                    ON g2.go AND ins.stream_id = g2.sid
+                   AND ins.stream_version BETWEEN g2.base + 1 AND g2.base + g2.n
+                 GROUP BY g2.i) AS p ON p.i = g.i;
         -- An id that an archiving moved out of the hot table while the
         -- INSERT waited for it in the unique index, which does not cover the
         -- archive: that archiving has committed, and this lookup sees it.
