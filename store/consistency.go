@@ -27,7 +27,7 @@ func (t ConsistencyToken) IsZero() bool { return t.lsn == 0 }
 // String formats t as PostgreSQL prints an LSN ("16/B374D848"), the form
 // ParseConsistencyToken reads; the zero token is "0/0".
 func (t ConsistencyToken) String() string {
-	return strconv.FormatUint(t.lsn>>32, 16) + "/" + strconv.FormatUint(t.lsn&0xFFFFFFFF, 16)
+	return fmt.Sprintf("%X/%X", t.lsn>>32, t.lsn&0xFFFFFFFF)
 }
 
 // ParseConsistencyToken parses a token in LSN form ("16/B374D848"), as

@@ -19,7 +19,7 @@ func TestConsistencyTokenFormat(t *testing.T) {
 	t.Parallel()
 	tok, err := store.ParseConsistencyToken("16/B374D848")
 	require.NoError(t, err)
-	require.Equal(t, "16/b374d848", tok.String())
+	require.Equal(t, "16/B374D848", tok.String())
 	again, err := store.ParseConsistencyToken(tok.String())
 	require.NoError(t, err)
 	require.Equal(t, tok, again)

@@ -334,8 +334,8 @@ func (r *replica) replayedBy(ctx context.Context, sample *timedLSN, lag time.Dur
 			return lag, paused
 		}
 		now := time.Now()
+		r.applied.Store(uint64(replay))
 		if uint64(replay) >= sample.lsn {
-			r.applied.Store(uint64(replay))
 			return now.Sub(sample.at), paused
 		}
 		if !now.Before(deadline) {

@@ -616,6 +616,42 @@ func TestReplicaLagMeasuredByReplay(t *testing.T) {
 	require.Equal(t, time.Hour, lag)
 }
 
+// TestReplicaPollKeepsReplayPosition: a check that watches the standby
+// for a position it does not reach in time still keeps the replay position
+// it polled last: Stats reports it, and reads waiting for a position go by
+// it, rather than by the position the check began with.
+func TestReplicaPollKeepsReplayPosition(t *testing.T) {
+	t.Parallel()
+	const maxLag = 5 * time.Second
+	// One check only, at the start: nothing else moves the position Stats reports.
+	b := setupReplica(t, store.Config{Replicas: store.ReplicaConfig{MaxLag: maxLag, CheckInterval: time.Hour}})
+	before := b.store.Stats().Replicas[0].ReplayPosition
+	_, err := b.store.Append(b.ctx, "game-1", store.Any, rawEvent("test_event", 1))
+	require.NoError(t, err)
+	var written string
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT pg_current_wal_flush_lsn()::text`).Scan(&written))
+	// The standby replays past the append; the Store has not looked since.
+	require.Eventually(t, func() bool {
+		var ok bool
+		require.NoError(t, b.standby.QueryRow(b.ctx,
+			`SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn`, written).Scan(&ok))
+		return ok
+	}, 30*time.Second, 5*time.Millisecond)
+	require.Equal(t, before, b.store.Stats().Replicas[0].ReplayPosition)
+	want, err := store.ParseConsistencyToken(written)
+	require.NoError(t, err)
+	require.True(t, before.Less(want))
+
+	// A position the standby cannot reach, in a sample already MaxLag old:
+	// one poll, and the lag stands.
+	var lsn uint64
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint`).Scan(&lsn))
+	lag := store.ReplicaLagAfterReplay(b.ctx, b.store, lsn+1<<40, time.Now().Add(-maxLag), time.Hour)
+	require.Equal(t, time.Hour, lag)
+	got := b.store.Stats().Replicas[0].ReplayPosition
+	require.False(t, got.Less(want), "Stats reports %s, the position of the check's start; the standby had replayed %s", got, written)
+}
+
 // TestReplicaLagBytesAfterReplay starts a Store while its standby's clock
 // says it is far behind (replay paused since before MaxLag), and resumes
 // the replay while the Store's first check waits for the standby to reach
