@@ -187,49 +187,13 @@ func TestAppendBatchNewStreams(t *testing.T) {
 func TestAppendBatchNewStreamRefusals(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, err := b.store.Append(store.WithGuild(b.ctx, "guild-2"), "taken", store.NoStream, rawEvent("e", 1))
-	require.NoError(t, err)
-	_, err = b.store.Append(b.ctx, "gone", store.NoStream, rawEvent("e", 1))
-	require.NoError(t, err)
-	_, err = b.store.DeleteStream(b.ctx, "gone", store.Any)
-	require.NoError(t, err)
-	stored := uuid.New()
-	_, err = b.store.Append(b.ctx, "has-id", store.NoStream, store.Event{ID: stored, Data: rawEvent("e", 1).Data})
-	require.NoError(t, err)
-	repeated := uuid.New()
-	three := func() []uuid.UUID { return []uuid.UUID{uuid.New(), uuid.New(), uuid.New()} }
-
-	tests := []struct {
-		name     string
-		stream   string
-		expected store.ExpectedVersion
-		ids      []uuid.UUID
-		limit    int64
-		want     error
-		whole    bool // the statement fails, not the call
-	}{
-		{"reserved id", "$new", store.NoStream, nil, 0, store.ErrInvalidStreamID, false},
-		{"leading space", " new", store.Any, nil, 0, store.ErrInvalidStreamID, false},
-		{"zero-width space", "n\u200bew", store.Exact(0), nil, 0, store.ErrInvalidStreamID, false},
-		{"another guild's stream", "taken", store.NoStream, nil, 0, store.ErrGuildMismatch, false},
-		{"deleted stream", "gone", store.Any, nil, 0, store.ErrStreamDeleted, false},
-		{"stream_exists", "new-1", store.StreamExists, nil, 0, store.ErrStreamNotFound, false},
-		{"exact 3", "new-2", store.Exact(3), nil, 0, store.ErrWrongExpectedVersion, false},
-		{"over the limit", "new-3", store.NoStream, three(), 2, store.ErrStreamFull, false},
-		{"stored id", "new-4", store.Any, []uuid.UUID{uuid.New(), stored}, 0, store.ErrDuplicateEvent, true},
-		{"repeated id", "new-5", store.NoStream, []uuid.UUID{repeated, repeated}, 0, store.ErrDuplicateEvent, true},
-	}
-	for i, tt := range tests {
+	for i, tt := range newStreamRefusals(t, b) {
 		t.Run(tt.name, func(t *testing.T) {
-			var limit *int64
-			if tt.limit > 0 {
-				limit = &tt.limit
-			}
 			neighbour := fmt.Sprintf("ok-%d", i)
-			rows, err := appendBatchSQL(t, b.ctx, b.pool, limit,
+			rows, err := appendBatchSQL(t, b.ctx, b.pool, tt.limit,
 				batchCall{neighbour, store.NoStream, nil},
 				batchCall{tt.stream, tt.expected, tt.ids})
-			if tt.whole {
+			if tt.failsBatch {
 				require.ErrorIs(t, store.MapError(err), tt.want, "%v", err)
 				require.Zero(t, countRows(t, b, neighbour), "the failed statement stored nothing")
 			} else {
@@ -239,15 +203,7 @@ func TestAppendBatchNewStreamRefusals(t *testing.T) {
 				require.Equal(t, int64(1), rows[0].version)
 				require.Equal(t, 1, countRows(t, b, neighbour))
 			}
-			var n int
-			require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM eventstore.streams
-				WHERE stream_id = $1 AND guild_id = $2 AND deleted_at IS NULL`, tt.stream, testGuild).Scan(&n))
-			require.Zero(t, n, "a stream row was left behind")
-			if tt.ids != nil {
-				require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM eventstore.events
-					WHERE event_id = ANY ($1) AND stream_id <> 'has-id'`, tt.ids).Scan(&n))
-				require.Zero(t, n, "an event was stored")
-			}
+			tt.requireNothingStored(t, b)
 		})
 	}
 }

@@ -274,6 +274,44 @@ func TestAppendFunctionValidatesInSQL(t *testing.T) {
 func TestAppendNewStreamRefusals(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	for _, tt := range newStreamRefusals(t, b) {
+		for _, probe := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/probe=%v", tt.name, probe), func(t *testing.T) {
+				types, versions, data := make([]string, len(tt.ids)), make([]int32, len(tt.ids)), make([][]byte, len(tt.ids))
+				for i := range tt.ids {
+					types[i], versions[i], data[i] = "e", 1, []byte(`{"n": 1}`)
+				}
+				_, err := b.pool.Exec(b.ctx, `SELECT * FROM eventstore.append_events($1, $2, $3, $4, $5, $6, $7::jsonb[],
+					p_max_stream_events => $8, p_probe_ids => $9)`,
+					tt.stream, testGuild, int64(tt.expected), tt.ids, types, versions, data, tt.limit, probe)
+				require.ErrorIs(t, store.MapError(err), tt.want, "%v", err)
+				tt.requireNothingStored(t, b)
+			})
+		}
+	}
+}
+
+// newStreamRefusal is an append to a stream id that no stream of the test
+// guild has, which must not create the stream, and the error it gets.
+type newStreamRefusal struct {
+	name     string
+	stream   string
+	expected store.ExpectedVersion
+	ids      []uuid.UUID
+	limit    *int64 // the stream limit the call passes; nil: none
+	want     error
+	// failsBatch: in append_batch the unique index refuses the id, which
+	// fails the statement as a whole rather than the call alone.
+	failsBatch bool
+}
+
+// newStreamRefusals stores what the cases meet (another guild's stream
+// "taken", the deleted stream "gone", a stored id in "has-id") and returns
+// the cases: an invalid id, another guild's or a deleted stream, an
+// expected version a new stream is not at, a batch over the limit, a
+// stored or a repeated id.
+func newStreamRefusals(t *testing.T, b *bundle) []newStreamRefusal {
+	t.Helper()
 	_, err := b.store.Append(store.WithGuild(b.ctx, "guild-2"), "taken", store.NoStream, rawEvent("e", 1))
 	require.NoError(t, err)
 	_, err = b.store.Append(b.ctx, "gone", store.NoStream, rawEvent("e", 1))
@@ -284,55 +322,33 @@ func TestAppendNewStreamRefusals(t *testing.T) {
 	_, err = b.store.Append(b.ctx, "has-id", store.NoStream, store.Event{ID: stored, Data: rawEvent("e", 1).Data})
 	require.NoError(t, err)
 	repeated := uuid.New()
+	three := func() []uuid.UUID { return []uuid.UUID{uuid.New(), uuid.New(), uuid.New()} }
+	two := int64(2)
+	return []newStreamRefusal{
+		{"reserved id", "$new", store.NoStream, three(), nil, store.ErrInvalidStreamID, false},
+		{"leading space", " new", store.Any, three(), nil, store.ErrInvalidStreamID, false},
+		{"zero-width space", "n\u200bew", store.Exact(0), three(), nil, store.ErrInvalidStreamID, false},
+		{"another guild's stream", "taken", store.NoStream, three(), nil, store.ErrGuildMismatch, false},
+		{"deleted stream", "gone", store.Any, three(), nil, store.ErrStreamDeleted, false},
+		{"stream_exists", "new-1", store.StreamExists, three(), nil, store.ErrStreamNotFound, false},
+		{"exact 3", "new-2", store.Exact(3), three(), nil, store.ErrWrongExpectedVersion, false},
+		{"over the limit", "new-3", store.NoStream, three(), &two, store.ErrStreamFull, false},
+		{"stored id", "new-4", store.Any, []uuid.UUID{uuid.New(), stored}, nil, store.ErrDuplicateEvent, true},
+		{"repeated id", "new-5", store.NoStream, []uuid.UUID{repeated, repeated}, nil, store.ErrDuplicateEvent, true},
+	}
+}
 
-	tests := []struct {
-		name     string
-		stream   string
-		expected store.ExpectedVersion
-		ids      []uuid.UUID
-		limit    int64
-		want     error
-	}{
-		{"reserved id", "$new", store.NoStream, nil, 0, store.ErrInvalidStreamID},
-		{"leading space", " new", store.Any, nil, 0, store.ErrInvalidStreamID},
-		{"zero-width space", "n​ew", store.Exact(0), nil, 0, store.ErrInvalidStreamID},
-		{"another guild's stream", "taken", store.NoStream, nil, 0, store.ErrGuildMismatch},
-		{"deleted stream", "gone", store.Any, nil, 0, store.ErrStreamDeleted},
-		{"stream_exists", "new-1", store.StreamExists, nil, 0, store.ErrStreamNotFound},
-		{"exact 3", "new-2", store.Exact(3), nil, 0, store.ErrWrongExpectedVersion},
-		{"over the limit", "new-3", store.NoStream, nil, 2, store.ErrStreamFull},
-		{"stored id", "new-4", store.Any, []uuid.UUID{uuid.New(), stored}, 0, store.ErrDuplicateEvent},
-		{"repeated id", "new-5", store.NoStream, []uuid.UUID{repeated, repeated}, 0, store.ErrDuplicateEvent},
-	}
-	for _, tt := range tests {
-		for _, probe := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/probe=%v", tt.name, probe), func(t *testing.T) {
-				ids := tt.ids
-				if ids == nil {
-					ids = []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
-				}
-				limit := &tt.limit
-				if tt.limit == 0 {
-					limit = nil
-				}
-				types, versions, data := make([]string, len(ids)), make([]int32, len(ids)), make([][]byte, len(ids))
-				for i := range ids {
-					types[i], versions[i], data[i] = "e", 1, []byte(`{"n": 1}`)
-				}
-				_, err := b.pool.Exec(b.ctx, `SELECT * FROM eventstore.append_events($1, $2, $3, $4, $5, $6, $7::jsonb[],
-					p_max_stream_events => $8, p_probe_ids => $9)`,
-					tt.stream, testGuild, int64(tt.expected), ids, types, versions, data, limit, probe)
-				require.ErrorIs(t, store.MapError(err), tt.want, "%v", err)
-				var rows int
-				require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM eventstore.streams
-					WHERE stream_id = $1 AND guild_id = $2 AND deleted_at IS NULL`, tt.stream, testGuild).Scan(&rows))
-				require.Zero(t, rows, "a stream row was left behind")
-				require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM eventstore.events
-					WHERE event_id = ANY ($1) AND stream_id <> 'has-id'`, ids).Scan(&rows))
-				require.Zero(t, rows, "an event was stored")
-			})
-		}
-	}
+// requireNothingStored checks that the refused append left no stream row
+// of the guild and stored none of its events.
+func (tt newStreamRefusal) requireNothingStored(t *testing.T, b *bundle) {
+	t.Helper()
+	var rows int
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM eventstore.streams
+		WHERE stream_id = $1 AND guild_id = $2 AND deleted_at IS NULL`, tt.stream, testGuild).Scan(&rows))
+	require.Zero(t, rows, "a stream row was left behind")
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM eventstore.events
+		WHERE event_id = ANY ($1) AND stream_id <> 'has-id'`, tt.ids).Scan(&rows))
+	require.Zero(t, rows, "an event was stored")
 }
 
 func TestIdempotentRetry(t *testing.T) {

@@ -186,12 +186,17 @@ func BenchmarkFeedCatchUp(b *testing.B) {
 }
 
 // BenchmarkAppendConcurrent appends single events from 8 goroutines, each
-// on streams of its own, with coalescing on and off (append_single's
-// shape); ns/op is per append of the whole run.
+// on streams of its own: streams of 1,000 events with coalescing on and off
+// (append_single's shape), and with coalescing on, every append creating
+// its stream (a game's first event). ns/op is per append of the whole run.
 func BenchmarkAppendConcurrent(b *testing.B) {
-	for _, off := range []bool{false, true} {
-		b.Run(fmt.Sprintf("nocoalesce=%v", off), func(b *testing.B) {
-			s := store.New(testdb.New(b), store.Config{Serializer: newJSON(), DisableCoalescing: off})
+	for _, c := range []struct {
+		name      string
+		off       bool
+		perStream int
+	}{{"nocoalesce=false", false, 1000}, {"nocoalesce=true", true, 1000}, {"new_streams", false, 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			s := store.New(testdb.New(b), store.Config{Serializer: newJSON(), DisableCoalescing: c.off})
 			b.Cleanup(s.Close)
 			ctx := store.WithGuild(b.Context(), bench.Guild)
 			var next atomic.Int64
@@ -201,7 +206,7 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 				w := next.Add(1)
 				stream, version, n := "", 0, 0
 				for pb.Next() {
-					if stream == "" || version == 1000 {
+					if stream == "" || version == c.perStream {
 						stream, version = fmt.Sprintf("game-%d-%d", w, n), 0
 						n++
 					}
@@ -215,27 +220,4 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
-}
-
-// BenchmarkAppendConcurrentNewStreams is BenchmarkAppendConcurrent with
-// coalescing on and every append creating its stream (a game's first
-// event, from 8 goroutines at once); ns/op is per append of the whole run.
-func BenchmarkAppendConcurrentNewStreams(b *testing.B) {
-	s := store.New(testdb.New(b), store.Config{Serializer: newJSON()})
-	b.Cleanup(s.Close)
-	ctx := store.WithGuild(b.Context(), bench.Guild)
-	var next atomic.Int64
-	b.SetParallelism(8 / max(1, runtime.GOMAXPROCS(0)))
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		w := next.Add(1)
-		for n := 0; pb.Next(); n++ {
-			stream := fmt.Sprintf("game-%d-%d", w, n)
-			if _, err := s.Append(ctx, stream, store.NoStream, bench.StoreEvent(stream, 0)); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
