@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 
-	"github.com/gamebot/eventstore/internal/testdb"
 	"github.com/gamebot/eventstore/store"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -108,29 +106,12 @@ func TestAppendBatchNewStreams(t *testing.T) {
 	_, err := b.store.Append(b.ctx, "old", store.NoStream, rawEvent("e", 1))
 	require.NoError(t, err)
 
-	cfg, err := pgx.ParseConfig(os.Getenv(testdb.EnvURL))
-	require.NoError(t, err)
-	cfg.Database = b.pool.Config().ConnConfig.Database
-	conn, err := pgx.ConnectConfig(b.ctx, cfg)
-	require.NoError(t, err)
-	defer func() { _ = conn.Close(context.Background()) }()
-	tx, err := conn.Begin(b.ctx)
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback(context.Background()) }()
-	if _, err := tx.Exec(b.ctx, `SET LOCAL track_functions = 'pl'`); err != nil {
-		t.Skipf("%s cannot turn on track_functions: %v", testdb.EnvURL, err)
-	}
+	tx := trackedFunctionsTx(t, b)
 	_, err = tx.Exec(b.ctx, `SELECT set_config('eventstore.guild_id', $1, true)`, testGuild)
 	require.NoError(t, err)
-	// Calls that raise are not counted: a refused call is seen by the
-	// check_stream_id call of append_events' full path.
-	calls := func(function string) int64 {
-		t.Helper()
-		var n int64
-		require.NoError(t, tx.QueryRow(b.ctx, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_xact_user_functions
-			WHERE schemaname = 'eventstore' AND funcname = $1`, function).Scan(&n))
-		return n
-	}
+	// A refused call is seen by the check_stream_id call of append_events'
+	// full path (the refused append_events call itself is not counted).
+	calls := func(function string) int64 { return functionCalls(t, tx, function) }
 
 	two := []uuid.UUID{uuid.New(), uuid.New()}
 	rows, err := appendBatchSQL(t, b.ctx, tx, nil,

@@ -435,28 +435,11 @@ func TestAppendRefusesBadSerializerOutput(t *testing.T) {
 func TestAppendFastPath(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	cfg, err := pgx.ParseConfig(os.Getenv(testdb.EnvURL))
-	require.NoError(t, err)
-	cfg.Database = b.pool.Config().ConnConfig.Database
-	conn, err := pgx.ConnectConfig(b.ctx, cfg)
-	require.NoError(t, err)
-	defer func() { _ = conn.Close(context.Background()) }()
-	tx, err := conn.Begin(b.ctx)
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback(context.Background()) }()
-	if _, err := tx.Exec(b.ctx, `SET LOCAL track_functions = 'pl'`); err != nil {
-		t.Skipf("%s cannot turn on track_functions: %v", testdb.EnvURL, err)
-	}
+	tx := trackedFunctionsTx(t, b)
 	ctx := store.WithTx(b.ctx, tx)
-	fullPathCalls := func() int64 {
-		t.Helper()
-		var n int64
-		require.NoError(t, tx.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_xact_user_functions
-			WHERE schemaname = 'eventstore' AND funcname = 'check_stream_id'`).Scan(&n))
-		return n
-	}
+	fullPathCalls := func() int64 { return functionCalls(t, tx, "check_stream_id") }
 
-	_, err = b.store.Append(ctx, "game-1", store.NoStream, rawEvents(1, 1)...)
+	_, err := b.store.Append(ctx, "game-1", store.NoStream, rawEvents(1, 1)...)
 	require.NoError(t, err)
 	require.Zero(t, fullPathCalls(), "a new stream takes the fast path")
 	_, err = b.store.Append(ctx, "game-0", store.Exact(0), rawEvents(2, 1)...)
@@ -497,4 +480,36 @@ func TestAppendFastPath(t *testing.T) {
 		require.Equal(t, int64(i+1), r.Version)
 		require.Equal(t, i+1, eventN(t, r))
 	}
+}
+
+// trackedFunctionsTx begins a transaction on b's database in which the
+// calls of PL/pgSQL functions are counted (functionCalls). Turning on
+// track_functions needs the server's superuser, so it connects with
+// TEST_DATABASE_URL's role; the test is skipped where that role cannot.
+func trackedFunctionsTx(t *testing.T, b *bundle) pgx.Tx {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(os.Getenv(testdb.EnvURL))
+	require.NoError(t, err)
+	cfg.Database = b.pool.Config().ConnConfig.Database
+	conn, err := pgx.ConnectConfig(b.ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	tx, err := conn.Begin(b.ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(b.ctx, `SET LOCAL track_functions = 'pl'`); err != nil {
+		t.Skipf("%s cannot turn on track_functions: %v", testdb.EnvURL, err)
+	}
+	return tx
+}
+
+// functionCalls returns how many times tx's transaction has called the
+// eventstore function named function so far. A call that raised is not
+// counted.
+func functionCalls(t *testing.T, tx pgx.Tx, function string) int64 {
+	t.Helper()
+	var n int64
+	require.NoError(t, tx.QueryRow(t.Context(), `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_xact_user_functions
+		WHERE schemaname = 'eventstore' AND funcname = $1`, function).Scan(&n))
+	return n
 }
