@@ -482,6 +482,37 @@ func TestAppendFastPath(t *testing.T) {
 	}
 }
 
+// TestAppendLeanPathOpensNoLookup: the lean fast path (the store's own
+// appends outside a caller's transaction, p_probe_ids false) touches the
+// events table only with its INSERT. A test that names a lookup in a
+// condition, even one that AND then skips, makes the executor open the
+// lookup's relation and index on every call; append_events' fast path once
+// paid that for the new-stream path's duplicate-id probe. Its locks show
+// what a statement opened: the probe path, which does look the ids up,
+// holds the events table for reading.
+func TestAppendLeanPathOpensNoLookup(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.store.Append(b.ctx, "game-lean", store.NoStream, rawEvents(1, 1)...)
+	require.NoError(t, err)
+	version := int64(1)
+	readLocked := func(probe bool) bool {
+		t.Helper()
+		tx, err := b.pool.Begin(b.ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(context.Background()) }()
+		_, err = tx.Exec(b.ctx, `SELECT * FROM eventstore.append_events($1, $2, $3, $4, ARRAY['e'], ARRAY[1], ARRAY['{"n": 1}'::jsonb],
+			p_probe_ids => $5)`, "game-lean", testGuild, version, []uuid.UUID{uuid.New()}, probe)
+		require.NoError(t, err)
+		var locked bool
+		require.NoError(t, tx.QueryRow(b.ctx, `SELECT EXISTS (SELECT FROM pg_locks l
+			WHERE l.pid = pg_backend_pid() AND l.relation = 'eventstore.events'::regclass AND l.mode = 'AccessShareLock')`).Scan(&locked))
+		return locked
+	}
+	require.True(t, readLocked(true), "the probe path looks the ids up in the events table")
+	require.False(t, readLocked(false), "the lean path opens no lookup of the events table")
+}
+
 // trackedFunctionsTx begins a transaction on b's database in which the
 // calls of PL/pgSQL functions are counted (functionCalls). Turning on
 // track_functions needs the server's superuser, so it connects with
