@@ -16,16 +16,18 @@ const eventsAppend = `-- name: EventsAppend :one
 SELECT coalesce(r.new_version, 0)::bigint AS new_version,
        coalesce(r.first_position, 0)::bigint AS first_position,
        coalesce(r.last_position, 0)::bigint AS last_position
-  FROM (SELECT set_config('eventstore.guild_id', $1::text, true) AS guild_id) AS g
+  FROM (SELECT set_config('eventstore.guild_id', $1::text, true) AS guild_id,
+               CASE WHEN $2::text <> '' THEN set_config('lock_timeout', $2::text, true) END AS lock_wait) AS g
  CROSS JOIN LATERAL eventstore.append_events(
-        $2::text, g.guild_id, $3::bigint,
-        $4::uuid[], $5::text[], $6::int[],
-        $7::jsonb[], $8::jsonb[], $9::uuid[], $10::uuid[],
-        $11::bigint, $12::boolean) AS r
+        $3::text, g.guild_id, $4::bigint,
+        $5::uuid[], $6::text[], $7::int[],
+        $8::jsonb[], $9::jsonb[], $10::uuid[], $11::uuid[],
+        $12::bigint, $13::boolean) AS r
 `
 
 type EventsAppendParams struct {
 	GuildID         string
+	LockWait        string
 	StreamID        string
 	ExpectedVersion int64
 	EventIds        []pgtype.UUID
@@ -48,10 +50,14 @@ type EventsAppendRow struct {
 // Appends a batch through eventstore.append_events in one statement, which
 // first scopes the transaction to the guild (the set_config every
 // guild-scoped statement of the store sends; here it is the argument the
-// append receives, so it runs first).
+// append receives, so it runs first) and, when lock_wait is not empty, sets
+// the statement's lock_timeout to it (a coalesced flush's bound on waiting
+// for a stream row locked elsewhere). Volatile functions keep the subquery
+// from being flattened, so both settings are made before the append runs.
 func (q *Queries) EventsAppend(ctx context.Context, arg EventsAppendParams) (*EventsAppendRow, error) {
 	row := q.db.QueryRow(ctx, eventsAppend,
 		arg.GuildID,
+		arg.LockWait,
 		arg.StreamID,
 		arg.ExpectedVersion,
 		arg.EventIds,
@@ -79,16 +85,18 @@ SELECT r.call_index::int            AS call_index,
        coalesce(r.error_detail, '')::text AS error_detail,
        coalesce(r.error_constraint, '')::text AS error_constraint,
        coalesce(r.error_table, '')::text AS error_table
-  FROM (SELECT set_config('eventstore.guild_id', $1::text, true) AS guild_id) AS g
+  FROM (SELECT set_config('eventstore.guild_id', $1::text, true) AS guild_id,
+               CASE WHEN $2::text <> '' THEN set_config('lock_timeout', $2::text, true) END AS lock_wait) AS g
  CROSS JOIN LATERAL eventstore.append_batch(
-        g.guild_id, $2::text[], $3::bigint[], $4::int[],
-        $5::uuid[], $6::text[], $7::int[],
-        $8::jsonb[], $9::jsonb[], $10::uuid[], $11::uuid[],
-        $12::bigint) AS r
+        g.guild_id, $3::text[], $4::bigint[], $5::int[],
+        $6::uuid[], $7::text[], $8::int[],
+        $9::jsonb[], $10::jsonb[], $11::uuid[], $12::uuid[],
+        $13::bigint) AS r
 `
 
 type EventsAppendBatchParams struct {
 	GuildID          string
+	LockWait         string
 	StreamIds        []string
 	ExpectedVersions []int64
 	Counts           []int32
@@ -115,10 +123,12 @@ type EventsAppendBatchRow struct {
 }
 
 // Coalesced appends of one guild (eventstore.append_batch): one row per
-// call, in call order, with its result or its error.
+// call, in call order, with its result or its error. lock_wait as in
+// EventsAppend.
 func (q *Queries) EventsAppendBatch(ctx context.Context, arg EventsAppendBatchParams) ([]*EventsAppendBatchRow, error) {
 	rows, err := q.db.Query(ctx, eventsAppendBatch,
 		arg.GuildID,
+		arg.LockWait,
 		arg.StreamIds,
 		arg.ExpectedVersions,
 		arg.Counts,

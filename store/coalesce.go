@@ -36,6 +36,17 @@ import (
 // Calls are sorted by guild and stream within a flush, so two flushes (of
 // two Stores) lock stream rows in the same order and cannot deadlock each
 // other.
+//
+// A flush waits at most Config.FlushLockWait for a lock that another
+// transaction holds (a stream row, or a stream id being created): its
+// statement sets lock_timeout. When the wait runs out, nothing of the
+// statement is stored, and each of its calls is handed off: sent again
+// alone, without the bound, by a goroutine of its own, so that only the
+// calls on the locked stream wait, each on a connection of its own, and the
+// flusher goes back to the queue. Without the bound, two appends to
+// streams that a caller's transaction (or anyone holding the bot's role)
+// kept locked held both flushers, and every other append of the Store, any
+// guild's, queued behind them.
 
 const (
 	// maxCoalescedCalls bounds one flush; a longer queue goes out in
@@ -61,14 +72,28 @@ type appendCall struct {
 	res   AppendResult
 	err   error
 	batch int // how many calls went out in the same flush
+	// handedOff: sent again alone by a goroutine of its own, which settles
+	// it (only the flusher that handed it off reads or sets this).
+	handedOff bool
 }
 
 // coalescer gathers concurrent appends of a Store.
 type coalescer struct {
-	s       *Store
-	mu      sync.Mutex
-	queue   []*appendCall
-	running int // flushers running
+	s *Store
+	// lockWait is the lock_timeout of a flush's statements, in
+	// PostgreSQL's syntax ("100ms"); empty: no bound.
+	lockWait string
+	mu       sync.Mutex
+	queue    []*appendCall
+	running  int // flushers running
+}
+
+func newCoalescer(s *Store) *coalescer {
+	c := &coalescer{s: s}
+	if w := s.cfg.FlushLockWait; w > 0 {
+		c.lockWait = fmt.Sprintf("%dms", max(1, w.Milliseconds()))
+	}
+	return c
 }
 
 // append sends one encoded append through the coalescer and waits for its
@@ -91,6 +116,7 @@ func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppe
 			c.running--
 		}
 		c.mu.Unlock()
+		<-call.done // settled by now, unless it was handed off
 		return call.res, call.batch, call.err
 	}
 	c.queue = append(c.queue, call)
@@ -172,12 +198,14 @@ func (c *coalescer) takeable() int {
 func (c *coalescer) flush(ctx context.Context, calls []*appendCall) {
 	defer func() {
 		for _, call := range calls {
-			call.batch = len(calls)
-			close(call.done)
+			if !call.handedOff {
+				call.batch = len(calls)
+				close(call.done)
+			}
 		}
 	}()
 	if len(calls) == 1 {
-		calls[0].res, calls[0].err = c.s.appendEncoded(ctx, calls[0].stream, calls[0].params)
+		c.sendAlone(ctx, calls[0])
 		return
 	}
 	slices.SortStableFunc(calls, func(a, b *appendCall) int {
@@ -209,7 +237,7 @@ func (c *coalescer) flush(ctx context.Context, calls []*appendCall) {
 	// transaction); a flush's guilds go out side by side.
 	errs := make([]error, len(groups))
 	if len(groups) == 1 { // the common case: no goroutine to hand it to
-		errs[0] = c.s.sendGroup(ctx, groups[0], members[0])
+		errs[0] = c.sendGroup(ctx, groups[0], members[0])
 	} else {
 		var wg sync.WaitGroup
 		slots := make(chan struct{}, maxParallelGroups)
@@ -217,7 +245,7 @@ func (c *coalescer) flush(ctx context.Context, calls []*appendCall) {
 			slots <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-slots }()
-				errs[gi] = c.s.sendGroup(ctx, groups[gi], members[gi])
+				errs[gi] = c.sendGroup(ctx, groups[gi], members[gi])
 			})
 		}
 		wg.Wait()
@@ -238,21 +266,33 @@ func (c *coalescer) flush(ctx context.Context, calls []*appendCall) {
 // sendGroup sends one guild's calls in one statement and records each
 // call's outcome; it returns the statement's own error (then nothing of
 // the group is stored, or its outcome is unknown).
-func (s *Store) sendGroup(ctx context.Context, g db.EventsAppendBatchParams, calls []*appendCall) error {
+func (c *coalescer) sendGroup(ctx context.Context, g db.EventsAppendBatchParams, calls []*appendCall) error {
 	if len(calls) == 1 { // alone: no subtransaction needed
-		call := calls[0]
-		call.res, call.err = s.appendEncoded(ctx, call.stream, call.params)
+		c.sendAlone(ctx, calls[0])
 		return nil
 	}
-	rows, err := s.q.EventsAppendBatch(ctx, g)
+	g.LockWait = c.lockWait
+	rows, err := c.s.q.EventsAppendBatch(ctx, g)
 	if err == nil && len(rows) != len(calls) {
 		err = fmt.Errorf("eventstore: append_batch returned %d rows for %d appends", len(rows), len(calls))
+	}
+	if c.lockWaitRanOut(err) {
+		for _, call := range calls {
+			c.handOff(call)
+		}
+		return nil
 	}
 	if err != nil {
 		return err
 	}
 	for i, row := range rows {
 		call := calls[i]
+		if c.lockWait != "" && row.ErrorCode == sqlstateLockNotAvailable {
+			// A call that left the fast path waited too long in its
+			// subtransaction (a stream id another transaction is creating).
+			c.handOff(call)
+			continue
+		}
 		if row.ErrorCode != "" {
 			call.err = mapPgError(&pgconn.PgError{
 				Severity: "ERROR", Code: row.ErrorCode, Message: row.ErrorMessage, Detail: row.ErrorDetail,
@@ -282,6 +322,46 @@ func (c *coalescer) settleGroup(ctx context.Context, calls []*appendCall, err er
 		return
 	}
 	for _, call := range calls {
-		call.res, call.err = c.s.appendEncoded(ctx, call.stream, call.params)
+		c.sendAlone(ctx, call)
 	}
+}
+
+// sqlstateLockNotAvailable is lock_not_available, what a statement that
+// waited past its lock_timeout fails with.
+const sqlstateLockNotAvailable = "55P03"
+
+// lockWaitRanOut reports whether err is a flush statement's lock_timeout:
+// nothing of the statement was stored.
+func (c *coalescer) lockWaitRanOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return c.lockWait != "" && errors.As(err, &pgErr) && pgErr.Code == sqlstateLockNotAvailable
+}
+
+// sendAlone sends one call by itself, waiting at most the flush's lock
+// wait; when that runs out, the call is handed off.
+func (c *coalescer) sendAlone(ctx context.Context, call *appendCall) {
+	p := call.params
+	p.LockWait = c.lockWait
+	res, err := c.s.appendEncoded(ctx, call.stream, p)
+	if c.lockWaitRanOut(err) {
+		c.handOff(call)
+		return
+	}
+	call.res, call.err = res, err
+}
+
+// handOff sends call again alone, without the flush's lock wait, from a
+// goroutine of its own that settles it: the call waits for its stream as
+// an append without coalescing would, on its own connection, and the
+// flusher moves on. The statement runs under the caller's context, so a
+// caller that gives up also ends the wait (its outcome is then unknown, as
+// for any append cancelled in flight).
+func (c *coalescer) handOff(call *appendCall) {
+	call.handedOff = true
+	c.s.stats.flushHandOffs.Add(1)
+	go func() {
+		call.res, call.err = c.s.appendEncoded(call.ctx, call.stream, call.params)
+		call.batch = 1
+		close(call.done)
+	}()
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -51,7 +52,8 @@ func waitLockWaiters(t *testing.T, pool *pgxpool.Pool, n int) []uint32 {
 }
 
 // occupyFlushers makes both of the store's flushers wait on locked streams
-// and returns the gates that hold them.
+// and returns the gates that hold them. The store must wait for locks
+// without a bound (Config.FlushLockWait negative).
 func occupyFlushers(t *testing.T, b *bundle, wg *sync.WaitGroup) []*gate {
 	t.Helper()
 	var gates []*gate
@@ -76,7 +78,7 @@ func occupyFlushers(t *testing.T, b *bundle, wg *sync.WaitGroup) []*gate {
 func TestCoalescedCallsKeepTheirOwnOutcomes(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
-	b := setup(t, store.Config{Observer: rec})
+	b := setup(t, store.Config{Observer: rec, FlushLockWait: -1})
 	ctx := b.ctx
 	_, err := b.store.Append(ctx, "conflict", store.NoStream, rawEvent("x", 1))
 	require.NoError(t, err)
@@ -322,7 +324,8 @@ func TestCoalescedAppendsUnderLoad(t *testing.T) {
 // is refused and not stored.
 func TestCoalescedFlushConnectionKilled(t *testing.T) {
 	t.Parallel()
-	b := setup(t, store.Config{Retry: store.RetryPolicy{MaxAttempts: 20, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
+	b := setup(t, store.Config{FlushLockWait: -1,
+		Retry: store.RetryPolicy{MaxAttempts: 20, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
 	ctx := b.ctx
 	var wg sync.WaitGroup
 	gates := occupyFlushers(t, b, &wg) // gate-1 waits alone; gate-2 holds the other flusher
@@ -486,4 +489,101 @@ func TestCoalescedGuildsUnderAppRole(t *testing.T) {
 		maxBatch = max(maxBatch, o.Coalesced)
 	}
 	t.Logf("largest coalesced statement: %d appends", maxBatch)
+}
+
+// TestCoalescedLockedStreamsHoldUpNoOne: streams whose rows transactions
+// outside the store hold locked (a caller's transaction in another process,
+// or anyone holding the bot's role, which may run append_events in a
+// transaction it keeps open) hold up the store's appends to those streams,
+// and no others. With two of guild A's streams locked, the appends to them
+// once held both of the coalescer's flushers, and every other append of the
+// Store, any guild's, queued behind them until the locks were released.
+func TestCoalescedLockedStreamsHoldUpNoOne(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var wg sync.WaitGroup
+	held := []string{"held-1", "held-2", "held-3"}
+	heldErrs := make([]error, len(held))
+	var gates []*gate
+	for _, id := range held {
+		_, err := b.store.Append(b.ctx, id, store.NoStream, rawEvent("x", 0))
+		require.NoError(t, err)
+		gates = append(gates, lockStream(t, b.pool, id))
+	}
+	for i, id := range held[:2] {
+		wg.Go(func() {
+			_, heldErrs[i] = b.store.Append(b.ctx, id, store.Exact(1), rawEvent("x", 1))
+		})
+		waitLockWaiters(t, b.pool, i+1)
+	}
+
+	// Another guild's appends, and guild A's on other streams, go through
+	// while both wait. (The bound only turns a hang into a failure.)
+	bounded, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	for i := range 5 {
+		_, err := b.store.Append(store.WithGuild(bounded, "guild-b"), fmt.Sprintf("free-b-%d", i), store.NoStream, rawEvent("x", i))
+		require.NoError(t, err, "another guild's append is held up by guild A's locked streams")
+		_, err = b.store.Append(bounded, fmt.Sprintf("free-a-%d", i), store.NoStream, rawEvent("x", i))
+		require.NoError(t, err, "an append to a free stream is held up by locked ones")
+	}
+
+	// Appends that may share a flush with one on a locked stream: each
+	// round, eight writers at once, one of them on held-3.
+	for round := range 5 {
+		var free sync.WaitGroup
+		freeErrs := make([]error, 7)
+		for w := range 7 {
+			free.Go(func() {
+				_, freeErrs[w] = b.store.Append(bounded, fmt.Sprintf("round-%d-%d", round, w), store.NoStream, rawEvent("x", w))
+			})
+		}
+		wg.Go(func() {
+			_, err := b.store.Append(b.ctx, "held-3", store.Any, rawEvent("x", round))
+			assert.NoError(t, err)
+		})
+		free.Wait()
+		for w, err := range freeErrs {
+			require.NoError(t, err, "round %d, writer %d: held up by an append on a locked stream", round, w)
+		}
+	}
+
+	for _, g := range gates {
+		g.open(t)
+	}
+	wg.Wait()
+	for i, err := range heldErrs {
+		require.NoError(t, err, "the append to %s, once its stream was free", held[i])
+	}
+	for _, id := range held[:2] {
+		require.Equal(t, 2, countRows(t, b, id), "%s holds its first event and the one that waited", id)
+	}
+	require.Equal(t, 6, countRows(t, b, "held-3"), "held-3 holds its first event and one per round")
+	require.GreaterOrEqual(t, b.store.Stats().FlushHandOffs, int64(2), "the appends to held-1 and held-2 were handed off")
+}
+
+// TestCoalescedHandOffKeepsSessionLockTimeout: a flush's own bound on lock
+// waits (Config.FlushLockWait) applies to the flush's statement alone. An
+// append handed off after it waits under the session's lock_timeout, and
+// when that runs out the caller gets ErrStatementCanceled, as without
+// coalescing.
+func TestCoalescedHandOffKeepsSessionLockTimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := b.pool.Config().Copy()
+	cfg.ConnConfig.RuntimeParams["lock_timeout"] = "400ms"
+	pool, err := pgxpool.NewWithConfig(b.ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	s := store.New(pool, store.Config{FlushLockWait: 20 * time.Millisecond})
+	t.Cleanup(s.Close)
+	_, err = s.Append(b.ctx, "held", store.NoStream, rawEvent("x", 0))
+	require.NoError(t, err)
+	g := lockStream(t, b.pool, "held")
+
+	_, err = s.Append(b.ctx, "held", store.Exact(1), rawEvent("x", 1))
+	require.ErrorIs(t, err, store.ErrStatementCanceled, "the session's lock_timeout ends the wait: %v", err)
+	require.Equal(t, int64(1), s.Stats().FlushHandOffs, "the flush's bound ran out first, and the append was handed off")
+	g.open(t)
+	require.Equal(t, 1, countRows(t, b, "held"), "nothing of the canceled append is stored")
 }

@@ -211,6 +211,12 @@ type Stats struct {
 	// attempts that rolled back.
 	Transactions int64
 	Rollbacks    int64
+	// FlushHandOffs counts coalesced appends that waited
+	// Config.FlushLockWait for a lock another transaction held (their
+	// stream's row, say, in a caller's open transaction) and were then sent
+	// again alone. A steady rise means transactions outside the Store hold
+	// stream rows for long.
+	FlushHandOffs int64
 	// Errors counts failed attempts by class. A failed operation inside
 	// InTx is counted for itself and again for its transaction.
 	Errors map[ErrorClass]int64
@@ -245,6 +251,7 @@ type counters struct {
 	operations, appends, eventsAppended, eventsRead atomic.Int64
 	conflicts, retries, transactions, rollbacks     atomic.Int64
 	errors                                          [numErrorClasses]atomic.Int64
+	flushHandOffs                                   atomic.Int64
 }
 
 func (c *counters) count(o Observation) {
@@ -289,6 +296,7 @@ func (s *Store) Stats() Stats {
 		Retries:        c.retries.Load(),
 		Transactions:   c.transactions.Load(),
 		Rollbacks:      c.rollbacks.Load(),
+		FlushHandOffs:  c.flushHandOffs.Load(),
 		Errors:         make(map[ErrorClass]int64),
 	}
 	for i, class := range errorClasses() {

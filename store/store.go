@@ -34,6 +34,11 @@ const (
 	// DefaultMaxBatchBytes is the default largest encoded batch (data and
 	// metadata of all its events) one append accepts.
 	DefaultMaxBatchBytes = 16 << 20
+	// DefaultFlushLockWait is how long a coalesced flush waits by default
+	// for a lock another transaction holds (Config.FlushLockWait): far
+	// longer than one flush waits for the other's commit, short enough
+	// that the appends which shared its flush barely notice.
+	DefaultFlushLockWait = 100 * time.Millisecond
 )
 
 // Config configures a Store. The zero value is valid: every zero field takes
@@ -84,6 +89,18 @@ type Config struct {
 	// arrive while others are in flight go out together, each with its own
 	// outcome (see Append).
 	DisableCoalescing bool
+	// FlushLockWait bounds how long a coalesced flush waits for a lock that
+	// another transaction holds: a stream's row, which a caller's open
+	// transaction that appended to the stream keeps locked until it ends,
+	// or a stream id that one is creating. When the wait runs out, each
+	// append of the flush is sent again alone, on a connection of its own,
+	// and only the appends to the locked stream wait on. So a locked stream
+	// delays the appends that shared its flush by at most this long and
+	// holds up no other append, whichever guild's. Default
+	// DefaultFlushLockWait; negative means no bound (a flush then waits
+	// as long as its slowest stream, and the appends queued behind it
+	// with it).
+	FlushLockWait time.Duration
 	// Retry is the retry policy for recoverable errors (see RetryPolicy).
 	// Zero fields take their defaults; MaxAttempts 1 disables retries.
 	Retry RetryPolicy
@@ -136,6 +153,9 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	if cfg.NotifyInterval <= 0 {
 		cfg.NotifyInterval = DefaultNotifyInterval
 	}
+	if cfg.FlushLockWait == 0 {
+		cfg.FlushLockWait = DefaultFlushLockWait
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -150,7 +170,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	}
 	s.replicas = newReplicaSet(pool, cfg.Replicas, cfg.Logger)
 	if !cfg.DisableCoalescing {
-		s.coalescer = &coalescer{s: s}
+		s.coalescer = newCoalescer(s)
 	}
 	return s
 }

@@ -76,7 +76,7 @@ func TestTracerSeesEveryCall(t *testing.T) {
 		app := tr.find(store.TraceQuery, "eventstore.append_events(")
 		require.Len(t, app, 1, "one round trip")
 		require.Contains(t, app[0].SQL, "set_config('eventstore.guild_id'", "the statement sets the guild itself")
-		require.Equal(t, 12, app[0].Args)
+		require.Equal(t, 13, app[0].Args, "the append's twelve and the lock wait")
 		require.Equal(t, "SELECT 1", app[0].Command)
 		require.NoError(t, app[0].Err)
 		require.Equal(t, testGuild, app[0].GuildID)

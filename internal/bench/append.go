@@ -50,7 +50,7 @@ func (r *runner) callsPerWriter(sh appendShape, shared bool) int {
 // appendOurs runs p's calls through Store.Append, one goroutine per writer.
 func (r *runner) appendOurs(ctx context.Context, s *store.Store, p plan) (sample, error) {
 	ctx = store.WithGuild(ctx, Guild)
-	flushed := r.flushes.snapshot()
+	flushed, handedOff := r.flushes.snapshot(), s.Stats().FlushHandOffs
 	lat := make([][]time.Duration, len(p))
 	elapsed, err := runWriters(ctx, len(p), func(ctx context.Context, w int) error {
 		lat[w] = make([]time.Duration, 0, len(p[w]))
@@ -63,7 +63,9 @@ func (r *runner) appendOurs(ctx context.Context, s *store.Store, p plan) (sample
 		}
 		return nil
 	})
-	return sample{events: p.eventCount(), elapsed: elapsed, latencies: flatten(lat), flushes: r.flushes.snapshot().since(flushed)}, err
+	flushes := r.flushes.snapshot().since(flushed)
+	flushes.handOffs = s.Stats().FlushHandOffs - handedOff
+	return sample{events: p.eventCount(), elapsed: elapsed, latencies: flatten(lat), flushes: flushes}, err
 }
 
 // appendBaseline writes p's rows into the twin table, one goroutine per

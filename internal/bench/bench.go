@@ -115,6 +115,10 @@ type CoalescingUse struct {
 	AppendsPerFlush float64 `json:"appends_per_flush"`
 	// AloneShare is the share of appends that went out alone.
 	AloneShare float64 `json:"alone_share"`
+	// HandOffs counts the appends that a flush sent again alone after it
+	// waited Config.FlushLockWait for a lock (Stats.FlushHandOffs); they
+	// count as alone too.
+	HandOffs int64 `json:"hand_offs"`
 }
 
 // Result is one scenario's outcome.

@@ -29,9 +29,10 @@ type flushCounter struct {
 
 // flushCounts are a flushCounter's totals, or their growth over a repeat.
 type flushCounts struct {
-	appends int64
-	alone   int64
-	flushes float64 // an append sent with k-1 others counts 1/k
+	appends  int64
+	alone    int64
+	flushes  float64 // an append sent with k-1 others counts 1/k
+	handOffs int64   // Stats.FlushHandOffs: appends a flush sent again alone
 }
 
 // Observe counts an append attempt that went through the coalescer.
@@ -66,6 +67,7 @@ func coalescingUse(samples []sample) *CoalescingUse {
 		total.appends += sm.flushes.appends
 		total.alone += sm.flushes.alone
 		total.flushes += sm.flushes.flushes
+		total.handOffs += sm.flushes.handOffs
 	}
 	if total.appends == 0 || total.flushes <= 0 {
 		return nil
@@ -73,6 +75,7 @@ func coalescingUse(samples []sample) *CoalescingUse {
 	return &CoalescingUse{
 		AppendsPerFlush: math.Round(float64(total.appends)/total.flushes*100) / 100,
 		AloneShare:      math.Round(float64(total.alone)/float64(total.appends)*1000) / 1000,
+		HandOffs:        total.handOffs,
 	}
 }
 

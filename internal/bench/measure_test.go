@@ -173,6 +173,9 @@ func TestCoalescingUse(t *testing.T) {
 	got := coalescingUse([]sample{{flushes: f.snapshot()}})
 	require.Equal(t, &CoalescingUse{AppendsPerFlush: 2, AloneShare: 0.167}, got)
 	require.Nil(t, coalescingUse([]sample{{}}), "no coalesced append, nothing to report")
+	handedOff := coalescingUse([]sample{{flushes: flushCounts{appends: 2, alone: 2, flushes: 2, handOffs: 1}},
+		{flushes: flushCounts{appends: 1, alone: 1, flushes: 1, handOffs: 2}}})
+	require.Equal(t, &CoalescingUse{AppendsPerFlush: 1, AloneShare: 1, HandOffs: 3}, handedOff, "the repeats' hand-offs add up")
 	before := f.snapshot()
 	f.Observe(ctx, store.Observation{Op: store.OpAppend, Coalesced: 1})
 	require.Equal(t, flushCounts{appends: 1, alone: 1, flushes: 1}, f.snapshot().since(before))

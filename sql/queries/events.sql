@@ -2,11 +2,15 @@
 -- Appends a batch through eventstore.append_events in one statement, which
 -- first scopes the transaction to the guild (the set_config every
 -- guild-scoped statement of the store sends; here it is the argument the
--- append receives, so it runs first).
+-- append receives, so it runs first) and, when lock_wait is not empty, sets
+-- the statement's lock_timeout to it (a coalesced flush's bound on waiting
+-- for a stream row locked elsewhere). Volatile functions keep the subquery
+-- from being flattened, so both settings are made before the append runs.
 SELECT coalesce(r.new_version, 0)::bigint AS new_version,
        coalesce(r.first_position, 0)::bigint AS first_position,
        coalesce(r.last_position, 0)::bigint AS last_position
-  FROM (SELECT set_config('eventstore.guild_id', @guild_id::text, true) AS guild_id) AS g
+  FROM (SELECT set_config('eventstore.guild_id', @guild_id::text, true) AS guild_id,
+               CASE WHEN @lock_wait::text <> '' THEN set_config('lock_timeout', @lock_wait::text, true) END AS lock_wait) AS g
  CROSS JOIN LATERAL eventstore.append_events(
         @stream_id::text, g.guild_id, @expected_version::bigint,
         @event_ids::uuid[], @event_types::text[], @event_versions::int[],
@@ -15,7 +19,8 @@ SELECT coalesce(r.new_version, 0)::bigint AS new_version,
 
 -- name: EventsAppendBatch :many
 -- Coalesced appends of one guild (eventstore.append_batch): one row per
--- call, in call order, with its result or its error.
+-- call, in call order, with its result or its error. lock_wait as in
+-- EventsAppend.
 SELECT r.call_index::int            AS call_index,
        coalesce(r.new_version, 0)::bigint AS new_version,
        coalesce(r.first_position, 0)::bigint AS first_position,
@@ -25,7 +30,8 @@ SELECT r.call_index::int            AS call_index,
        coalesce(r.error_detail, '')::text AS error_detail,
        coalesce(r.error_constraint, '')::text AS error_constraint,
        coalesce(r.error_table, '')::text AS error_table
-  FROM (SELECT set_config('eventstore.guild_id', @guild_id::text, true) AS guild_id) AS g
+  FROM (SELECT set_config('eventstore.guild_id', @guild_id::text, true) AS guild_id,
+               CASE WHEN @lock_wait::text <> '' THEN set_config('lock_timeout', @lock_wait::text, true) END AS lock_wait) AS g
  CROSS JOIN LATERAL eventstore.append_batch(
         g.guild_id, @stream_ids::text[], @expected_versions::bigint[], @counts::int[],
         @event_ids::uuid[], @event_types::text[], @event_versions::int[],
