@@ -46,6 +46,7 @@ const (
 	MetricEventsRead         = "eventstore.events.read"
 	MetricConflicts          = "eventstore.conflicts"
 	MetricRetries            = "eventstore.retries"
+	MetricAppendsHandedOff   = "eventstore.appends.handed_off"
 	MetricFeedHeldEvents     = "eventstore.feed.held_events"
 	MetricFeedLag            = "eventstore.feed.lag"
 	MetricFeedOldestTxAge    = "eventstore.feed.oldest_transaction.age"
@@ -102,6 +103,7 @@ type Observer struct {
 	read       metric.Int64Counter
 	conflicts  metric.Int64Counter
 	retries    metric.Int64Counter
+	handedOff  metric.Int64Counter
 
 	// sets caches the metric attribute sets by operation and outcome.
 	sets sync.Map // setKey -> attribute.Set
@@ -136,6 +138,10 @@ func NewObserver(cfg Config) (*Observer, error) {
 	}
 	if o.retries, err = meter.Int64Counter(MetricRetries, metric.WithUnit("{retry}"),
 		metric.WithDescription("Failed attempts followed by another attempt, by operation and the failure's class.")); err != nil {
+		return nil, err
+	}
+	if o.handedOff, err = meter.Int64Counter(MetricAppendsHandedOff, metric.WithUnit("{append}"),
+		metric.WithDescription("Coalesced appends sent again alone after their flush waited Config.FlushLockWait for a lock another transaction held.")); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -235,6 +241,9 @@ func (o *Observer) record(ctx context.Context, obs store.Observation, out string
 	}
 	if out == string(store.ClassConflict) {
 		o.conflicts.Add(ctx, 1, byOp)
+	}
+	if obs.HandedOff {
+		o.handedOff.Add(ctx, 1)
 	}
 	if obs.Err != nil || obs.Events == 0 {
 		return

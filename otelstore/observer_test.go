@@ -267,3 +267,33 @@ func TestObserverWithoutStart(t *testing.T) {
 	require.Equal(t, []bool{false, true}, next.sawSpan, "Next sees the attempt's span")
 	require.Len(t, spans.GetSpans(), 2)
 }
+
+// TestMetricHandedOff: an append whose flush waited Config.FlushLockWait
+// for its stream's row, which a transaction outside the store holds, is
+// counted once when it is sent again alone.
+func TestMetricHandedOff(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.store.Append(b.ctx, "held", store.NoStream, rawEvents(1)...)
+	require.NoError(t, err)
+	tx, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	_, err = tx.Exec(b.ctx, `SELECT FROM eventstore.streams WHERE stream_id = 'held' FOR UPDATE`)
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.store.Append(b.ctx, "held", store.Exact(1), rawEvents(1)...)
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return b.store.Stats().FlushHandOffs == 1 }, time.Minute, time.Millisecond,
+		"the flush gives the append up to a goroutine of its own")
+	require.NoError(t, tx.Rollback(b.ctx))
+	require.NoError(t, <-done)
+
+	m := b.collect(t)
+	n, ok := sumOf(t, m[otelstore.MetricAppendsHandedOff], kvs())
+	require.True(t, ok, "the hand-off is counted")
+	require.Equal(t, int64(1), n)
+}

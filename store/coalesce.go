@@ -73,7 +73,8 @@ type appendCall struct {
 	err   error
 	batch int // how many calls went out in the same flush
 	// handedOff: sent again alone by a goroutine of its own, which settles
-	// it (only the flusher that handed it off reads or sets this).
+	// it. Set by the flusher before it starts that goroutine; read by the
+	// flusher, and by the caller once done is closed.
 	handedOff bool
 }
 
@@ -100,7 +101,7 @@ func newCoalescer(s *Store) *coalescer {
 // outcome. When ctx ends first, a call still queued is withdrawn (nothing
 // was sent); a call already sent returns ctx's error, and its outcome is
 // unknown, as for any append cancelled in flight.
-func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppendParams) (AppendResult, int, error) {
+func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppendParams) (AppendResult, int, bool, error) {
 	call := &appendCall{ctx: ctx, stream: streamID, params: p, done: make(chan struct{})}
 	c.mu.Lock()
 	if c.running == 0 && len(c.queue) == 0 {
@@ -117,7 +118,7 @@ func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppe
 		}
 		c.mu.Unlock()
 		<-call.done // settled by now, unless it was handed off
-		return call.res, call.batch, call.err
+		return call.res, call.batch, call.handedOff, call.err
 	}
 	c.queue = append(c.queue, call)
 	if c.running < coalesceFlushers {
@@ -127,21 +128,21 @@ func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppe
 	c.mu.Unlock()
 	select {
 	case <-call.done:
-		return call.res, call.batch, call.err
+		return call.res, call.batch, call.handedOff, call.err
 	case <-ctx.Done():
 	}
 	c.mu.Lock()
 	if i := slices.Index(c.queue, call); i >= 0 {
 		c.queue = slices.Delete(c.queue, i, i+1)
 		c.mu.Unlock()
-		return AppendResult{}, 0, ctx.Err()
+		return AppendResult{}, 0, false, ctx.Err()
 	}
 	c.mu.Unlock()
 	select {
 	case <-call.done: // decided meanwhile
-		return call.res, call.batch, call.err
+		return call.res, call.batch, call.handedOff, call.err
 	default:
-		return AppendResult{}, 0, fmt.Errorf("%w (the append was in flight: its outcome is unknown, and appending the same events again is safe)", ctx.Err())
+		return AppendResult{}, 0, false, fmt.Errorf("%w (the append was in flight: its outcome is unknown, and appending the same events again is safe)", ctx.Err())
 	}
 }
 

@@ -135,6 +135,11 @@ type Observation struct {
 	// coalescer, is the number of appends sent in the same statement and
 	// transaction as this one (1 when it went out alone); 0 otherwise.
 	Coalesced int
+	// HandedOff, for a coalesced append, reports that its flush waited
+	// Config.FlushLockWait for a lock another transaction held and then
+	// sent it again alone (Coalesced is then 1; Stats.FlushHandOffs counts
+	// these).
+	HandedOff bool
 }
 
 // Observer is told about every attempt of every store operation, after it

@@ -195,8 +195,10 @@ type opSpec struct {
 	// replayable: safe to re-send after an ambiguous failure (see retryable).
 	replayable bool
 	// coalesced, when set, is where fn leaves the number of appends that
-	// went out in the same statement (Observation.Coalesced).
+	// went out in the same statement (Observation.Coalesced), and
+	// handedOff whether the append was handed off (Observation.HandedOff).
 	coalesced *int
+	handedOff *bool
 }
 
 // do runs one store operation: every operation of the store goes through
@@ -239,6 +241,9 @@ func (s *Store) do(ctx context.Context, spec opSpec, fn func(ctx context.Context
 		}
 		if spec.coalesced != nil {
 			o.Coalesced = *spec.coalesced
+		}
+		if spec.handedOff != nil {
+			o.HandedOff = *spec.handedOff
 		}
 		s.observe(actx, o)
 		if !retry {
