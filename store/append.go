@@ -40,14 +40,14 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 	// and the idempotent append never stores them twice.
 	params, perr := s.appendParams(ctx, streamID, expected, events)
 	var res AppendResult
-	spec := opSpec{op: OpAppend, stream: streamID, replayable: true, coalesced: new(int), handedOff: new(bool)}
+	spec := opSpec{op: OpAppend, stream: streamID, replayable: true, coalesced: new(flushUse)}
 	err := s.do(ctx, spec, func(ctx context.Context) (int, error) {
 		if perr != nil {
 			return 0, perr
 		}
 		var err error
 		if s.coalescer != nil && txValueFrom(ctx) == nil {
-			res, *spec.coalesced, *spec.handedOff, err = s.coalescer.append(ctx, streamID, params)
+			res, *spec.coalesced, err = s.coalescer.append(ctx, streamID, params)
 		} else {
 			res, err = s.appendEncoded(ctx, streamID, params)
 		}

@@ -78,6 +78,16 @@ type appendCall struct {
 	handedOff bool
 }
 
+// flushUse is how the coalescer sent one append: with how many appends in
+// its statement (1: alone), and whether its flush handed it off.
+type flushUse struct {
+	calls     int
+	handedOff bool
+}
+
+// use returns how call went out; call is settled.
+func (call *appendCall) use() flushUse { return flushUse{calls: call.batch, handedOff: call.handedOff} }
+
 // coalescer gathers concurrent appends of a Store.
 type coalescer struct {
 	s *Store
@@ -101,7 +111,7 @@ func newCoalescer(s *Store) *coalescer {
 // outcome. When ctx ends first, a call still queued is withdrawn (nothing
 // was sent); a call already sent returns ctx's error, and its outcome is
 // unknown, as for any append cancelled in flight.
-func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppendParams) (AppendResult, int, bool, error) {
+func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppendParams) (AppendResult, flushUse, error) {
 	call := &appendCall{ctx: ctx, stream: streamID, params: p, done: make(chan struct{})}
 	c.mu.Lock()
 	if c.running == 0 && len(c.queue) == 0 {
@@ -118,7 +128,7 @@ func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppe
 		}
 		c.mu.Unlock()
 		<-call.done // settled by now, unless it was handed off
-		return call.res, call.batch, call.handedOff, call.err
+		return call.res, call.use(), call.err
 	}
 	c.queue = append(c.queue, call)
 	if c.running < coalesceFlushers {
@@ -128,21 +138,21 @@ func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppe
 	c.mu.Unlock()
 	select {
 	case <-call.done:
-		return call.res, call.batch, call.handedOff, call.err
+		return call.res, call.use(), call.err
 	case <-ctx.Done():
 	}
 	c.mu.Lock()
 	if i := slices.Index(c.queue, call); i >= 0 {
 		c.queue = slices.Delete(c.queue, i, i+1)
 		c.mu.Unlock()
-		return AppendResult{}, 0, false, ctx.Err()
+		return AppendResult{}, flushUse{}, ctx.Err()
 	}
 	c.mu.Unlock()
 	select {
 	case <-call.done: // decided meanwhile
-		return call.res, call.batch, call.handedOff, call.err
+		return call.res, call.use(), call.err
 	default:
-		return AppendResult{}, 0, false, fmt.Errorf("%w (the append was in flight: its outcome is unknown, and appending the same events again is safe)", ctx.Err())
+		return AppendResult{}, flushUse{}, fmt.Errorf("%w (the append was in flight: its outcome is unknown, and appending the same events again is safe)", ctx.Err())
 	}
 }
 

@@ -194,11 +194,9 @@ type opSpec struct {
 	stream string
 	// replayable: safe to re-send after an ambiguous failure (see retryable).
 	replayable bool
-	// coalesced, when set, is where fn leaves the number of appends that
-	// went out in the same statement (Observation.Coalesced), and
-	// handedOff whether the append was handed off (Observation.HandedOff).
-	coalesced *int
-	handedOff *bool
+	// coalesced, when set, is where fn leaves how the coalescer sent the
+	// append (Observation.Coalesced, Observation.HandedOff).
+	coalesced *flushUse
 }
 
 // do runs one store operation: every operation of the store goes through
@@ -240,10 +238,7 @@ func (s *Store) do(ctx context.Context, spec opSpec, fn func(ctx context.Context
 			Events: n, Err: err, Attempt: attempt, Retrying: retry,
 		}
 		if spec.coalesced != nil {
-			o.Coalesced = *spec.coalesced
-		}
-		if spec.handedOff != nil {
-			o.HandedOff = *spec.handedOff
+			o.Coalesced, o.HandedOff = spec.coalesced.calls, spec.coalesced.handedOff
 		}
 		s.observe(actx, o)
 		if !retry {

@@ -229,8 +229,8 @@ BEGIN
         -- A condition with a subquery or a function call runs through the
         -- executor, which sets up all of its parts (relations, indexes,
         -- subplans) before AND skips any: on the fast path such a test
-        -- would cost as much as the lookups it skips. Hence the nested IFs
-        -- around the two below.
+        -- would cost as much as the lookups it skips. Hence the simple
+        -- test first, here and before the archive lookup below.
         IF v_fast THEN
             NULL;
         ELSIF v_exists IS NOT TRUE AND p_expected_version IN (c_any, c_no_stream, 0)
