@@ -37,6 +37,15 @@ import (
 // two Stores) lock stream rows in the same order and cannot deadlock each
 // other.
 //
+// A stream is in at most one of a Store's flushes at a time. A call whose
+// stream is in a flush in flight (or in an append handed off, below) stays
+// queued until that one is settled, and then goes out with the calls on its
+// stream that queued meanwhile. Sent at once, it would only wait in the
+// database for the stream's row lock, which the other flush holds until its
+// commit, and hold a flusher while it waited; so the other flusher takes
+// the other streams' calls, and a stream that many writers share (a game's
+// players) gets one statement per commit with all of their appends.
+//
 // A flush waits at most Config.FlushLockWait for a lock that another
 // transaction holds (a stream row, or a stream id being created): its
 // statement sets lock_timeout. When the wait runs out, nothing of the
@@ -97,10 +106,14 @@ type coalescer struct {
 	mu       sync.Mutex
 	queue    []*appendCall
 	running  int // flushers running
+	// busy counts, per stream id, the calls of flushes in flight and the
+	// hand-offs not yet settled; a queued call on such a stream stays
+	// queued.
+	busy map[string]int
 }
 
 func newCoalescer(s *Store) *coalescer {
-	c := &coalescer{s: s}
+	c := &coalescer{s: s, busy: make(map[string]int)}
 	if w := s.cfg.FlushLockWait; w > 0 {
 		c.lockWait = fmt.Sprintf("%dms", max(1, w.Milliseconds()))
 	}
@@ -114,10 +127,11 @@ func newCoalescer(s *Store) *coalescer {
 func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppendParams) (AppendResult, flushUse, error) {
 	call := &appendCall{ctx: ctx, stream: streamID, params: p, done: make(chan struct{})}
 	c.mu.Lock()
-	if c.running == 0 && len(c.queue) == 0 {
+	if c.running == 0 && len(c.queue) == 0 && c.busy[streamID] == 0 {
 		// Idle: this goroutine sends its own call at once, and hands
 		// whatever queued meanwhile to a flusher.
 		c.running++
+		c.busy[streamID]++
 		c.mu.Unlock()
 		c.flush(ctx, []*appendCall{call})
 		c.mu.Lock()
@@ -165,18 +179,20 @@ func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppe
 // appends per statement without the yield, 3.2 with it). The yield waits
 // for no timer and for no caller that is not already runnable: on an idle
 // Store it costs one pass of the scheduler.
+//
+// A flusher that finds only calls on busy streams stops: whoever settles
+// the call that keeps a stream busy (a flusher, which then looks at the
+// queue again, or a hand-off, which starts one) sends them.
 func (c *coalescer) run() {
 	for {
 		runtime.Gosched()
 		c.mu.Lock()
-		if len(c.queue) == 0 {
+		calls := c.take()
+		if len(calls) == 0 {
 			c.running--
 			c.mu.Unlock()
 			return
 		}
-		n := c.takeable()
-		calls := slices.Clone(c.queue[:n])
-		c.queue = slices.Delete(c.queue, 0, n)
 		c.mu.Unlock()
 		// The statement carries the first call's values (its guild, its
 		// trace), not its cancellation: it settles every call.
@@ -184,30 +200,71 @@ func (c *coalescer) run() {
 	}
 }
 
-// takeable returns how many queued calls the next flush takes: at most
-// maxCoalescedCalls, and no more events or bytes than one append may carry
-// (Config.MaxAppendBatch, MaxBatchBytes), so that a flush's statement stays
-// as bounded as a single append's; always at least one. c.mu is held.
-func (c *coalescer) takeable() int {
+// take removes from the queue, in queue order, the calls the next flush
+// sends, and marks their streams busy: the calls on streams that are not
+// busy, at most maxCoalescedCalls of them, and no more events or bytes than
+// one append may carry (Config.MaxAppendBatch, MaxBatchBytes), so that a
+// flush's statement stays as bounded as a single append's; at least one
+// when any call is takeable. The calls left keep their order, and a
+// stream's calls are taken in order: a busy stream's all stay, and the
+// first call that does not fit ends the flush. c.mu is held.
+func (c *coalescer) take() []*appendCall {
+	var calls []*appendCall
 	events, size := 0, 0
+	kept := c.queue[:0]
 	for i, call := range c.queue {
-		if i == maxCoalescedCalls {
-			return i
+		if c.busy[call.stream] > 0 {
+			kept = append(kept, call)
+			continue
 		}
-		events += len(call.params.EventIds)
+		n, b := len(call.params.EventIds), 0
 		for j := range call.params.Data {
-			size += len(call.params.Data[j]) + len(call.params.Metadata[j])
+			b += len(call.params.Data[j]) + len(call.params.Metadata[j])
 		}
-		if i > 0 && (events > c.s.cfg.MaxAppendBatch || (c.s.cfg.MaxBatchBytes > 0 && size > c.s.cfg.MaxBatchBytes)) {
-			return i
+		if len(calls) > 0 && (len(calls) == maxCoalescedCalls || events+n > c.s.cfg.MaxAppendBatch ||
+			(c.s.cfg.MaxBatchBytes > 0 && size+b > c.s.cfg.MaxBatchBytes)) {
+			kept = append(kept, c.queue[i:]...)
+			break
 		}
+		calls = append(calls, call)
+		events, size = events+n, size+b
 	}
-	return len(c.queue)
+	// Mark after the scan: a stream's later calls in the queue go out
+	// with its first, in this flush.
+	for _, call := range calls {
+		c.busy[call.stream]++
+	}
+	clear(c.queue[len(kept):])
+	c.queue = kept
+	return calls
+}
+
+// release marks call's stream no longer busy with it. When a hand-off
+// settles, the calls that queued behind it need a flusher, which it
+// starts (a flush's own flusher looks at the queue again after it).
+// c.mu is held.
+func (c *coalescer) release(call *appendCall, handOff bool) {
+	if c.busy[call.stream]--; c.busy[call.stream] <= 0 {
+		delete(c.busy, call.stream)
+	}
+	if handOff && len(c.queue) > 0 && c.running < coalesceFlushers {
+		c.running++
+		go c.run()
+	}
 }
 
 // flush sends calls and settles each one.
 func (c *coalescer) flush(ctx context.Context, calls []*appendCall) {
 	defer func() {
+		// Release the streams first: a caller may queue its next append
+		// on the same stream as soon as its call is settled.
+		c.mu.Lock()
+		for _, call := range calls {
+			if !call.handedOff {
+				c.release(call, false)
+			}
+		}
+		c.mu.Unlock()
 		for _, call := range calls {
 			if !call.handedOff {
 				call.batch = len(calls)
@@ -288,20 +345,19 @@ func (c *coalescer) sendGroup(ctx context.Context, g db.EventsAppendBatchParams,
 		err = fmt.Errorf("eventstore: append_batch returned %d rows for %d appends", len(rows), len(calls))
 	}
 	if c.lockWaitRanOut(err) {
-		for _, call := range calls {
-			c.handOff(call)
-		}
+		c.handOff(calls)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	var late []*appendCall
 	for i, row := range rows {
 		call := calls[i]
 		if c.lockWait != "" && row.ErrorCode == sqlstateLockNotAvailable {
 			// A call that left the fast path waited too long in its
 			// subtransaction (a stream id another transaction is creating).
-			c.handOff(call)
+			late = append(late, call)
 			continue
 		}
 		if row.ErrorCode != "" {
@@ -314,6 +370,7 @@ func (c *coalescer) sendGroup(ctx context.Context, g db.EventsAppendBatchParams,
 		call.res = AppendResult{StreamID: call.stream, Version: row.NewVersion,
 			FirstPosition: row.FirstPosition, LastPosition: row.LastPosition}
 	}
+	c.handOff(late)
 	return nil
 }
 
@@ -355,24 +412,40 @@ func (c *coalescer) sendAlone(ctx context.Context, call *appendCall) {
 	p.LockWait = c.lockWait
 	res, err := c.s.appendEncoded(ctx, call.stream, p)
 	if c.lockWaitRanOut(err) {
-		c.handOff(call)
+		c.handOff([]*appendCall{call})
 		return
 	}
 	call.res, call.err = res, err
 }
 
-// handOff sends call again alone, without the flush's lock wait, from a
-// goroutine of its own that settles it: the call waits for its stream as
-// an append without coalescing would, on its own connection, and the
-// flusher moves on. The statement runs under the caller's context, so a
+// handOff sends calls again, each alone, without the flush's lock wait,
+// from a goroutine per stream that settles them in turn: a stream's calls
+// wait for it as appends without coalescing would, on one connection of
+// their own, and the flusher moves on. (calls are in stream order, as a
+// flush sorts them.) Each statement runs under its caller's context, so a
 // caller that gives up also ends the wait (its outcome is then unknown, as
 // for any append cancelled in flight).
-func (c *coalescer) handOff(call *appendCall) {
-	call.handedOff = true
-	c.s.stats.flushHandOffs.Add(1)
-	go func() {
-		call.res, call.err = c.s.appendEncoded(call.ctx, call.stream, call.params)
-		call.batch = 1
-		close(call.done)
-	}()
+func (c *coalescer) handOff(calls []*appendCall) {
+	for len(calls) > 0 {
+		n := 1
+		for n < len(calls) && calls[n].stream == calls[0].stream {
+			n++
+		}
+		same := calls[:n:n]
+		calls = calls[n:]
+		for _, call := range same {
+			call.handedOff = true
+		}
+		c.s.stats.flushHandOffs.Add(int64(len(same)))
+		go func() {
+			for _, call := range same {
+				call.res, call.err = c.s.appendEncoded(call.ctx, call.stream, call.params)
+				call.batch = 1
+				c.mu.Lock()
+				c.release(call, true)
+				c.mu.Unlock()
+				close(call.done)
+			}
+		}()
+	}
 }

@@ -327,6 +327,9 @@ func TestCoalescedFlushConnectionKilled(t *testing.T) {
 	b := setup(t, store.Config{FlushLockWait: -1,
 		Retry: store.RetryPolicy{MaxAttempts: 20, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
 	ctx := b.ctx
+	_, err := b.store.Append(ctx, "gate-3", store.Any, rawEvent("gate", 0))
+	require.NoError(t, err)
+	held := lockStream(t, b.pool, "gate-3")
 	var wg sync.WaitGroup
 	gates := occupyFlushers(t, b, &wg) // gate-1 waits alone; gate-2 holds the other flusher
 
@@ -337,10 +340,10 @@ func TestCoalescedFlushConnectionKilled(t *testing.T) {
 		err      error
 	}
 	calls := []*call{
-		{stream: "gate-1", expected: store.Any},
+		{stream: "gate-3", expected: store.Any},
 		{stream: "b", expected: store.NoStream},
 		{stream: "c", expected: store.NoStream},
-		{stream: "gate-1", expected: store.Exact(0)}, // wrong: refused
+		{stream: "gate-3", expected: store.Exact(0)}, // wrong: refused
 		{stream: "d", expected: store.Any},
 	}
 	for _, c := range calls {
@@ -349,7 +352,8 @@ func TestCoalescedFlushConnectionKilled(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return store.CoalescerQueued(b.store) == len(calls) }, 20*time.Second, time.Millisecond)
 	// The second flusher finishes gate-2 and takes the five, which wait
-	// for gate-1 behind the first flusher's call.
+	// for gate-3, held outside the store, while the first flusher's call
+	// waits for gate-1.
 	gates[1].open(t)
 	var pids []uint32
 	require.Eventually(t, func() bool {
@@ -380,6 +384,7 @@ func TestCoalescedFlushConnectionKilled(t *testing.T) {
 		return err == nil && n >= 1
 	}, 20*time.Second, 2*time.Millisecond)
 	gates[0].open(t)
+	held.open(t)
 	wg.Wait()
 
 	ids := []uuid.UUID{}
@@ -398,12 +403,76 @@ func TestCoalescedFlushConnectionKilled(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(t.Context(),
 		`SELECT count(*) FROM eventstore.events WHERE event_id = $1`, calls[3].ev.ID).Scan(&n))
 	require.Zero(t, n, "the refused event is not stored")
-	recs, err := b.store.ReadForward(ctx, "gate-1", 0, 100)
+	for stream, n := range map[string]int{
+		"gate-1": 2, // its first event and the first flusher's call
+		"gate-3": 2, // its first event and the five's Any
+	} {
+		recs, err := b.store.ReadForward(ctx, stream, 0, 100)
+		require.NoError(t, err)
+		require.Len(t, recs, n, stream)
+		for i, r := range recs {
+			require.Equal(t, int64(i+1), r.Version)
+		}
+	}
+}
+
+// TestCoalescedBusyStreamWaitsInQueue: an append to a stream that one of
+// the Store's flushes is writing waits in the queue, not in the database,
+// where it would only wait for that flush's commit (the stream's row lock)
+// and hold the other flusher meanwhile. The other flusher sends the other
+// streams' appends, and the stream's queued appends go out together, in
+// one statement, once the flush in flight is settled.
+func TestCoalescedBusyStreamWaitsInQueue(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	b := setup(t, store.Config{Observer: rec, FlushLockWait: -1})
+	ctx := b.ctx
+	_, err := b.store.Append(ctx, "game", store.NoStream, rawEvent("x", 0))
 	require.NoError(t, err)
-	require.Len(t, recs, 3) // its first event, the first flusher's call, the five's Any
+	g := lockStream(t, b.pool, "game")
+
+	// The first append to the game waits for the lock held outside the
+	// store, in a flush of its own; three more queue behind it.
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	wg.Go(func() { _, errs[0] = b.store.Append(ctx, "game", store.Exact(1), rawEvent("x", 1)) })
+	waitLockWaiters(t, b.pool, 1)
+	for i := 1; i < 4; i++ {
+		wg.Go(func() { _, errs[i] = b.store.Append(ctx, "game", store.Any, rawEvent("x", 1+i)) })
+	}
+	require.Eventually(t, func() bool { return store.CoalescerQueued(b.store) == 3 }, 20*time.Second, time.Millisecond,
+		"the game's appends wait in the queue while a flush writes the game")
+
+	// The other flusher is free for other streams, this guild's and
+	// another's. (The bound only turns a hang into a failure.)
+	bounded, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for i := range 3 {
+		_, err := b.store.Append(bounded, fmt.Sprintf("other-%d", i), store.NoStream, rawEvent("x", i))
+		require.NoError(t, err, "an append to another stream waits behind the game's")
+		_, err = b.store.Append(store.WithGuild(bounded, "guild-b"), fmt.Sprintf("b-%d", i), store.NoStream, rawEvent("x", i))
+		require.NoError(t, err, "another guild's append waits behind the game's")
+	}
+	require.Equal(t, 3, store.CoalescerQueued(b.store), "the game's appends still wait for the first")
+
+	g.open(t)
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "append %d to the game", i)
+	}
+	recs, err := b.store.ReadForward(ctx, "game", 0, 100)
+	require.NoError(t, err)
+	require.Len(t, recs, 5)
 	for i, r := range recs {
 		require.Equal(t, int64(i+1), r.Version)
 	}
+	together := 0
+	for _, o := range rec.of(store.OpAppend) {
+		if o.Coalesced == 3 {
+			together++
+		}
+	}
+	require.Equal(t, 3, together, "the three queued appends went out in one statement")
 }
 
 // TestCoalescingOffSendsEachAlone: with DisableCoalescing every append is
@@ -586,4 +655,70 @@ func TestCoalescedHandOffKeepsSessionLockTimeout(t *testing.T) {
 	require.Equal(t, int64(1), s.Stats().FlushHandOffs, "the flush's bound ran out first, and the append was handed off")
 	g.open(t)
 	require.Equal(t, 1, countRows(t, b, "held"), "nothing of the canceled append is stored")
+}
+
+// TestCoalescedHandOffOneConnectionPerStream: when a flush's wait for a
+// lock runs out, its calls on one stream are sent again one after another
+// on one connection, not each on its own: a stream held outside the store
+// takes one of the pool's connections, however many of the Store's appends
+// wait for it, and the pool keeps serving the other streams.
+func TestCoalescedHandOffOneConnectionPerStream(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := b.pool.Config().Copy()
+	cfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(b.ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	s := store.New(pool, store.Config{FlushLockWait: time.Second})
+	t.Cleanup(s.Close)
+	ctx := b.ctx
+	var gates []*gate
+	for _, id := range []string{"gate-1", "gate-2", "held"} {
+		_, err := s.Append(ctx, id, store.NoStream, rawEvent("x", 0))
+		require.NoError(t, err)
+		gates = append(gates, lockStream(t, b.pool, id))
+	}
+
+	// Both flushers wait for a gate (at most a second each); three
+	// appends to held queue meanwhile and go out in one flush, which
+	// waits for held and hands the three off.
+	var wg sync.WaitGroup
+	for i, id := range []string{"gate-1", "gate-2"} {
+		wg.Go(func() {
+			_, err := s.Append(ctx, id, store.Exact(1), rawEvent("x", 1))
+			assert.NoError(t, err, id)
+		})
+		waitLockWaiters(t, b.pool, i+1)
+	}
+	for i := range 3 {
+		wg.Go(func() {
+			_, err := s.Append(ctx, "held", store.Any, rawEvent("x", 1+i))
+			assert.NoError(t, err, "append %d to held", i)
+		})
+	}
+	require.Eventually(t, func() bool { return store.CoalescerQueued(s) == 3 }, 20*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return s.Stats().FlushHandOffs == 5 }, time.Minute, time.Millisecond,
+		"the gates' appends and held's three are handed off")
+
+	// Three connections wait for locks (two gates, held); the fourth
+	// serves the other streams. (The bound only turns a hang into a
+	// failure.)
+	bounded, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for i := range 3 {
+		_, err := s.Append(bounded, fmt.Sprintf("free-%d", i), store.NoStream, rawEvent("x", i))
+		require.NoError(t, err, "an append to a free stream waits for a connection")
+	}
+
+	for _, g := range gates {
+		g.open(t)
+	}
+	wg.Wait()
+	recs, err := s.ReadForward(ctx, "held", 0, 100)
+	require.NoError(t, err)
+	require.Len(t, recs, 4)
+	for i, r := range recs {
+		require.Equal(t, int64(i+1), r.Version)
+	}
 }
