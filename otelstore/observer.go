@@ -47,6 +47,7 @@ const (
 	MetricConflicts          = "eventstore.conflicts"
 	MetricRetries            = "eventstore.retries"
 	MetricAppendsHandedOff   = "eventstore.appends.handed_off"
+	MetricAppendsCoalesced   = "eventstore.appends.coalesced"
 	MetricFeedHeldEvents     = "eventstore.feed.held_events"
 	MetricFeedLag            = "eventstore.feed.lag"
 	MetricFeedOldestTxAge    = "eventstore.feed.oldest_transaction.age"
@@ -58,6 +59,10 @@ const (
 // from half a millisecond (a cached read) to ten seconds (a retried
 // transaction waiting out backoff and locks).
 var durationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// coalescedBuckets are the bounds of the histogram of appends per flush
+// statement: 1 is an append that went out alone; a flush carries at most 48.
+var coalescedBuckets = []float64{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48}
 
 // Config configures the adapter. The zero value is valid.
 type Config struct {
@@ -104,6 +109,7 @@ type Observer struct {
 	conflicts  metric.Int64Counter
 	retries    metric.Int64Counter
 	handedOff  metric.Int64Counter
+	coalesced  metric.Int64Histogram
 
 	// sets caches the metric attribute sets by operation and outcome.
 	sets sync.Map // setKey -> attribute.Set
@@ -142,6 +148,11 @@ func NewObserver(cfg Config) (*Observer, error) {
 	}
 	if o.handedOff, err = meter.Int64Counter(MetricAppendsHandedOff, metric.WithUnit("{append}"),
 		metric.WithDescription("Coalesced appends sent again alone after their flush waited Config.FlushLockWait for a lock another transaction held.")); err != nil {
+		return nil, err
+	}
+	if o.coalesced, err = meter.Int64Histogram(MetricAppendsCoalesced, metric.WithUnit("{append}"),
+		metric.WithDescription("For each append stored through the coalescer, how many appends went out in its statement (1: alone)."),
+		metric.WithExplicitBucketBoundaries(coalescedBuckets...)); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -251,6 +262,9 @@ func (o *Observer) record(ctx context.Context, obs store.Observation, out string
 	switch obs.Op {
 	case store.OpAppend:
 		o.appended.Add(ctx, int64(obs.Events))
+		if obs.Coalesced > 0 {
+			o.coalesced.Record(ctx, int64(obs.Coalesced))
+		}
 	case store.OpReadForward, store.OpReadBackward, store.OpReadFeed:
 		o.read.Add(ctx, int64(obs.Events), byOp)
 	}

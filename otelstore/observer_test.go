@@ -3,15 +3,19 @@ package otelstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gamebot/eventstore/otelstore"
 	"github.com/gamebot/eventstore/store"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -296,4 +300,77 @@ func TestMetricHandedOff(t *testing.T) {
 	n, ok := sumOf(t, m[otelstore.MetricAppendsHandedOff], kvs())
 	require.True(t, ok, "the hand-off is counted")
 	require.Equal(t, int64(1), n)
+}
+
+// TestMetricAppendsCoalesced: every append stored through the coalescer
+// records how many appends went out in its statement, the same number its
+// Observation carries; appends inside a transaction record nothing.
+func TestMetricAppendsCoalesced(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := &coalescedRecorder{}
+	cfg := b.cfg
+	cfg.Next = rec
+	obs, err := otelstore.NewObserver(cfg)
+	require.NoError(t, err)
+	s := store.New(b.pool, store.Config{Observer: obs})
+	t.Cleanup(s.Close)
+
+	_, err = s.Append(b.ctx, "alone", store.NoStream, rawEvents(1)...)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				_, err := s.Append(b.ctx, fmt.Sprintf("w-%d", w), store.Any, rawEvents(1)...)
+				assert.NoError(t, err, "writer %d, append %d", w, i)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, s.InTx(b.ctx, func(ctx context.Context) error {
+		_, err := s.Append(ctx, "in-tx", store.NoStream, rawEvents(1)...)
+		return err
+	}))
+
+	count, sum, together := rec.totals()
+	require.Equal(t, 1+8*25, count, "every append outside a transaction went through the coalescer")
+	m := b.collect(t)
+	h, ok := m[otelstore.MetricAppendsCoalesced].Data.(metricdata.Histogram[int64])
+	require.True(t, ok, "%s is an int64 histogram", otelstore.MetricAppendsCoalesced)
+	require.Len(t, h.DataPoints, 1)
+	dp := h.DataPoints[0]
+	require.Equal(t, uint64(count), dp.Count, "one value per coalesced append, none for the transaction's")
+	require.Equal(t, int64(sum), dp.Sum, "the values are the observations' Coalesced")
+	least, _ := dp.Min.Value()
+	require.Equal(t, int64(1), least, "the first append went out alone")
+	if together > 0 { // appends that met in flight shared a statement
+		most, _ := dp.Max.Value()
+		require.Greater(t, most, int64(1))
+	}
+}
+
+// coalescedRecorder sums Observation.Coalesced over stored appends.
+type coalescedRecorder struct {
+	mu                   sync.Mutex
+	count, sum, together int
+}
+
+func (r *coalescedRecorder) Observe(_ context.Context, o store.Observation) {
+	if o.Op != store.OpAppend || o.Err != nil || o.Coalesced == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.count++
+	r.sum += o.Coalesced
+	if o.Coalesced > 1 {
+		r.together++
+	}
+}
+
+func (r *coalescedRecorder) totals() (count, sum, together int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.count, r.sum, r.together
 }
