@@ -145,7 +145,9 @@ func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppe
 		return call.res, call.use(), call.err
 	}
 	c.queue = append(c.queue, call)
-	if c.running < coalesceFlushers {
+	// A call on a busy stream needs no new flusher: whoever settles the
+	// stream's call in flight looks at the queue again.
+	if c.running < coalesceFlushers && c.busy[streamID] == 0 {
 		c.running++
 		go c.run()
 	}
@@ -318,13 +320,23 @@ func (c *coalescer) flush(ctx context.Context, calls []*appendCall) {
 		}
 		wg.Wait()
 	}
+	// Announce the commit when a statement stored something. A call sent
+	// alone (a group of one, or sent again after its statement failed)
+	// announced its own; one handed off will; one refused stored nothing.
 	stored := false
 	for gi, err := range errs {
-		if err == nil {
-			stored = true
+		if err != nil {
+			c.settleGroup(ctx, members[gi], err)
 			continue
 		}
-		c.settleGroup(ctx, members[gi], err)
+		if len(members[gi]) == 1 {
+			continue
+		}
+		for _, call := range members[gi] {
+			if !call.handedOff && call.err == nil { // handedOff first: the hand-off writes err
+				stored = true
+			}
+		}
 	}
 	if stored {
 		c.s.committed()

@@ -722,3 +722,31 @@ func TestCoalescedHandOffOneConnectionPerStream(t *testing.T) {
 		require.Equal(t, int64(i+1), r.Version)
 	}
 }
+
+// TestCoalescedRefusedFlushAnnouncesNothing: a flush whose calls were all
+// refused stored nothing, and wakes no one: neither the Store's consumers
+// nor, through a NOTIFY, other processes' (each reads the feed when woken).
+func TestCoalescedRefusedFlushAnnouncesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.Config{FlushLockWait: -1})
+	ctx := b.ctx
+	_, err := b.store.Append(ctx, "conflict", store.NoStream, rawEvent("x", 0))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	gates := occupyFlushers(t, b, &wg)
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = b.store.Append(ctx, "conflict", store.Exact(5), rawEvent("x", i)) })
+	}
+	require.Eventually(t, func() bool { return store.CoalescerQueued(b.store) == len(errs) }, 20*time.Second, time.Millisecond)
+	before := store.CommitsAnnounced(b.store)
+	for _, g := range gates {
+		g.open(t)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		require.ErrorIs(t, err, store.ErrWrongExpectedVersion, "call %d", i)
+	}
+	require.Equal(t, before+2, store.CommitsAnnounced(b.store),
+		"the gates' two appends are announced, the refused flush is not")
+}

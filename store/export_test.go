@@ -16,6 +16,10 @@ func CoalescerQueued(s *Store) int {
 	return len(s.coalescer.queue)
 }
 
+// CommitsAnnounced reports how many commits s has announced to its
+// consumers and its notifier (Store.committed).
+func CommitsAnnounced(s *Store) int64 { return s.announced.Load() }
+
 // ReplicaLagAfterReplay runs the first standby's check of a lag that only
 // its clock put over MaxLag (replayedBy), for a sample of the primary's WAL
 // position lsn taken at at; lag is what its clock said.

@@ -149,6 +149,7 @@ func (h *liveHub) stats() LiveStats {
 // wakes the Store's own consumers at once and asks the notifier to tell
 // other Stores and processes.
 func (s *Store) committed() {
+	s.announced.Add(1)
 	s.live.wakeAll()
 	if s.notifier != nil {
 		s.notifier.wake()

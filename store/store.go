@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gamebot/eventstore/db"
@@ -122,9 +123,12 @@ type Store struct {
 	notifier *notifier
 	live     liveHub // the listener and waker of the Store's subscriptions
 	instance string  // names this Store's NOTIFYs, which its own listeners skip
-	closeMu  sync.Once
-	stats    counters
-	replicas *replicaSet // nil without Config.Replicas
+	// announced counts the commits the Store told its consumers and its
+	// notifier about (committed).
+	announced atomic.Int64
+	closeMu   sync.Once
+	stats     counters
+	replicas  *replicaSet // nil without Config.Replicas
 	// coalescer gathers concurrent appends (nil with DisableCoalescing)
 	coalescer *coalescer
 }
