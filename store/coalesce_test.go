@@ -750,3 +750,42 @@ func TestCoalescedRefusedFlushAnnouncesNothing(t *testing.T) {
 	require.Equal(t, before+2, store.CommitsAnnounced(b.store),
 		"the gates' two appends are announced, the refused flush is not")
 }
+
+// TestCoalescedHandOffConnectionKilled: an append that its flush handed off
+// and that waits for a stream held outside the store loses its connection.
+// Its Append retries (the outcome was unknown; the ids are fixed), the
+// retry waits for the stream in turn, and once the stream is free the
+// event is stored exactly once and acknowledged.
+func TestCoalescedHandOffConnectionKilled(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.Config{FlushLockWait: 20 * time.Millisecond,
+		Retry: store.RetryPolicy{MaxAttempts: 5, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
+	ctx := b.ctx
+	_, err := b.store.Append(ctx, "held", store.NoStream, rawEvent("x", 0))
+	require.NoError(t, err)
+	g := lockStream(t, b.pool, "held")
+
+	ev := withID(rawEvent("x", 1))
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.store.Append(ctx, "held", store.Exact(1), ev)
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return b.store.Stats().FlushHandOffs == 1 }, time.Minute, time.Millisecond)
+	pids := waitLockWaiters(t, b.pool, 1)
+	var gone bool
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT pg_terminate_backend($1, 10000)`, pids[0]).Scan(&gone))
+	require.True(t, gone)
+
+	// The retry's flush waits out its bound too, and is handed off again.
+	require.Eventually(t, func() bool { return b.store.Stats().FlushHandOffs == 2 }, time.Minute, time.Millisecond)
+	waitLockWaiters(t, b.pool, 1)
+	g.open(t)
+	require.NoError(t, <-done, "acknowledged once the stream was free")
+	var n int
+	require.NoError(t, b.pool.QueryRow(t.Context(),
+		`SELECT count(*) FROM eventstore.events WHERE event_id = $1`, ev.ID).Scan(&n))
+	require.Equal(t, 1, n, "stored exactly once")
+	require.Equal(t, 2, countRows(t, b, "held"))
+	require.GreaterOrEqual(t, b.store.Stats().Retries, int64(1))
+}
