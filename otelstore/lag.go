@@ -26,7 +26,9 @@ SELECT name, partition_member, events_behind, extract(epoch FROM lag)::float8
 // eventstore.subscription_lag view) whenever cfg's meter provider collects:
 // eventstore.feed.held_events, eventstore.feed.lag,
 // eventstore.feed.oldest_transaction.age, and per subscription member
-// eventstore.subscription.events_behind and eventstore.subscription.lag.
+// eventstore.subscription.events_behind and eventstore.subscription.lag;
+// and eventstore.appends.queued, the appends waiting in s's coalescer
+// (Stats.QueuedAppends, read in process).
 //
 // Each collection costs two short queries, bounded by cfg.LagTimeout. The
 // gauges see what the pool's role sees: row-level security hides other
@@ -64,11 +66,17 @@ func RegisterLag(s *store.Store, cfg Config) (metric.Registration, error) {
 	if err != nil {
 		return nil, err
 	}
+	queued, err := meter.Int64ObservableGauge(MetricAppendsQueued, metric.WithUnit("{append}"),
+		metric.WithDescription("Appends waiting in the store's coalescer: for a flusher, or for the flush or hand-off that writes their stream."))
+	if err != nil {
+		return nil, err
+	}
 	timeout := cfg.LagTimeout
 	if timeout <= 0 {
 		timeout = DefaultLagTimeout
 	}
 	return meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		o.ObserveInt64(queued, int64(s.Stats().QueuedAppends))
 		ctx, cancel := context.WithTimeout(quiet(ctx), timeout)
 		defer cancel()
 		var errs []error
@@ -87,7 +95,7 @@ func RegisterLag(s *store.Store, cfg Config) (metric.Registration, error) {
 			errs = append(errs, fmt.Errorf("subscription lag: %w", err))
 		}
 		return errors.Join(errs...)
-	}, held, feedLag, oldest, behind, subLag)
+	}, held, feedLag, oldest, behind, subLag, queued)
 }
 
 func observeSubscriptions(ctx context.Context, s *store.Store, o metric.Observer, behind metric.Int64Observable, lag metric.Float64Observable) error {

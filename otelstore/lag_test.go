@@ -100,3 +100,41 @@ func TestLagGauges(t *testing.T) {
 	_, ok = gauge[int64](t, b.collect(t), otelstore.MetricFeedHeldEvents, kvs())
 	require.False(t, ok, "unregistered gauges are no longer read")
 }
+
+// TestQueuedAppendsGauge: appends that wait in the store's coalescer, here
+// behind an append to a stream held outside the store, show in
+// eventstore.appends.queued, and leave it once the stream is free.
+func TestQueuedAppendsGauge(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.store.Append(b.ctx, "held", store.NoStream, rawEvents(1)...)
+	require.NoError(t, err)
+	reg, err := otelstore.RegisterLag(b.store, b.cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = reg.Unregister() })
+	tx, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	_, err = tx.Exec(b.ctx, `SELECT FROM eventstore.streams WHERE stream_id = 'held' FOR UPDATE`)
+	require.NoError(t, err)
+
+	done := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := b.store.Append(b.ctx, "held", store.Any, rawEvents(1)...)
+			done <- err
+		}()
+	}
+	// One is sent again alone and waits for the row; two wait behind it.
+	require.Eventually(t, func() bool {
+		n, ok := gauge[int64](t, b.collect(t), otelstore.MetricAppendsQueued, kvs())
+		return ok && n == 2 && b.store.Stats().FlushHandOffs >= 1
+	}, time.Minute, 2*time.Millisecond)
+	require.NoError(t, tx.Rollback(b.ctx))
+	for range 3 {
+		require.NoError(t, <-done)
+	}
+	n, ok := gauge[int64](t, b.collect(t), otelstore.MetricAppendsQueued, kvs())
+	require.True(t, ok)
+	require.Zero(t, n)
+}

@@ -48,6 +48,7 @@ const (
 	MetricRetries            = "eventstore.retries"
 	MetricAppendsHandedOff   = "eventstore.appends.handed_off"
 	MetricAppendsCoalesced   = "eventstore.appends.coalesced"
+	MetricAppendsQueued      = "eventstore.appends.queued"
 	MetricFeedHeldEvents     = "eventstore.feed.held_events"
 	MetricFeedLag            = "eventstore.feed.lag"
 	MetricFeedOldestTxAge    = "eventstore.feed.oldest_transaction.age"

@@ -172,6 +172,13 @@ func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppe
 	}
 }
 
+// queued returns how many calls wait in the queue.
+func (c *coalescer) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
+
 // run flushes the queue until it is empty.
 //
 // Before it takes the queue, a flusher yields its processor once. The

@@ -454,6 +454,7 @@ func TestCoalescedBusyStreamWaitsInQueue(t *testing.T) {
 		require.NoError(t, err, "another guild's append waits behind the game's")
 	}
 	require.Equal(t, 3, store.CoalescerQueued(b.store), "the game's appends still wait for the first")
+	require.Equal(t, 3, b.store.Stats().QueuedAppends)
 
 	g.open(t)
 	wg.Wait()

@@ -11,9 +11,7 @@ func CoalescerQueued(s *Store) int {
 	if s.coalescer == nil {
 		return 0
 	}
-	s.coalescer.mu.Lock()
-	defer s.coalescer.mu.Unlock()
-	return len(s.coalescer.queue)
+	return s.coalescer.queued()
 }
 
 // CommitsAnnounced reports how many commits s has announced to its

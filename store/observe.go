@@ -222,6 +222,12 @@ type Stats struct {
 	// again alone. A steady rise means transactions outside the Store hold
 	// stream rows for long.
 	FlushHandOffs int64
+	// QueuedAppends is how many appends wait in the Store's coalescer now:
+	// for a flusher, or for the flush or the append sent again alone that
+	// writes their stream (a stream is in one flush at a time). Appends
+	// that wait for a stream another transaction holds are counted here
+	// once their first is handed off, not among the database's lock waits.
+	QueuedAppends int
 	// Errors counts failed attempts by class. A failed operation inside
 	// InTx is counted for itself and again for its transaction.
 	Errors map[ErrorClass]int64
@@ -303,6 +309,9 @@ func (s *Store) Stats() Stats {
 		Rollbacks:      c.rollbacks.Load(),
 		FlushHandOffs:  c.flushHandOffs.Load(),
 		Errors:         make(map[ErrorClass]int64),
+	}
+	if s.coalescer != nil {
+		st.QueuedAppends = s.coalescer.queued()
 	}
 	for i, class := range errorClasses() {
 		if n := c.errors[i].Load(); n > 0 {
