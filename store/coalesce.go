@@ -106,14 +106,20 @@ type coalescer struct {
 	mu       sync.Mutex
 	queue    []*appendCall
 	running  int // flushers running
-	// busy counts, per stream id, the calls of flushes in flight and the
-	// hand-offs not yet settled; a queued call on such a stream stays
-	// queued.
-	busy map[string]int
+	// busy counts, per guild and stream id, the calls of flushes in
+	// flight and the hand-offs not yet settled; a queued call on such a
+	// stream stays queued. (Another guild's call on the same id is
+	// refused without waiting for the stream, so it need not wait here.)
+	busy map[streamKey]int
 }
 
+// streamKey names a guild's stream in the coalescer.
+type streamKey struct{ guild, stream string }
+
+func (call *appendCall) key() streamKey { return streamKey{call.params.GuildID, call.stream} }
+
 func newCoalescer(s *Store) *coalescer {
-	c := &coalescer{s: s, busy: make(map[string]int)}
+	c := &coalescer{s: s, busy: make(map[streamKey]int)}
 	if w := s.cfg.FlushLockWait; w > 0 {
 		c.lockWait = fmt.Sprintf("%dms", max(1, w.Milliseconds()))
 	}
@@ -127,11 +133,11 @@ func newCoalescer(s *Store) *coalescer {
 func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppendParams) (AppendResult, flushUse, error) {
 	call := &appendCall{ctx: ctx, stream: streamID, params: p, done: make(chan struct{})}
 	c.mu.Lock()
-	if c.running == 0 && len(c.queue) == 0 && c.busy[streamID] == 0 {
+	if c.running == 0 && len(c.queue) == 0 && c.busy[call.key()] == 0 {
 		// Idle: this goroutine sends its own call at once, and hands
 		// whatever queued meanwhile to a flusher.
 		c.running++
-		c.busy[streamID]++
+		c.busy[call.key()]++
 		c.mu.Unlock()
 		c.flush(ctx, []*appendCall{call})
 		c.mu.Lock()
@@ -147,7 +153,7 @@ func (c *coalescer) append(ctx context.Context, streamID string, p db.EventsAppe
 	c.queue = append(c.queue, call)
 	// A call on a busy stream needs no new flusher: whoever settles the
 	// stream's call in flight looks at the queue again.
-	if c.running < coalesceFlushers && c.busy[streamID] == 0 {
+	if c.running < coalesceFlushers && c.busy[call.key()] == 0 {
 		c.running++
 		go c.run()
 	}
@@ -222,7 +228,7 @@ func (c *coalescer) take() []*appendCall {
 	events, size := 0, 0
 	kept := c.queue[:0]
 	for i, call := range c.queue {
-		if c.busy[call.stream] > 0 {
+		if c.busy[call.key()] > 0 {
 			kept = append(kept, call)
 			continue
 		}
@@ -241,7 +247,7 @@ func (c *coalescer) take() []*appendCall {
 	// Mark after the scan: a stream's later calls in the queue go out
 	// with its first, in this flush.
 	for _, call := range calls {
-		c.busy[call.stream]++
+		c.busy[call.key()]++
 	}
 	clear(c.queue[len(kept):])
 	c.queue = kept
@@ -253,8 +259,10 @@ func (c *coalescer) take() []*appendCall {
 // starts (a flush's own flusher looks at the queue again after it).
 // c.mu is held.
 func (c *coalescer) release(call *appendCall, handOff bool) {
-	if c.busy[call.stream]--; c.busy[call.stream] <= 0 {
-		delete(c.busy, call.stream)
+	if k := call.key(); c.busy[k] <= 1 {
+		delete(c.busy, k)
+	} else {
+		c.busy[k]--
 	}
 	if handOff && len(c.queue) > 0 && c.running < coalesceFlushers {
 		c.running++

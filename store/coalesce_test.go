@@ -453,6 +453,10 @@ func TestCoalescedBusyStreamWaitsInQueue(t *testing.T) {
 		_, err = b.store.Append(store.WithGuild(bounded, "guild-b"), fmt.Sprintf("b-%d", i), store.NoStream, rawEvent("x", i))
 		require.NoError(t, err, "another guild's append waits behind the game's")
 	}
+	// Another guild's append to the game's id does not wait for the game:
+	// it is refused (the id is taken), without touching the held row.
+	_, err = b.store.Append(store.WithGuild(bounded, "guild-b"), "game", store.Any, rawEvent("x", 9))
+	require.ErrorIs(t, err, store.ErrGuildMismatch, "another guild's append to the id waits for its stream")
 	require.Equal(t, 3, store.CoalescerQueued(b.store), "the game's appends still wait for the first")
 	require.Equal(t, 3, b.store.Stats().QueuedAppends)
 
