@@ -107,16 +107,10 @@ func TestLagGauges(t *testing.T) {
 func TestQueuedAppendsGauge(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, err := b.store.Append(b.ctx, "held", store.NoStream, rawEvents(1)...)
-	require.NoError(t, err)
 	reg, err := otelstore.RegisterLag(b.store, b.cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = reg.Unregister() })
-	tx, err := b.pool.Begin(b.ctx)
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback(context.Background()) }()
-	_, err = tx.Exec(b.ctx, `SELECT FROM eventstore.streams WHERE stream_id = 'held' FOR UPDATE`)
-	require.NoError(t, err)
+	tx := holdStream(t, b, "held")
 
 	done := make(chan error, 3)
 	for range 3 {

@@ -278,13 +278,7 @@ func TestObserverWithoutStart(t *testing.T) {
 func TestMetricHandedOff(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, err := b.store.Append(b.ctx, "held", store.NoStream, rawEvents(1)...)
-	require.NoError(t, err)
-	tx, err := b.pool.Begin(b.ctx)
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback(context.Background()) }()
-	_, err = tx.Exec(b.ctx, `SELECT FROM eventstore.streams WHERE stream_id = 'held' FOR UPDATE`)
-	require.NoError(t, err)
+	tx := holdStream(t, b, "held")
 
 	done := make(chan error, 1)
 	go func() {

@@ -10,6 +10,7 @@ import (
 	"github.com/gamebot/eventstore/otelstore"
 	"github.com/gamebot/eventstore/serde"
 	"github.com/gamebot/eventstore/store"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
@@ -160,4 +161,19 @@ func histogramCount(t *testing.T, m metricdata.Metrics, set attribute.Set) uint6
 		}
 	}
 	return 0
+}
+
+// holdStream appends a first event to streamID and locks its row in a
+// transaction of its own, as a caller's open transaction that appended to
+// it would; rolling the transaction back frees it.
+func holdStream(t *testing.T, b *bundle, streamID string) pgx.Tx {
+	t.Helper()
+	_, err := b.store.Append(b.ctx, streamID, store.NoStream, rawEvents(1)...)
+	require.NoError(t, err)
+	tx, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	_, err = tx.Exec(b.ctx, `SELECT FROM eventstore.streams WHERE stream_id = $1 FOR UPDATE`, streamID)
+	require.NoError(t, err)
+	return tx
 }
