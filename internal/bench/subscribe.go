@@ -21,13 +21,14 @@ const latencyTimeout = time.Minute
 // whose handler counts the events it is given.
 type liveSubscription struct {
 	sub     *store.Subscription
+	store   *store.Store
 	handled atomic.Int64
 }
 
 // startLive subscribes to the global feed from its end and waits until the
 // subscription is live.
 func (r *runner) startLive(ctx context.Context, handler func(store.Recorded)) (*liveSubscription, error) {
-	ls := &liveSubscription{}
+	ls := &liveSubscription{store: r.typed}
 	sub, err := r.typed.Subscribe(ctx, store.SubscriptionOptions{Start: store.FromEnd(), BatchSize: readBatch},
 		func(_ context.Context, ev store.Recorded) error {
 			if handler != nil {
@@ -51,6 +52,25 @@ func (r *runner) startLive(ctx context.Context, handler func(store.Recorded)) (*
 	}
 }
 
+// horizon describes, for an error, what holds the feed back: a transaction
+// with an id, in any database of the cluster, holds back every event
+// committed after it began.
+func (ls *liveSubscription) horizon() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	lag, err := ls.store.FeedLag(ctx)
+	switch {
+	case err != nil:
+		return fmt.Sprintf(" (feed lag unreadable: %v)", err)
+	case lag.Oldest == nil:
+		return fmt.Sprintf(" (%d events held back by the feed's horizon; no transaction holds it now)", lag.HeldEvents)
+	default:
+		o := lag.Oldest
+		return fmt.Sprintf(" (%d events held back for %s by the transaction of pid %d in database %q, %s, open %s)",
+			lag.HeldEvents, lag.HeldFor.Round(time.Millisecond), o.PID, o.Database, o.State, o.Age.Round(time.Millisecond))
+	}
+}
+
 // drain waits until the subscription has handled n events, then stops it.
 func (ls *liveSubscription) drain(n int64) error {
 	deadline := time.Now().Add(time.Minute)
@@ -62,7 +82,7 @@ func (ls *liveSubscription) drain(n int64) error {
 		}
 		if time.Now().After(deadline) {
 			_ = ls.sub.Stop()
-			return fmt.Errorf("subscription handled %d of %d events within a minute", ls.handled.Load(), n)
+			return fmt.Errorf("subscription handled %d of %d events within a minute%s", ls.handled.Load(), n, ls.horizon())
 		}
 	}
 	return ls.sub.Stop()
