@@ -452,20 +452,27 @@ COMMENT ON FUNCTION eventstore.append_events IS
 -- DETAIL, constraint and table, as append_events would have raised it). At
 -- most 1000 calls per statement.
 --
--- Set-based: one statement locks the calls' stream rows (in stream id
--- order, bytewise, so two batches cannot deadlock each other), decides
--- which calls pass the fast path's checks (a live stream of the guild, or
--- a new one with a valid id, at the expected version once the earlier
--- calls of the batch are counted, with room), creates the new streams' rows
--- (in id order too), inserts all their events with one INSERT and updates
--- each existing stream row once; no subtransaction. A call that does not
--- pass, and every later call on its stream, runs afterwards through
--- append_events in a subtransaction of its own, so that its failure fails
--- it alone. A stored event id among the fast calls fails the statement
--- (unique_violation on events_event_id_key), and so does one that an
--- archiving moved to the archive while the INSERT waited for it: the store
--- then sends each call alone, and append_events tells a replay from a
--- duplicate.
+-- Three plain statements and a loop, no subtransaction on the way: one
+-- statement locks the guild's stream rows the calls name (in stream id
+-- order, bytewise, so two batches cannot deadlock each other) and reads
+-- them into arrays; a loop over the calls, in call order, decides which
+-- pass the fast path's checks (a live stream of the guild, or a new one
+-- with a valid id, at the expected version once the earlier calls of the
+-- batch are counted, with room, every earlier call on the stream passing
+-- too); an INSERT creates the new streams' rows (in id order too), when
+-- there are any; and one statement stores every passing call's events and
+-- moves each existing stream row on once. A call that does not pass runs
+-- afterwards through append_events in a subtransaction of its own, so
+-- that its failure fails it alone. A stored event id among the fast calls
+-- fails the statement (unique_violation on events_event_id_key), and so
+-- does one that an archiving moved to the archive while the INSERT waited
+-- for it (an id archived before is every call's to append_events): the
+-- store then sends each call alone, and append_events tells a replay from
+-- a duplicate.
+--
+-- (The decisions were one statement of chained CTEs before: the executor
+-- set up its thirty-odd nodes and their expressions on every call. See
+-- docs/PERFORMANCE.md, "A flush as plain statements".)
 -- +goose StatementBegin
 CREATE FUNCTION eventstore.append_batch(
     p_guild_id          text,
@@ -493,18 +500,39 @@ RETURNS SETOF record
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, eventstore, pg_temp
--- Generic plans: the fast path's statement takes its arrays as parameters,
--- and planning it for each call's values costs more than running it.
+-- Generic plans: the statements take their arrays as parameters, and
+-- planning them for each call's values costs more than running them.
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     c_max_calls CONSTANT integer := 1000;
-    v_calls integer := coalesce(cardinality(p_stream_ids), 0);
-    v_total integer := coalesce(cardinality(p_event_ids), 0);
-    v_xid   xid8;
+    v_calls    integer := coalesce(cardinality(p_stream_ids), 0);
+    v_total    integer := coalesce(cardinality(p_event_ids), 0);
+    v_xid      xid8;
+    v_sum      integer := 0;
+    v_n        integer;
+    v_exp      bigint;
+    v_base     bigint;
+    v_pass     boolean;
+    v_guild_ok boolean;
+    v_created  text[];
+    v_pos      bigint[];
+    v_off      integer := 0;
+    j          integer;
+    -- The streams the calls name, locked: first the guild's rows found, in
+    -- id order, then the new ones in the order the calls name them.
+    s_id    text[];
+    s_ver   bigint[];   -- the version after the batch's passing calls so far
+    s_lim   bigint[];
+    s_live  boolean[];
+    s_label xid8[];     -- the feed label of the stream's new events
+    s_ok    boolean[];  -- every call on it so far passed
+    s_new   boolean[];  -- not found: the batch creates it
+    s_hit   boolean[];  -- a call on it passed
     -- per call, in call order
     c_fast  boolean[];
     c_from  integer[];
+    c_sj    integer[];  -- its stream's index in s_*
     r_new   bigint[];
     r_first bigint[];
     r_last  bigint[];
@@ -518,124 +546,154 @@ BEGIN
     IF current_setting('eventstore.guild_id', true) IS DISTINCT FROM p_guild_id THEN
         PERFORM eventstore.check_guild_context(p_guild_id);
     END IF;
-    IF v_calls = 0 OR v_calls > c_max_calls
-       OR coalesce(cardinality(p_expected), 0) <> v_calls OR coalesce(cardinality(p_counts), 0) <> v_calls
-       OR (SELECT sum(c) FROM unnest(p_counts) AS u(c)) IS DISTINCT FROM v_total::bigint
-       OR (SELECT bool_or(c IS NULL OR c < 1) FROM unnest(p_counts) AS u(c)) THEN
+    IF v_calls BETWEEN 1 AND c_max_calls
+       AND cardinality(p_expected) = v_calls AND cardinality(p_counts) = v_calls THEN
+        c_from := array_fill(0, ARRAY[v_calls]);
+        FOR i IN 1 .. v_calls LOOP
+            v_n := p_counts[i];
+            IF v_n IS NULL OR v_n < 1 THEN
+                v_sum := -1;
+                EXIT;
+            END IF;
+            c_from[i] := v_sum + 1;
+            v_sum := v_sum + v_n;
+        END LOOP;
+    END IF;
+    IF c_from IS NULL OR v_sum <> v_total THEN
         PERFORM eventstore.raise_error('ES008',
             format('invalid batch of appends: 1 to %s calls, each with its expected version and a count of at least 1 event, the counts adding up to the events given', c_max_calls),
             jsonb_build_object('argument', 'events', 'value', v_calls));
     END IF;
+    c_fast := array_fill(false, ARRAY[v_calls]);
+    r_new := array_fill(NULL::bigint, ARRAY[v_calls]);
+    r_first := r_new;
+    r_last := r_new;
 
-    IF cardinality(p_types) IS DISTINCT FROM v_total OR cardinality(p_versions) IS DISTINCT FROM v_total
-       OR cardinality(p_data) IS DISTINCT FROM v_total
-       OR (p_metadata IS NOT NULL AND cardinality(p_metadata) <> v_total)
-       OR (p_causation_ids IS NOT NULL AND cardinality(p_causation_ids) <> v_total)
-       OR (p_correlation_ids IS NOT NULL AND cardinality(p_correlation_ids) <> v_total)
-       OR (p_max_stream_events IS NOT NULL AND p_max_stream_events < 1)
-       -- An archived id (the unique index covers the hot table only).
-       OR EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)) THEN
-        -- Leave the precise error (or the replay) to append_events, call by call.
-        c_fast := array_fill(false, ARRAY[v_calls]);
-        r_new := '{}'::bigint[]; r_first := '{}'::bigint[]; r_last := '{}'::bigint[];
-        c_from := ARRAY(SELECT (sum(u.n) OVER (ORDER BY u.i) - u.n + 1)::integer
-                          FROM unnest(p_counts) WITH ORDINALITY AS u(n, i) ORDER BY u.i);
-    ELSE
-        -- The fast path, in one statement: lock the guild's stream rows the
-        -- batch names (bytewise id order), decide in call order which calls
-        -- pass (a live stream of the guild or a new one, at the expected
-        -- version once the earlier calls on it are counted, with room,
-        -- every earlier call on it passing too), create the new streams'
-        -- rows, insert the events with one INSERT and update each existing
-        -- stream once. A stored event id fails the
-        -- statement (unique_violation): the store then sends each call
-        -- alone, and append_events tells a replay from a duplicate.
+    -- Arrays of other lengths, an invalid limit or an archived id (the
+    -- unique index covers the hot table only): append_events, call by
+    -- call, says what is wrong or tells a replay.
+    IF cardinality(p_types) = v_total AND cardinality(p_versions) = v_total AND cardinality(p_data) = v_total
+       AND (p_metadata IS NULL OR cardinality(p_metadata) = v_total)
+       AND (p_causation_ids IS NULL OR cardinality(p_causation_ids) = v_total)
+       AND (p_correlation_ids IS NULL OR cardinality(p_correlation_ids) = v_total)
+       AND (p_max_stream_events IS NULL OR p_max_stream_events >= 1)
+       AND NOT EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)) THEN
         v_xid := pg_current_xact_id();
-        WITH c AS (
-            SELECT u.i::integer AS i, u.sid, u.exp, u.n,
-                   (sum(u.n) OVER (ORDER BY u.i) - u.n + 1)::integer AS ev
-              FROM unnest(p_stream_ids, p_expected, p_counts) WITH ORDINALITY AS u(sid, exp, n, i)
-        ), s AS (
-            SELECT s.stream_id, s.version, coalesce(s.max_events, p_max_stream_events) AS lim,
-                   s.deleted_at IS NULL AND s.archived_at IS NULL AS live,
-                   greatest(v_xid, s.last_transaction_id) AS label
-              FROM eventstore.streams s
-             WHERE s.stream_id = ANY (p_stream_ids) AND s.guild_id = p_guild_id
-             ORDER BY s.stream_id COLLATE "C"
-               FOR NO KEY UPDATE
-        ), b AS (
-            -- A stream the guild has no row of starts at version 0 (its
-            -- first call creates it, below).
-            SELECT c.*, s.stream_id IS NOT NULL AS found, s.live,
-                   coalesce(s.lim, p_max_stream_events) AS lim, coalesce(s.label, v_xid) AS label,
-                   coalesce(s.version, 0) + sum(c.n) OVER (PARTITION BY c.sid ORDER BY c.i) - c.n AS base
-              FROM c LEFT JOIN s ON s.stream_id = c.sid
-        ), d AS (
-            SELECT b.*, coalesce(CASE
-                       WHEN b.found THEN b.live
-                           AND (b.exp = b.base OR b.exp = -1 OR b.exp = -3 OR (b.exp = -2 AND b.base = 0))
-                       -- A new stream: the rules of append_events' new-stream
-                       -- path for its first call; its later calls see it.
-                       ELSE (b.exp = b.base OR b.exp = -1 OR (b.exp = -3 AND b.base > 0)
-                             OR (b.exp = -2 AND b.base = 0))
-                           AND eventstore.stream_id_problem(b.sid) IS NULL
-                           AND (SELECT eventstore.guild_id_problem(p_guild_id) IS NULL) -- once
-                   END AND (b.lim IS NULL OR b.base + b.n <= b.lim), false) AS pass
-              FROM b
-        ), f AS (
-            SELECT d.*, bool_and(d.pass) OVER (PARTITION BY d.sid ORDER BY d.i) AS fast FROM d
-        ), created AS (
-            -- The new streams' rows, at their new versions, in id order.
-            -- A row of the id that this statement could not see (another
+        SELECT array_agg(x.stream_id), array_agg(x.version), array_agg(x.lim), array_agg(x.live),
+               array_agg(x.label)
+          INTO s_id, s_ver, s_lim, s_live, s_label
+          FROM (SELECT s.stream_id, s.version, coalesce(s.max_events, p_max_stream_events) AS lim,
+                       s.deleted_at IS NULL AND s.archived_at IS NULL AS live,
+                       greatest(v_xid, s.last_transaction_id) AS label
+                  FROM eventstore.streams s
+                 WHERE s.stream_id = ANY (p_stream_ids) AND s.guild_id = p_guild_id
+                 ORDER BY s.stream_id COLLATE "C"
+                   FOR NO KEY UPDATE) AS x;
+        s_id := coalesce(s_id, '{}'::text[]);
+        s_ok := array_fill(true, ARRAY[cardinality(s_id)]);
+        s_new := array_fill(false, ARRAY[cardinality(s_id)]);
+        s_hit := s_new;
+        c_sj := array_fill(0, ARRAY[v_calls]);
+        FOR i IN 1 .. v_calls LOOP
+            j := array_position(s_id, p_stream_ids[i]);
+            IF j IS NULL THEN
+                -- A new stream: append_events' rules for its first call
+                -- (its row is created below); its later calls see it.
+                IF v_guild_ok IS NULL THEN
+                    v_guild_ok := eventstore.guild_id_problem(p_guild_id) IS NULL;
+                END IF;
+                CONTINUE WHEN NOT v_guild_ok OR p_stream_ids[i] IS NULL
+                    OR eventstore.stream_id_problem(p_stream_ids[i]) IS NOT NULL;
+                j := cardinality(s_id) + 1;
+                s_id[j] := p_stream_ids[i];
+                s_ver[j] := 0;
+                s_lim[j] := p_max_stream_events;
+                s_live[j] := true;
+                s_label[j] := v_xid;
+                s_ok[j] := true;
+                s_new[j] := true;
+                s_hit[j] := false;
+            END IF;
+            CONTINUE WHEN NOT s_ok[j];
+            v_n := p_counts[i];
+            v_exp := p_expected[i];
+            v_base := s_ver[j];
+            IF s_new[j] THEN
+                v_pass := v_exp = v_base OR v_exp = -1 OR (v_exp = -3 AND v_base > 0) OR (v_exp = -2 AND v_base = 0);
+            ELSE
+                v_pass := s_live[j] AND (v_exp = v_base OR v_exp = -1 OR v_exp = -3 OR (v_exp = -2 AND v_base = 0));
+            END IF;
+            IF v_pass AND (s_lim[j] IS NULL OR v_base + v_n <= s_lim[j]) THEN
+                c_fast[i] := true;
+                c_sj[i] := j;
+                r_new[i] := v_base + v_n;
+                s_ver[j] := v_base + v_n;
+                s_hit[j] := true;
+            ELSE
+                s_ok[j] := false; -- this call and the stream's later ones: append_events
+            END IF;
+        END LOOP;
+
+        IF true = ANY (s_new) THEN
+            -- The new streams' rows, at their new versions, in id order. A
+            -- row of the id that this transaction could not see (another
             -- guild's, or one created meanwhile: two creators cannot both
             -- win) leaves the stream's calls to append_events, which says
             -- why.
-            INSERT INTO eventstore.streams AS s (stream_id, guild_id, version, last_transaction_id)
-            SELECT f.sid, p_guild_id, max(f.base + f.n), v_xid
-              FROM f WHERE f.fast AND NOT f.found
-             GROUP BY f.sid ORDER BY f.sid COLLATE "C"
-            ON CONFLICT (stream_id) DO NOTHING
-            RETURNING s.stream_id
-        ), g AS (
-            SELECT f.*, f.fast AND (f.found OR f.sid IN (SELECT created.stream_id FROM created)) AS go
-              FROM f
-        ), ins AS (
-            INSERT INTO eventstore.events AS e
-                (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
-                 data, metadata, causation_id, correlation_id)
-            SELECT g.label, g.sid, g.base + k.j, p_event_ids[g.ev + k.j - 1], p_types[g.ev + k.j - 1],
-                   p_versions[g.ev + k.j - 1], p_guild_id, p_data[g.ev + k.j - 1],
-                   coalesce(p_metadata[g.ev + k.j - 1], '{}'::jsonb), p_causation_ids[g.ev + k.j - 1],
-                   p_correlation_ids[g.ev + k.j - 1]
-              FROM g CROSS JOIN LATERAL generate_series(1, g.n) AS k(j)
-             WHERE g.go
-             ORDER BY g.i, k.j
-            RETURNING e.stream_id, e.stream_version, e.global_position
-        ), upd AS (
-            -- No indexed column changes: a HOT update (see streams' fillfactor).
-            UPDATE eventstore.streams s
-               SET version = x.v, updated_at = now(), last_transaction_id = x.label
-              FROM (SELECT f.sid, max(f.base + f.n) AS v, max(f.label) AS label
-                      FROM f WHERE f.fast AND f.found GROUP BY f.sid) AS x
-             WHERE s.stream_id = x.sid
-        )
-        SELECT array_agg(g.go ORDER BY g.i), array_agg(g.ev ORDER BY g.i),
-               array_agg(CASE WHEN g.go THEN g.base + g.n END ORDER BY g.i),
-               array_agg(p.lo ORDER BY g.i), array_agg(p.hi ORDER BY g.i)
-          INTO c_fast, c_from, r_new, r_first, r_last
-          FROM g LEFT JOIN (
-                SELECT g2.i, min(ins.global_position) AS lo, max(ins.global_position) AS hi
-                  FROM ins JOIN g AS g2
-                    ON g2.go AND ins.stream_id = g2.sid
-                   AND ins.stream_version BETWEEN g2.base + 1 AND g2.base + g2.n
-                 GROUP BY g2.i) AS p ON p.i = g.i;
-        -- An id that an archiving moved out of the hot table while the
-        -- INSERT waited for it in the unique index, which does not cover the
-        -- archive: that archiving has committed, and this lookup sees it.
-        IF true = ANY (c_fast)
-           AND EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)) THEN
-            RAISE EXCEPTION 'an event id of the batch is stored in the archive'
-                USING ERRCODE = 'unique_violation', CONSTRAINT = 'events_event_id_key';
+            WITH created AS (
+                INSERT INTO eventstore.streams AS s (stream_id, guild_id, version, last_transaction_id)
+                SELECT u.sid, p_guild_id, u.v, v_xid
+                  FROM unnest(s_id, s_ver, s_new, s_hit) AS u(sid, v, nw, hit)
+                 WHERE u.nw AND u.hit
+                 ORDER BY u.sid COLLATE "C"
+                ON CONFLICT (stream_id) DO NOTHING
+                RETURNING s.stream_id)
+            SELECT coalesce(array_agg(created.stream_id), '{}'::text[]) INTO v_created FROM created;
+            FOR i IN 1 .. v_calls LOOP
+                IF c_fast[i] AND s_new[c_sj[i]] AND NOT s_id[c_sj[i]] = ANY (v_created) THEN
+                    c_fast[i] := false;
+                    r_new[i] := NULL;
+                END IF;
+            END LOOP;
+        END IF;
+
+        IF true = ANY (c_fast) THEN
+            -- The passing calls' events, in call order (the positions,
+            -- identity values drawn row by row, follow that order), and each
+            -- existing stream row moved on once: no indexed column changes,
+            -- a HOT update (see streams' fillfactor).
+            WITH ins AS (
+                INSERT INTO eventstore.events AS e
+                    (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
+                     data, metadata, causation_id, correlation_id)
+                SELECT s_label[u.j], u.sid, u.nv - u.n + k.k, p_event_ids[u.f + k.k - 1], p_types[u.f + k.k - 1],
+                       p_versions[u.f + k.k - 1], p_guild_id, p_data[u.f + k.k - 1],
+                       coalesce(p_metadata[u.f + k.k - 1], '{}'::jsonb), p_causation_ids[u.f + k.k - 1],
+                       p_correlation_ids[u.f + k.k - 1]
+                  FROM unnest(c_fast, c_sj, p_stream_ids, r_new, p_counts, c_from) AS u(go, j, sid, nv, n, f)
+                 CROSS JOIN LATERAL generate_series(1, u.n) AS k(k)
+                 WHERE u.go
+                RETURNING e.global_position
+            ), upd AS (
+                UPDATE eventstore.streams s
+                   SET version = u.v, updated_at = now(), last_transaction_id = u.label
+                  FROM unnest(s_id, s_ver, s_label, s_hit, s_new) AS u(sid, v, label, hit, nw)
+                 WHERE u.hit AND NOT u.nw AND s.stream_id = u.sid)
+            SELECT array_agg(ins.global_position ORDER BY ins.global_position) INTO v_pos FROM ins;
+            FOR i IN 1 .. v_calls LOOP
+                CONTINUE WHEN NOT c_fast[i];
+                r_first[i] := v_pos[v_off + 1];
+                v_off := v_off + p_counts[i];
+                r_last[i] := v_pos[v_off];
+            END LOOP;
+            -- The unique index covers the hot table only: look the ids up in
+            -- the archive too, after the insert. An archiving that moved one
+            -- of them out of the hot table while the INSERT waited for it in
+            -- the index has committed by now, and this lookup sees it.
+            IF EXISTS (SELECT FROM eventstore.events_archive a WHERE a.event_id = ANY (p_event_ids)) THEN
+                RAISE EXCEPTION 'an event id of the batch is stored in the archive'
+                    USING ERRCODE = 'unique_violation', CONSTRAINT = 'events_event_id_key';
+            END IF;
         END IF;
     END IF;
 
