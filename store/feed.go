@@ -351,6 +351,34 @@ type FeedBlocker struct {
 	Prepared bool
 }
 
+// String describes the lag in one line, for a log or an error: the events
+// held back, for how long, and the transaction that holds the horizon.
+func (l FeedLag) String() string {
+	var b strings.Builder
+	switch l.HeldEvents {
+	case 0:
+		b.WriteString("no event held back")
+	case 1:
+		fmt.Fprintf(&b, "1 event held back for %s", l.HeldFor.Round(time.Millisecond))
+	default:
+		fmt.Fprintf(&b, "%d events held back for %s", l.HeldEvents, l.HeldFor.Round(time.Millisecond))
+	}
+	o := l.Oldest
+	switch {
+	case o == nil:
+		b.WriteString("; no transaction holds the horizon")
+	case o.Prepared:
+		fmt.Fprintf(&b, "; the horizon is held by a prepared transaction in database %q", o.Database)
+	case o.State == "":
+		fmt.Fprintf(&b, "; the horizon is held by the transaction of pid %d in database %q (another role's: no state or age visible)",
+			o.PID, o.Database)
+	default:
+		fmt.Fprintf(&b, "; the horizon is held by the transaction of pid %d in database %q (%s, open %s)",
+			o.PID, o.Database, o.State, o.Age.Round(time.Millisecond))
+	}
+	return b.String()
+}
+
 // FeedLag reports the feed's safe horizon, the committed events it still
 // holds back and the transaction that holds it. Without pg_read_all_stats,
 // a session of another role shows its PID and Database but no State or Age

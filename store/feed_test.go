@@ -424,6 +424,7 @@ func TestFeedLag(t *testing.T) {
 		require.NoError(t, err)
 		if len(page.Events) == 3 && lag.HeldEvents == 0 {
 			require.Zero(t, lag.HeldFor)
+			require.Regexp(t, `^no event held back; `, lag.String())
 			break
 		}
 		require.True(t, time.Now().Before(deadline), "still held: %+v", lag)
@@ -460,7 +461,10 @@ func TestFeedLagNamesBlocker(t *testing.T) {
 		require.False(t, lag.Oldest.Prepared)
 		require.GreaterOrEqual(t, lag.Oldest.Age, 100*time.Millisecond)
 		require.NotEmpty(t, lag.Oldest.Database)
+		require.Contains(t, lag.String(), fmt.Sprintf("the horizon is held by the transaction of pid %d in database %q (idle in transaction, open ",
+			pid, lag.Oldest.Database))
 	}
+	require.Regexp(t, `^[0-9]+ events? held back for [0-9.]+m?s; the horizon is held by `, lag.String())
 }
 
 // TestFeedEnd returns the last deliverable event's checkpoint.

@@ -59,16 +59,10 @@ func (ls *liveSubscription) horizon() string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	lag, err := ls.store.FeedLag(ctx)
-	switch {
-	case err != nil:
+	if err != nil {
 		return fmt.Sprintf(" (feed lag unreadable: %v)", err)
-	case lag.Oldest == nil:
-		return fmt.Sprintf(" (%d events held back by the feed's horizon; no transaction holds it now)", lag.HeldEvents)
-	default:
-		o := lag.Oldest
-		return fmt.Sprintf(" (%d events held back for %s by the transaction of pid %d in database %q, %s, open %s)",
-			lag.HeldEvents, lag.HeldFor.Round(time.Millisecond), o.PID, o.Database, o.State, o.Age.Round(time.Millisecond))
 	}
+	return " (feed: " + lag.String() + ")"
 }
 
 // drain waits until the subscription has handled n events, then stops it.

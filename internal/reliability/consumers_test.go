@@ -19,6 +19,7 @@ import (
 type deliveries struct {
 	name            string
 	allowRedelivery bool
+	store           *store.Store // the consumer's, to say what holds the feed back when events are missing
 
 	mu         sync.Mutex
 	count      map[uuid.UUID]int
@@ -28,8 +29,8 @@ type deliveries struct {
 	violations []string
 }
 
-func newDeliveries(name string, allowRedelivery bool) *deliveries {
-	return &deliveries{name: name, allowRedelivery: allowRedelivery, count: map[uuid.UUID]int{}, last: map[string]int64{}}
+func newDeliveries(name string, allowRedelivery bool, s *store.Store) *deliveries {
+	return &deliveries{name: name, allowRedelivery: allowRedelivery, store: s, count: map[uuid.UUID]int{}, last: map[string]int64{}}
 }
 
 func (d *deliveries) add(ev store.Recorded) {
@@ -89,11 +90,27 @@ func (d *deliveries) check(t *testing.T, stored map[uuid.UUID]storedEvent) {
 			missing++
 		}
 	}
-	require.Zero(t, missing, "%s: %d of %d stored events never delivered", d.name, missing, len(stored))
+	require.Zero(t, missing, "%s: %d of %d stored events never delivered%s", d.name, missing, len(stored), d.feedLag(missing))
 	for id := range d.count {
 		_, ok := stored[id]
 		require.True(t, ok, "%s delivered event %s, which is not stored", d.name, id)
 	}
+}
+
+// feedLag says, when events are missing, what holds the feed back: a
+// transaction with an id anywhere in the cluster holds back every event
+// committed after it began, for every feed reader and subscription.
+func (d *deliveries) feedLag(missing int) string {
+	if missing == 0 || d.store == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	lag, err := d.store.FeedLag(ctx)
+	if err != nil {
+		return fmt.Sprintf(" (feed lag unreadable: %v)", err)
+	}
+	return " (feed: " + lag.String() + ")"
 }
 
 // feedReader polls the global feed through a store, the way a projection
@@ -128,7 +145,7 @@ func (f *feedReader) run(ctx context.Context) {
 // the returned stop function is called.
 func startFeedReader(t *testing.T, ctx context.Context, s *store.Store) (*deliveries, func()) {
 	t.Helper()
-	f := &feedReader{s: s, got: newDeliveries("live feed reader", false)}
+	f := &feedReader{s: s, got: newDeliveries("live feed reader", false, s)}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { f.run(ctx) })
@@ -142,7 +159,7 @@ func startFeedReader(t *testing.T, ctx context.Context, s *store.Store) (*delive
 // hold it back for a moment) and checks each was delivered exactly once.
 func readWholeFeed(t *testing.T, ctx context.Context, s *store.Store, stored map[uuid.UUID]storedEvent) int {
 	t.Helper()
-	got := newDeliveries("feed read from its origin", false)
+	got := newDeliveries("feed read from its origin", false, s)
 	var cp store.Checkpoint
 	deadline := time.Now().Add(60 * time.Second)
 	for got.distinct() < len(stored) && time.Now().Before(deadline) {
@@ -164,7 +181,7 @@ func readWholeFeed(t *testing.T, ctx context.Context, s *store.Store, stored map
 // deliver every event exactly once, in order per stream.
 func subscriber(t *testing.T, ctx context.Context, s *store.Store) (*deliveries, *store.Subscription) {
 	t.Helper()
-	got := newDeliveries("in-memory subscription", false)
+	got := newDeliveries("in-memory subscription", false, s)
 	sub, err := s.Subscribe(ctx, store.SubscriptionOptions{PollInterval: 50 * time.Millisecond, BatchSize: 200},
 		func(_ context.Context, ev store.Recorded) error {
 			got.add(ev)
@@ -194,7 +211,7 @@ type persistent struct {
 
 func startPersistent(t *testing.T, ctx context.Context, s, check *store.Store, name string) *persistent {
 	t.Helper()
-	p := &persistent{name: name, s: s, check: check, got: newDeliveries("persistent subscription "+name, true)}
+	p := &persistent{name: name, s: s, check: check, got: newDeliveries("persistent subscription "+name, true, s)}
 	p.start(t, ctx)
 	mctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
