@@ -407,7 +407,10 @@ func (c *coalescer) sendGroup(ctx context.Context, g db.EventsAppendBatchParams,
 // the retry is a replay). Any other failure belongs to one call's input: a
 // stored event id (a replay, or a duplicate, which only append_events
 // tells apart), or a document PostgreSQL refuses to parse, say. Each call
-// is then sent again alone, for its own outcome.
+// is then sent again alone, for its own outcome. A call whose lock wait
+// runs out is handed off, and so are the later calls on its stream (calls
+// are in stream order, as a flush sorts them) without a wait of their own:
+// they go after it, one after another on its connection.
 func (c *coalescer) settleGroup(ctx context.Context, calls []*appendCall, err error) {
 	err = mapError(err)
 	if retryable(err, true) && !errors.Is(err, errConcurrentDuplicate) {
@@ -416,9 +419,17 @@ func (c *coalescer) settleGroup(ctx context.Context, calls []*appendCall, err er
 		}
 		return
 	}
+	var late []*appendCall
 	for _, call := range calls {
-		c.sendAlone(ctx, call)
+		if len(late) > 0 && late[len(late)-1].stream == call.stream {
+			late = append(late, call)
+			continue
+		}
+		if !c.trySendAlone(ctx, call) {
+			late = append(late, call)
+		}
 	}
+	c.handOff(late)
 }
 
 // sqlstateLockNotAvailable is lock_not_available, what a statement that
@@ -435,14 +446,23 @@ func (c *coalescer) lockWaitRanOut(err error) bool {
 // sendAlone sends one call by itself, waiting at most the flush's lock
 // wait; when that runs out, the call is handed off.
 func (c *coalescer) sendAlone(ctx context.Context, call *appendCall) {
+	if !c.trySendAlone(ctx, call) {
+		c.handOff([]*appendCall{call})
+	}
+}
+
+// trySendAlone sends one call by itself, waiting at most the flush's lock
+// wait, and settles it; it reports false, leaving the call unsettled, when
+// that wait ran out.
+func (c *coalescer) trySendAlone(ctx context.Context, call *appendCall) bool {
 	p := call.params
 	p.LockWait = c.lockWait
 	res, err := c.s.appendEncoded(ctx, call.stream, p)
 	if c.lockWaitRanOut(err) {
-		c.handOff([]*appendCall{call})
-		return
+		return false
 	}
 	call.res, call.err = res, err
+	return true
 }
 
 // handOff sends calls again, each alone, without the flush's lock wait,

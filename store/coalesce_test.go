@@ -728,6 +728,91 @@ func TestCoalescedHandOffOneConnectionPerStream(t *testing.T) {
 	}
 }
 
+// TestCoalescedResentHandOffOneConnectionPerStream: when a flush's
+// statement fails for one call's input (here a document PostgreSQL refuses
+// to parse), each call is sent again alone; a stream held outside the store
+// then still takes one connection. Its first call waits out the flush's
+// lock bound and is handed off, and its later calls follow it on the same
+// connection without a wait of their own. Sent one by one, each waited out
+// the bound and took a connection of its own: in a pool of four, the other
+// streams' appends then found none.
+func TestCoalescedResentHandOffOneConnectionPerStream(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := b.pool.Config().Copy()
+	cfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(b.ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	s := store.New(pool, store.Config{FlushLockWait: time.Second, Retry: fastRetry()})
+	t.Cleanup(s.Close)
+	ctx := b.ctx
+	var gates []*gate
+	for _, id := range []string{"gate-1", "gate-2", "held"} {
+		_, err := s.Append(ctx, id, store.NoStream, rawEvent("x", 0))
+		require.NoError(t, err)
+		gates = append(gates, lockStream(t, b.pool, id))
+	}
+
+	// Both flushers wait for a gate (at most a second each, then handed
+	// off: two connections); meanwhile two appends to held and one whose
+	// document the server refuses queue, and go out in one flush.
+	var wg sync.WaitGroup
+	for i, id := range []string{"gate-1", "gate-2"} {
+		wg.Go(func() {
+			_, err := s.Append(ctx, id, store.Exact(1), rawEvent("x", 1))
+			assert.NoError(t, err, id)
+		})
+		waitLockWaiters(t, b.pool, i+1)
+	}
+	for i := range 2 {
+		wg.Go(func() {
+			_, err := s.Append(ctx, "held", store.Any, rawEvent("x", 1+i))
+			assert.NoError(t, err, "append %d to held", i)
+		})
+	}
+	refused := make(chan error, 1)
+	go func() {
+		bad := rawEvent("x", 9)
+		bad.Data = rawData("x", `{"a":"\u0000"}`)
+		_, err := s.Append(ctx, "refused", store.NoStream, bad)
+		refused <- err
+	}()
+	require.Eventually(t, func() bool { return store.CoalescerQueued(s) == 3 }, 20*time.Second, time.Millisecond)
+
+	// The refused call gets its own error. (The bounds only turn a hang
+	// into a failure.)
+	select {
+	case err := <-refused:
+		require.ErrorIs(t, err, store.ErrInvalidEventData)
+	case <-time.After(time.Minute):
+		t.Fatal("the refused append did not return")
+	}
+	require.Eventually(t, func() bool { return s.Stats().FlushHandOffs == 4 }, time.Minute, time.Millisecond,
+		"the gates' appends and held's two are handed off")
+
+	// Three connections wait for locks (two gates, held); the fourth
+	// serves the other streams.
+	bounded, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for i := range 3 {
+		_, err := s.Append(bounded, fmt.Sprintf("free-%d", i), store.NoStream, rawEvent("x", i))
+		require.NoError(t, err, "an append to a free stream waits for a connection")
+	}
+
+	for _, g := range gates {
+		g.open(t)
+	}
+	wg.Wait()
+	recs, err := s.ReadForward(ctx, "held", 0, 100)
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+	for i, r := range recs {
+		require.Equal(t, int64(i+1), r.Version)
+	}
+	require.Zero(t, countRows(t, b, "refused"))
+}
+
 // TestCoalescedRefusedFlushAnnouncesNothing: a flush whose calls were all
 // refused stored nothing, and wakes no one: neither the Store's consumers
 // nor, through a NOTIFY, other processes' (each reads the feed when woken).
