@@ -662,6 +662,79 @@ func TestCoalescedHandOffKeepsSessionLockTimeout(t *testing.T) {
 	require.Equal(t, 1, countRows(t, b, "held"), "nothing of the canceled append is stored")
 }
 
+// heldStreamsStore returns a Store on a pool of four connections that
+// waits at most a second for a stream's lock in a flush, and the gates of
+// its streams gate-1, gate-2 and held (one event each), locked outside it.
+func heldStreamsStore(t *testing.T, b *bundle) (*store.Store, []*gate) {
+	t.Helper()
+	cfg := b.pool.Config().Copy()
+	cfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(b.ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	s := store.New(pool, store.Config{FlushLockWait: time.Second, Retry: fastRetry()})
+	t.Cleanup(s.Close)
+	var gates []*gate
+	for _, id := range []string{"gate-1", "gate-2", "held"} {
+		_, err := s.Append(b.ctx, id, store.NoStream, rawEvent("x", 0))
+		require.NoError(t, err)
+		gates = append(gates, lockStream(t, b.pool, id))
+	}
+	return s, gates
+}
+
+// waitOnGates makes both of s's flushers wait for gate-1 and gate-2 (their
+// appends join wg).
+func waitOnGates(t *testing.T, b *bundle, s *store.Store, wg *sync.WaitGroup) {
+	t.Helper()
+	for i, id := range []string{"gate-1", "gate-2"} {
+		wg.Go(func() {
+			_, err := s.Append(b.ctx, id, store.Exact(1), rawEvent("x", 1))
+			assert.NoError(t, err, id)
+		})
+		waitLockWaiters(t, b.pool, i+1)
+	}
+}
+
+// appendToHeld starts n appends to held (they join wg).
+func appendToHeld(t *testing.T, ctx context.Context, s *store.Store, wg *sync.WaitGroup, n int) {
+	for i := range n {
+		wg.Go(func() {
+			_, err := s.Append(ctx, "held", store.Any, rawEvent("x", 1+i))
+			assert.NoError(t, err, "append %d to held", i)
+		})
+	}
+}
+
+// requireFreeStreamsServed requires that appends to free streams go
+// through while three of the pool's four connections wait for locks (two
+// gates, held). (The bound only turns a hang into a failure.)
+func requireFreeStreamsServed(t *testing.T, s *store.Store, ctx context.Context) {
+	t.Helper()
+	bounded, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for i := range 3 {
+		_, err := s.Append(bounded, fmt.Sprintf("free-%d", i), store.NoStream, rawEvent("x", i))
+		require.NoError(t, err, "an append to a free stream waits for a connection")
+	}
+}
+
+// openGatesCheckHeld releases the locks, waits for the appends of wg and
+// requires held to hold versions 1..n, once each.
+func openGatesCheckHeld(t *testing.T, ctx context.Context, s *store.Store, gates []*gate, wg *sync.WaitGroup, n int) {
+	t.Helper()
+	for _, g := range gates {
+		g.open(t)
+	}
+	wg.Wait()
+	recs, err := s.ReadForward(ctx, "held", 0, 100)
+	require.NoError(t, err)
+	require.Len(t, recs, n)
+	for i, r := range recs {
+		require.Equal(t, int64(i+1), r.Version)
+	}
+}
+
 // TestCoalescedHandOffOneConnectionPerStream: when a flush's wait for a
 // lock runs out, its calls on one stream are sent again one after another
 // on one connection, not each on its own: a stream held outside the store
@@ -670,62 +743,21 @@ func TestCoalescedHandOffKeepsSessionLockTimeout(t *testing.T) {
 func TestCoalescedHandOffOneConnectionPerStream(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	cfg := b.pool.Config().Copy()
-	cfg.MaxConns = 4
-	pool, err := pgxpool.NewWithConfig(b.ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	s := store.New(pool, store.Config{FlushLockWait: time.Second})
-	t.Cleanup(s.Close)
+	s, gates := heldStreamsStore(t, b)
 	ctx := b.ctx
-	var gates []*gate
-	for _, id := range []string{"gate-1", "gate-2", "held"} {
-		_, err := s.Append(ctx, id, store.NoStream, rawEvent("x", 0))
-		require.NoError(t, err)
-		gates = append(gates, lockStream(t, b.pool, id))
-	}
 
 	// Both flushers wait for a gate (at most a second each); three
 	// appends to held queue meanwhile and go out in one flush, which
 	// waits for held and hands the three off.
 	var wg sync.WaitGroup
-	for i, id := range []string{"gate-1", "gate-2"} {
-		wg.Go(func() {
-			_, err := s.Append(ctx, id, store.Exact(1), rawEvent("x", 1))
-			assert.NoError(t, err, id)
-		})
-		waitLockWaiters(t, b.pool, i+1)
-	}
-	for i := range 3 {
-		wg.Go(func() {
-			_, err := s.Append(ctx, "held", store.Any, rawEvent("x", 1+i))
-			assert.NoError(t, err, "append %d to held", i)
-		})
-	}
+	waitOnGates(t, b, s, &wg)
+	appendToHeld(t, ctx, s, &wg, 3)
 	require.Eventually(t, func() bool { return store.CoalescerQueued(s) == 3 }, 20*time.Second, time.Millisecond)
 	require.Eventually(t, func() bool { return s.Stats().FlushHandOffs == 5 }, time.Minute, time.Millisecond,
 		"the gates' appends and held's three are handed off")
 
-	// Three connections wait for locks (two gates, held); the fourth
-	// serves the other streams. (The bound only turns a hang into a
-	// failure.)
-	bounded, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for i := range 3 {
-		_, err := s.Append(bounded, fmt.Sprintf("free-%d", i), store.NoStream, rawEvent("x", i))
-		require.NoError(t, err, "an append to a free stream waits for a connection")
-	}
-
-	for _, g := range gates {
-		g.open(t)
-	}
-	wg.Wait()
-	recs, err := s.ReadForward(ctx, "held", 0, 100)
-	require.NoError(t, err)
-	require.Len(t, recs, 4)
-	for i, r := range recs {
-		require.Equal(t, int64(i+1), r.Version)
-	}
+	requireFreeStreamsServed(t, s, ctx)
+	openGatesCheckHeld(t, ctx, s, gates, &wg, 4)
 }
 
 // TestCoalescedResentHandOffOneConnectionPerStream: when a flush's
@@ -739,38 +771,15 @@ func TestCoalescedHandOffOneConnectionPerStream(t *testing.T) {
 func TestCoalescedResentHandOffOneConnectionPerStream(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	cfg := b.pool.Config().Copy()
-	cfg.MaxConns = 4
-	pool, err := pgxpool.NewWithConfig(b.ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	s := store.New(pool, store.Config{FlushLockWait: time.Second, Retry: fastRetry()})
-	t.Cleanup(s.Close)
+	s, gates := heldStreamsStore(t, b)
 	ctx := b.ctx
-	var gates []*gate
-	for _, id := range []string{"gate-1", "gate-2", "held"} {
-		_, err := s.Append(ctx, id, store.NoStream, rawEvent("x", 0))
-		require.NoError(t, err)
-		gates = append(gates, lockStream(t, b.pool, id))
-	}
 
 	// Both flushers wait for a gate (at most a second each, then handed
 	// off: two connections); meanwhile two appends to held and one whose
 	// document the server refuses queue, and go out in one flush.
 	var wg sync.WaitGroup
-	for i, id := range []string{"gate-1", "gate-2"} {
-		wg.Go(func() {
-			_, err := s.Append(ctx, id, store.Exact(1), rawEvent("x", 1))
-			assert.NoError(t, err, id)
-		})
-		waitLockWaiters(t, b.pool, i+1)
-	}
-	for i := range 2 {
-		wg.Go(func() {
-			_, err := s.Append(ctx, "held", store.Any, rawEvent("x", 1+i))
-			assert.NoError(t, err, "append %d to held", i)
-		})
-	}
+	waitOnGates(t, b, s, &wg)
+	appendToHeld(t, ctx, s, &wg, 2)
 	refused := make(chan error, 1)
 	go func() {
 		bad := rawEvent("x", 9)
@@ -791,25 +800,8 @@ func TestCoalescedResentHandOffOneConnectionPerStream(t *testing.T) {
 	require.Eventually(t, func() bool { return s.Stats().FlushHandOffs == 4 }, time.Minute, time.Millisecond,
 		"the gates' appends and held's two are handed off")
 
-	// Three connections wait for locks (two gates, held); the fourth
-	// serves the other streams.
-	bounded, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for i := range 3 {
-		_, err := s.Append(bounded, fmt.Sprintf("free-%d", i), store.NoStream, rawEvent("x", i))
-		require.NoError(t, err, "an append to a free stream waits for a connection")
-	}
-
-	for _, g := range gates {
-		g.open(t)
-	}
-	wg.Wait()
-	recs, err := s.ReadForward(ctx, "held", 0, 100)
-	require.NoError(t, err)
-	require.Len(t, recs, 3)
-	for i, r := range recs {
-		require.Equal(t, int64(i+1), r.Version)
-	}
+	requireFreeStreamsServed(t, s, ctx)
+	openGatesCheckHeld(t, ctx, s, gates, &wg, 3)
 	require.Zero(t, countRows(t, b, "refused"))
 }
 
