@@ -477,3 +477,41 @@ func TestAppRolePersistentSubscription(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []int{6, 7}, run(2), "resumes after the stored checkpoint")
 }
+
+// TestAppRoleBatchArrayBounds: arrays with a lower bound other than 1 are
+// legal SQL, and a caller holding the application role may pass them to
+// append_batch. Whatever their bounds, each call's events go to the stream
+// its checks were made on: never to another guild's stream id (which would
+// take that stream's next version and stall its writers), nor to one of
+// the caller's own streams at a version its row does not have.
+func TestAppRoleBatchArrayBounds(t *testing.T) {
+	t.Parallel()
+	b := setupApp(t)
+	seedGuilds(t, b) // a-1 (guild A) at version 2, b-1 (guild B) at version 3
+	ctxA, ctxB := store.WithGuild(t.Context(), guildA), store.WithGuild(t.Context(), guildB)
+	_, err := b.owner.Append(ctxA, "a-9", store.NoStream, rawEvents(3, 0)...)
+	require.NoError(t, err)
+
+	for _, streams := range []string{`[0:1]={b-1,a-9}`, `[0:1]={a-1,a-9}`, `[2:3]={b-1,a-9}`} {
+		// Committed (when it stores anything), and checked as the owner,
+		// who sees every guild's rows.
+		tx, err := b.appPool.Begin(t.Context())
+		require.NoError(t, err)
+		_, err = tx.Exec(t.Context(), `SELECT set_config('eventstore.guild_id', $1, true)`, guildA)
+		require.NoError(t, err)
+		_, _ = tx.Exec(t.Context(), `SELECT count(*)
+  FROM eventstore.append_batch($1, $2::text[], ARRAY[-1, -1]::bigint[], ARRAY[1, 1],
+       ARRAY[gen_random_uuid(), gen_random_uuid()], ARRAY['test_event', 'test_event'], ARRAY[1, 1],
+       ARRAY['{}', '{}']::jsonb[])`, guildA, streams) // refused or not: what counts is what it stored
+		_ = tx.Commit(t.Context())
+		var n int
+		require.NoError(t, b.ownerPool.QueryRow(t.Context(),
+			`SELECT count(*) FROM eventstore.events e JOIN eventstore.streams s USING (stream_id)
+			  WHERE e.stream_version > s.version OR e.guild_id <> s.guild_id`).Scan(&n))
+		require.Zero(t, n, "%s: an event beyond its stream's version or in another guild's stream", streams)
+	}
+	require.Equal(t, 3, b.countAll(t, "b-1"))
+	res, err := b.owner.Append(ctxB, "b-1", store.Exact(3), rawEvent("test_event", 4))
+	require.NoError(t, err, "guild B's stream takes its next version")
+	require.Equal(t, int64(4), res.Version)
+}

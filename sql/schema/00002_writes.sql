@@ -529,8 +529,11 @@ DECLARE
     s_ok    boolean[];  -- every call on it so far passed
     s_new   boolean[];  -- not found: the batch creates it
     s_hit   boolean[];  -- a call on it passed
-    -- per call, in call order
+    -- per call, in call order. The function's own arrays run from 1; the
+    -- caller's are read by subscript only, whatever their bounds, so that a
+    -- call's events go where its checks were made.
     c_fast  boolean[];
+    c_n     integer[];
     c_from  integer[];
     c_sj    integer[];  -- its stream's index in s_*
     r_new   bigint[];
@@ -549,12 +552,14 @@ BEGIN
     IF v_calls BETWEEN 1 AND c_max_calls
        AND cardinality(p_expected) = v_calls AND cardinality(p_counts) = v_calls THEN
         c_from := array_fill(0, ARRAY[v_calls]);
+        c_n := c_from;
         FOR i IN 1 .. v_calls LOOP
             v_n := p_counts[i];
             IF v_n IS NULL OR v_n < 1 THEN
                 v_sum := -1;
                 EXIT;
             END IF;
+            c_n[i] := v_n;
             c_from[i] := v_sum + 1;
             v_sum := v_sum + v_n;
         END LOOP;
@@ -615,7 +620,7 @@ BEGIN
                 s_hit[j] := false;
             END IF;
             CONTINUE WHEN NOT s_ok[j];
-            v_n := p_counts[i];
+            v_n := c_n[i];
             v_exp := p_expected[i];
             v_base := s_ver[j];
             IF s_new[j] THEN
@@ -666,11 +671,11 @@ BEGIN
                 INSERT INTO eventstore.events AS e
                     (transaction_id, stream_id, stream_version, event_id, event_type, event_version, guild_id,
                      data, metadata, causation_id, correlation_id)
-                SELECT s_label[u.j], u.sid, u.nv - u.n + k.k, p_event_ids[u.f + k.k - 1], p_types[u.f + k.k - 1],
+                SELECT s_label[u.j], s_id[u.j], u.nv - u.n + k.k, p_event_ids[u.f + k.k - 1], p_types[u.f + k.k - 1],
                        p_versions[u.f + k.k - 1], p_guild_id, p_data[u.f + k.k - 1],
                        coalesce(p_metadata[u.f + k.k - 1], '{}'::jsonb), p_causation_ids[u.f + k.k - 1],
                        p_correlation_ids[u.f + k.k - 1]
-                  FROM unnest(c_fast, c_sj, p_stream_ids, r_new, p_counts, c_from) AS u(go, j, sid, nv, n, f)
+                  FROM unnest(c_fast, c_sj, r_new, c_n, c_from) AS u(go, j, nv, n, f)
                  CROSS JOIN LATERAL generate_series(1, u.n) AS k(k)
                  WHERE u.go
                 RETURNING e.global_position
@@ -683,7 +688,7 @@ BEGIN
             FOR i IN 1 .. v_calls LOOP
                 CONTINUE WHEN NOT c_fast[i];
                 r_first[i] := v_pos[v_off + 1];
-                v_off := v_off + p_counts[i];
+                v_off := v_off + c_n[i];
                 r_last[i] := v_pos[v_off];
             END LOOP;
             -- The unique index covers the hot table only: look the ids up in
