@@ -169,6 +169,63 @@ func (q *Queries) EventsAppendBatch(ctx context.Context, arg EventsAppendBatchPa
 	return items, nil
 }
 
+const eventsAppendOne = `-- name: EventsAppendOne :one
+SELECT coalesce(r.new_version, 0)::bigint AS new_version,
+       coalesce(r.global_position, 0)::bigint AS global_position
+  FROM (SELECT set_config('eventstore.guild_id', $1::text, true) AS guild_id,
+               CASE WHEN $2::text <> '' THEN set_config('lock_timeout', $2::text, true) END AS lock_wait) AS g
+ CROSS JOIN LATERAL eventstore.append_event(
+        $3::text, g.guild_id, $4::bigint,
+        $5::uuid, $6::text, $7::int,
+        $8::jsonb, $9::jsonb, $10::uuid, $11::uuid,
+        $12::bigint) AS r
+`
+
+type EventsAppendOneParams struct {
+	GuildID         string
+	LockWait        string
+	StreamID        string
+	ExpectedVersion int64
+	EventID         pgtype.UUID
+	EventType       string
+	EventVersion    int32
+	Data            []byte
+	Metadata        []byte
+	CausationID     pgtype.UUID
+	CorrelationID   pgtype.UUID
+	MaxStreamEvents pgtype.Int8
+}
+
+type EventsAppendOneRow struct {
+	NewVersion     int64
+	GlobalPosition int64
+}
+
+// One event through eventstore.append_event, the store's single append
+// outside a caller's transaction: scalar arguments, no stored-id probe (a
+// stored id fails the statement with unique_violation; the store then sends
+// the event again through EventsAppend with the probe). Guild and lock_wait
+// as in EventsAppend.
+func (q *Queries) EventsAppendOne(ctx context.Context, arg EventsAppendOneParams) (*EventsAppendOneRow, error) {
+	row := q.db.QueryRow(ctx, eventsAppendOne,
+		arg.GuildID,
+		arg.LockWait,
+		arg.StreamID,
+		arg.ExpectedVersion,
+		arg.EventID,
+		arg.EventType,
+		arg.EventVersion,
+		arg.Data,
+		arg.Metadata,
+		arg.CausationID,
+		arg.CorrelationID,
+		arg.MaxStreamEvents,
+	)
+	var i EventsAppendOneRow
+	err := row.Scan(&i.NewVersion, &i.GlobalPosition)
+	return &i, err
+}
+
 const eventsReadBackward = `-- name: EventsReadBackward :many
 SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
        e.event_type, e.event_version, e.guild_id, e.data, e.metadata,

@@ -67,13 +67,23 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 // sent again with the probe, which tells a replay from a duplicate. Inside
 // one the probe runs first, since a refused statement would abort the
 // caller's transaction.
+//
+// A single event outside a caller's transaction, the hot path, goes
+// through append_event: scalar arguments, and for an existing stream one
+// UPDATE and one INSERT (anything else it passes on to append_events).
 func (s *Store) appendEncoded(ctx context.Context, streamID string, params db.EventsAppendParams) (AppendResult, error) {
 	q, inTx := s.plainQueries(ctx)
-	params.ProbeIds = inTx
-	row, err := q.EventsAppend(ctx, params)
+	res := AppendResult{StreamID: streamID}
+	var err error
+	if !inTx && len(params.EventIds) == 1 {
+		err = appendOne(ctx, q, params, &res)
+	} else {
+		params.ProbeIds = inTx
+		err = appendMany(ctx, q, params, &res)
+	}
 	if err != nil && !inTx && errors.Is(mapError(err), errConcurrentDuplicate) {
 		params.ProbeIds = true
-		row, err = q.EventsAppend(ctx, params)
+		err = appendMany(ctx, q, params, &res)
 	}
 	if err != nil {
 		return AppendResult{}, mapError(err)
@@ -85,7 +95,34 @@ func (s *Store) appendEncoded(ctx context.Context, streamID string, params db.Ev
 	} else {
 		s.committed()
 	}
-	return AppendResult{StreamID: streamID, Version: row.NewVersion, FirstPosition: row.FirstPosition, LastPosition: row.LastPosition}, nil
+	return res, nil
+}
+
+// appendOne sends a batch of one event through append_event, without the
+// stored-id probe, and sets res's version and positions.
+func appendOne(ctx context.Context, q *db.Queries, p db.EventsAppendParams, res *AppendResult) error {
+	row, err := q.EventsAppendOne(ctx, db.EventsAppendOneParams{
+		GuildID: p.GuildID, LockWait: p.LockWait, StreamID: p.StreamID, ExpectedVersion: p.ExpectedVersion,
+		EventID: p.EventIds[0], EventType: p.EventTypes[0], EventVersion: p.EventVersions[0],
+		Data: p.Data[0], Metadata: p.Metadata[0], CausationID: p.CausationIds[0], CorrelationID: p.CorrelationIds[0],
+		MaxStreamEvents: p.MaxStreamEvents,
+	})
+	if err != nil {
+		return err
+	}
+	res.Version, res.FirstPosition, res.LastPosition = row.NewVersion, row.GlobalPosition, row.GlobalPosition
+	return nil
+}
+
+// appendMany sends a batch through append_events and sets res's version
+// and positions.
+func appendMany(ctx context.Context, q *db.Queries, p db.EventsAppendParams, res *AppendResult) error {
+	row, err := q.EventsAppend(ctx, p)
+	if err != nil {
+		return err
+	}
+	res.Version, res.FirstPosition, res.LastPosition = row.NewVersion, row.FirstPosition, row.LastPosition
+	return nil
 }
 
 // appendParams validates and encodes a batch; it runs no SQL.

@@ -261,7 +261,7 @@ func TestAppendRetriesAfterBackendTerminated(t *testing.T) {
 	var pid uint32
 	require.Eventually(t, func() bool {
 		err := b.pool.QueryRow(t.Context(), `SELECT pid FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%append_events%'`).Scan(&pid)
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%append_event%'`).Scan(&pid)
 		return err == nil
 	}, 10*time.Second, 5*time.Millisecond)
 	var gone bool

@@ -191,6 +191,11 @@ func TestAppRoleGuildIsolation(t *testing.T) {
 			appendB := `SELECT * FROM eventstore.append_events('b-1', $1, -1, ARRAY[gen_random_uuid()], ARRAY['t'], ARRAY[1], ARRAY['{}'::jsonb])`
 			require.ErrorIs(t, sqlErr(t, tx, appendB, guildB), store.ErrGuildMismatch)
 			require.ErrorIs(t, sqlErr(t, tx, appendB, guildA), store.ErrGuildMismatch, "the stream belongs to guild B")
+			appendOneB := `SELECT * FROM eventstore.append_event('b-1', $1, $2, gen_random_uuid(), 't', 1, '{}')`
+			for _, expected := range []int64{-1, -3, 3} {
+				require.ErrorIs(t, sqlErr(t, tx, appendOneB, guildB, expected), store.ErrGuildMismatch)
+				require.ErrorIs(t, sqlErr(t, tx, appendOneB, guildA, expected), store.ErrGuildMismatch, "the stream belongs to guild B")
+			}
 			require.ErrorIs(t, sqlErr(t, tx, `SELECT eventstore.delete_stream('b-1', NULL, -1)`), store.ErrGuildMismatch)
 		})
 	})
@@ -229,6 +234,10 @@ func TestAppRoleGuildIsolation(t *testing.T) {
 			require.Zero(t, n)
 			err := sqlErr(t, tx, `SELECT * FROM eventstore.append_events('a-9', 'guild-a', -1, ARRAY[gen_random_uuid()], ARRAY['t'], ARRAY[1], ARRAY['{}'::jsonb])`)
 			require.ErrorIs(t, err, store.ErrGuildRequired)
+			for _, stream := range []string{"a-1", "a-9"} {
+				err = sqlErr(t, tx, `SELECT * FROM eventstore.append_event($1, 'guild-a', -1, gen_random_uuid(), 't', 1, '{}')`, stream)
+				require.ErrorIs(t, err, store.ErrGuildRequired, stream)
+			}
 			require.ErrorIs(t, sqlErr(t, tx, `SELECT eventstore.create_stream('a-9', 'guild-a')`), store.ErrGuildRequired)
 		})
 		require.Zero(t, b.countAll(t, "a-9"))

@@ -106,9 +106,57 @@ func TestTracerSeesEveryCall(t *testing.T) {
 		tr.reset()
 		_, err := s.Append(ctx, "traced", store.NoStream, rawEvent("test_event", 9))
 		require.ErrorIs(t, err, store.ErrWrongExpectedVersion)
-		app := tr.find(store.TraceQuery, "eventstore.append_events(")
+		app := tr.find(store.TraceQuery, "eventstore.append_event(")
 		require.Len(t, app, 1)
 		require.ErrorIs(t, store.MapError(app[0].Err), store.ErrWrongExpectedVersion)
+	})
+
+	t.Run("a single event is one lean statement", func(t *testing.T) {
+		for v := range 2 { // a new stream, then an existing one
+			tr.reset()
+			_, err := s.Append(ctx, "traced-one", store.Exact(int64(v)), rawEvent("test_event", v))
+			require.NoError(t, err)
+			app := tr.find(store.TraceQuery, "eventstore.append_event(")
+			require.Len(t, app, 1, "one round trip")
+			require.Contains(t, app[0].SQL, "set_config('eventstore.guild_id'", "the statement sets the guild itself")
+			require.Equal(t, 12, app[0].Args, "the event's eleven and the lock wait")
+			require.NoError(t, app[0].Err)
+			require.Len(t, tr.find(store.TraceQuery, ""), 1, "no other statement")
+		}
+
+		// A replay at an exact version no longer passes the lean path's
+		// check, and append_event's append_events recognises it; one at
+		// any version fails the lean statement on the stored id, and the
+		// store asks append_events, with the probe.
+		ev := withID(rawEvent("test_event", 2))
+		first, err := s.Append(ctx, "traced-one", store.Exact(2), ev)
+		require.NoError(t, err)
+		tr.reset()
+		again, err := s.Append(ctx, "traced-one", store.Exact(2), ev)
+		require.NoError(t, err)
+		require.Equal(t, first, again)
+		require.Len(t, tr.find(store.TraceQuery, ""), 1, "one statement")
+		require.Len(t, tr.find(store.TraceQuery, "eventstore.append_event("), 1)
+
+		tr.reset()
+		again, err = s.Append(ctx, "traced-one", store.Any, ev)
+		require.NoError(t, err)
+		require.Equal(t, first, again)
+		lean := tr.find(store.TraceQuery, "eventstore.append_event(")
+		require.Len(t, lean, 1)
+		require.ErrorIs(t, store.MapError(lean[0].Err), store.ErrDuplicateEvent)
+		probe := tr.find(store.TraceQuery, "eventstore.append_events(")
+		require.Len(t, probe, 1, "the replay is decided by append_events")
+		require.NoError(t, probe[0].Err)
+
+		// In a caller's transaction the probe runs first.
+		tr.reset()
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context) error {
+			_, err := s.Append(ctx, "traced-one", store.Exact(3), rawEvent("test_event", 3))
+			return err
+		}))
+		require.Empty(t, tr.find(store.TraceQuery, "eventstore.append_event("))
+		require.Len(t, tr.find(store.TraceQuery, "eventstore.append_events("), 1)
 	})
 
 	t.Run("query without a guild", func(t *testing.T) {

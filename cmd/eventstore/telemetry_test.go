@@ -460,7 +460,7 @@ func TestOTLPExport(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, sql, "the append's SQL round trips are its children")
-	require.Contains(t, strings.Join(sql, "\n"), "append_events")
+	require.Contains(t, strings.Join(sql, "\n"), "eventstore.append_event(", "one event: the lean append")
 
 	t.Run("unknown exporter", func(t *testing.T) {
 		t.Setenv("OTEL_TRACES_EXPORTER", "bogus")

@@ -17,6 +17,22 @@ SELECT coalesce(r.new_version, 0)::bigint AS new_version,
         @data::jsonb[], @metadata::jsonb[], @causation_ids::uuid[], @correlation_ids::uuid[],
         sqlc.narg('max_stream_events')::bigint, @probe_ids::boolean) AS r;
 
+-- name: EventsAppendOne :one
+-- One event through eventstore.append_event, the store's single append
+-- outside a caller's transaction: scalar arguments, no stored-id probe (a
+-- stored id fails the statement with unique_violation; the store then sends
+-- the event again through EventsAppend with the probe). Guild and lock_wait
+-- as in EventsAppend.
+SELECT coalesce(r.new_version, 0)::bigint AS new_version,
+       coalesce(r.global_position, 0)::bigint AS global_position
+  FROM (SELECT set_config('eventstore.guild_id', @guild_id::text, true) AS guild_id,
+               CASE WHEN @lock_wait::text <> '' THEN set_config('lock_timeout', @lock_wait::text, true) END AS lock_wait) AS g
+ CROSS JOIN LATERAL eventstore.append_event(
+        @stream_id::text, g.guild_id, @expected_version::bigint,
+        @event_id::uuid, @event_type::text, @event_version::int,
+        @data::jsonb, sqlc.narg('metadata')::jsonb, sqlc.narg('causation_id')::uuid, sqlc.narg('correlation_id')::uuid,
+        sqlc.narg('max_stream_events')::bigint) AS r;
+
 -- name: EventsAppendBatch :many
 -- Coalesced appends of one guild (eventstore.append_batch): one row per
 -- call, in call order, with its result or its error. lock_wait as in
