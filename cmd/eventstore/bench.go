@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/gamebot/eventstore/internal/bench"
@@ -15,10 +18,11 @@ func benchCommand() *command {
 		only    string
 		quiet   bool
 		replica bool
+		profile string
 	)
 	return &command{
 		name:  "bench",
-		usage: "[--scale N] [--only NAME,...] [--repeats N] [--prefill N] [--quiet] [--replica [--replica-url URL]]",
+		usage: "[--scale N] [--only NAME,...] [--repeats N] [--prefill N] [--quiet] [--cpuprofile FILE] [--replica [--replica-url URL]]",
 		short: "measure the store against raw PostgreSQL baselines (in a scratch database)",
 		flags: func(fs *flag.FlagSet, c *cmdContext) {
 			fs.Float64Var(&opts.Scale, "scale", 1, "multiply every scenario's work by N (below 1 for a smoke run)")
@@ -26,6 +30,7 @@ func benchCommand() *command {
 			fs.StringVar(&only, "only", "", "comma-separated scenarios to run: "+strings.Join(bench.Scenarios(), ", "))
 			fs.Int64Var(&opts.Prefill, "prefill", 0, "load N events into the scratch store (and the baseline table) first")
 			fs.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")
+			fs.StringVar(&profile, "cpuprofile", "", "write a Go CPU profile of the run (this process: the store's client and the baselines' clients) to FILE")
 			fs.BoolVar(&replica, "replica", false, "run the replica scenarios on a hot standby of the server: --replica-url, else $STANDBY_DATABASE_URL")
 			addReplicaFlag(fs, c)
 		},
@@ -59,6 +64,13 @@ func benchCommand() *command {
 			if err != nil {
 				return err
 			}
+			if profile != "" {
+				stop, err := startCPUProfile(profile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			rep, err := bench.Run(ctx, pool, opts)
 			if err != nil {
 				return err
@@ -69,4 +81,21 @@ func benchCommand() *command {
 			return bench.WriteTable(c.env.Stdout, rep)
 		},
 	}
+}
+
+// startCPUProfile starts a CPU profile of this process into path; the
+// returned function stops it and closes the file.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -115,6 +120,32 @@ func TestBenchTableOnly(t *testing.T) {
 	}
 	require.Equal(t, []string{"append_single", "read_stream_raw"}, rows)
 	require.Contains(t, r.stdout, "ratio")
+}
+
+// TestBenchCPUProfile: --cpuprofile leaves a gzipped CPU profile of the run
+// (pprof's format: its sample types are named in the string table), and a
+// path that cannot be created fails before anything is measured.
+func TestBenchCPUProfile(t *testing.T) {
+	t.Parallel()
+	server := testdb.ServerURL(t)
+	path := filepath.Join(t.TempDir(), "cpu.prof")
+	r := runCLI(t, "--database-url", server, "bench", "--scale", "0.01", "--only", "append_single", "--quiet", "--cpuprofile", path)
+	requireOK(t, r)
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err, "a pprof profile is gzipped")
+	raw, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	for _, name := range []string{"samples", "count", "cpu", "nanoseconds"} {
+		require.True(t, bytes.Contains(raw, []byte(name)), "the profile names its sample type %q", name)
+	}
+
+	r = runCLI(t, "--database-url", server, "bench", "--scale", "0.01", "--only", "append_single", "--quiet",
+		"--cpuprofile", filepath.Join(t.TempDir(), "missing", "cpu.prof"))
+	requireFail(t, r, "cpu profile")
+	require.NotContains(t, r.stdout, "append_single", "nothing was measured")
 }
 
 func TestBenchRefusesBadInput(t *testing.T) {
