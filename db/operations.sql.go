@@ -291,6 +291,46 @@ func (q *Queries) FeedFirstCreatedAt(ctx context.Context, arg FeedFirstCreatedAt
 	return items, nil
 }
 
+const schemaExists = `-- name: SchemaExists :one
+SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = 'eventstore') AS present
+`
+
+func (q *Queries) SchemaExists(ctx context.Context) (bool, error) {
+	row := q.db.QueryRow(ctx, schemaExists)
+	var present bool
+	err := row.Scan(&present)
+	return present, err
+}
+
+const schemaFunctionNames = `-- name: SchemaFunctionNames :many
+SELECT DISTINCT p.proname::text AS name
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'eventstore'
+ ORDER BY 1
+`
+
+// The functions of the eventstore schema, by name (Store.CheckSchema).
+func (q *Queries) SchemaFunctionNames(ctx context.Context) ([]string, error) {
+	rows, err := q.db.Query(ctx, schemaFunctionNames)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		items = append(items, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const subscriptionReset = `-- name: SubscriptionReset :many
 SELECT r.name, r.partition_member, r.partition_count, r.stream_id,
        r.checkpoint_transaction_id, r.checkpoint_position, r.checkpoint_version,

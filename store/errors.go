@@ -137,6 +137,13 @@ var (
 	// (SQLSTATE 42501), such as a direct UPDATE of eventstore.events by the
 	// application role, or a row that row-level security refuses.
 	ErrPermissionDenied = errors.New("permission denied")
+	// ErrSchemaOutdated reports a database whose eventstore schema lacks
+	// what this build of the store calls: a function, table or the schema
+	// itself (SQLSTATE 42883, 42P01 or 3F000 naming the eventstore
+	// schema). The database was never migrated, or was migrated by an
+	// older build; apply the migrations (Migrate, or eventstore migrate
+	// up). Store.CheckSchema finds the same at start-up.
+	ErrSchemaOutdated = errors.New("database schema outdated")
 	// ErrSerializationFailed reports an event that could not be encoded.
 	ErrSerializationFailed = serde.ErrSerializationFailed
 	// ErrDeserializationFailed reports stored data that could not be decoded.
@@ -347,6 +354,9 @@ type errorDetail struct {
 	Reason   string `json:"reason"`
 }
 
+// migrateHint ends the message of ErrSchemaOutdated.
+const migrateHint = "(the database was never migrated, or by an older build: apply the migrations with store.Migrate, or eventstore migrate up)"
+
 // mapError turns a database or driver error into one of the package's
 // errors. It is the only place that knows SQLSTATE codes. Errors that are
 // already ours, and context errors, pass through unchanged.
@@ -422,6 +432,10 @@ func mapPgError(pgErr *pgconn.PgError) error {
 		return &dbError{kind: ErrTransactionConflict, msg: "transaction conflict: " + pgErr.Message, cause: pgErr}
 	case "42501": // insufficient_privilege, row-level security violations included
 		return &dbError{kind: ErrPermissionDenied, msg: "permission denied: " + pgErr.Message, cause: pgErr}
+	case "42883", "42P01", "3F000": // undefined_function, undefined_table, invalid_schema_name
+		if strings.Contains(pgErr.Message, "eventstore") {
+			return &dbError{kind: ErrSchemaOutdated, msg: "database schema outdated: " + pgErr.Message + " " + migrateHint, cause: pgErr}
+		}
 	}
 	if kind, ok := codeKinds[pgErr.Code]; ok {
 		return &dbError{kind: kind, msg: pgErr.Message, cause: pgErr}

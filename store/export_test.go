@@ -29,3 +29,7 @@ func ReplicaLagAfterReplay(ctx context.Context, s *Store, lsn uint64, at time.Ti
 // ReplayPollSQL is the statement a standby's check polls while it waits
 // for the standby to reach a sample (replayedBy).
 const ReplayPollSQL = replayPollSQL
+
+// SchemaFunctions lists the functions CheckSchema expects (read from the
+// embedded migrations).
+var SchemaFunctions = schemaFunctions

@@ -67,7 +67,7 @@ func TestBadInvocation(t *testing.T) {
 		{"append bad expected", []string{"append", "game-1", "--guild", "g", "--expected", "latest"}, []string{"--expected:", "invalid expected version"}},
 		{"append without guild", []string{"append", "game-1", "--expected", "any"}, []string{"--guild is required"}},
 		{"append without stream", []string{"append", "--guild", "g", "--expected", "any"}, []string{"want exactly one stream id"}},
-		{"migrate without action", []string{"migrate"}, []string{"want one of up, down, status, reset"}},
+		{"migrate without action", []string{"migrate"}, []string{"want one of up, down, status, check, reset"}},
 		{"migrate unknown action", []string{"migrate", "sideways"}, []string{`unknown migrate action "sideways"`}},
 	}
 	for _, tt := range tests {

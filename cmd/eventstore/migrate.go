@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/gamebot/eventstore/store"
@@ -19,8 +20,8 @@ func migrateCommand() *command {
 	)
 	return &command{
 		name:  "migrate",
-		usage: "up | down [--to N] | status | reset [--yes]",
-		short: "apply, roll back, list or reset the schema migrations (goose, embedded)",
+		usage: "up | down [--to N] | status | check | reset [--yes]",
+		short: "apply, roll back, list, check or reset the schema migrations (goose, embedded)",
 		flags: func(fs *flag.FlagSet, _ *cmdContext) {
 			fs.Func("to", "with down: roll back until version `N` is the newest applied, 0 removes the schema (default: one step)", func(s string) error {
 				v, err := strconv.ParseInt(s, 10, 64)
@@ -34,10 +35,10 @@ func migrateCommand() *command {
 		},
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
 			if len(args) != 1 {
-				return usagef("want one of up, down, status, reset")
+				return usagef("want one of up, down, status, check, reset")
 			}
-			if args[0] != "up" && args[0] != "down" && args[0] != "status" && args[0] != "reset" {
-				return usagef("unknown migrate action %q (want up, down, status or reset)", args[0])
+			if !slices.Contains([]string{"up", "down", "status", "check", "reset"}, args[0]) {
+				return usagef("unknown migrate action %q (want up, down, status, check or reset)", args[0])
 			}
 			if toSet && to < 0 {
 				return usagef("--to must be a version >= 0, got %d (without --to, down rolls back one migration)", to)
@@ -90,6 +91,20 @@ func migrateCommand() *command {
 					}
 					fmt.Fprintf(c.env.Stdout, "%05d  %-8s %s\n", m.Version, state, m.Name)
 				}
+				return nil
+			case "check":
+				// Any role may check: Store.CheckSchema reads the catalog
+				// only (status reads goose's table, which the application
+				// role may not).
+				s := store.New(pool, store.Config{DisableNotify: true})
+				defer s.Close()
+				if err := s.CheckSchema(ctx); err != nil {
+					return err
+				}
+				if c.json {
+					return json.NewEncoder(c.env.Stdout).Encode(map[string]bool{"up_to_date": true})
+				}
+				fmt.Fprintln(c.env.Stdout, "the schema has every function this build calls")
 				return nil
 			default: // reset
 				if !yes {

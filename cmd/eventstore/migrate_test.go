@@ -51,11 +51,19 @@ func TestMigrate(t *testing.T) {
 	st := decodeJSON[[]store.MigrationStatus](t, b.cli(t, "--json", "migrate", "status").stdout)
 	require.False(t, st[len(st)-1].Applied)
 	require.True(t, st[0].Applied)
+	// check: the newest migration's functions are missing.
+	requireFail(t, b.cli(t, "migrate", "check"), "database schema outdated: the database lacks eventstore.")
 
 	// up applies it again.
 	r = b.cli(t, "migrate", "up")
 	requireOK(t, r)
 	require.Equal(t, fmt.Sprintf("applied %05d\n", newest), r.stdout)
+	r = b.cli(t, "migrate", "check")
+	requireOK(t, r)
+	require.Equal(t, "the schema has every function this build calls\n", r.stdout)
+	r = b.cli(t, "--json", "migrate", "check")
+	requireOK(t, r)
+	require.JSONEq(t, `{"up_to_date": true}`, r.stdout)
 
 	// down --to 0 removes the schema; up brings it back.
 	r = b.cli(t, "migrate", "down", "--to", "0", "--json")
@@ -63,6 +71,7 @@ func TestMigrate(t *testing.T) {
 	rolled := decodeJSON[map[string][]int64](t, r.stdout)["rolled back"]
 	require.Len(t, rolled, len(embedded))
 	require.False(t, b.schemaExists(t))
+	requireFail(t, b.cli(t, "migrate", "check"), "the database has no eventstore schema")
 
 	r = b.cli(t, "migrate", "up", "--json")
 	requireOK(t, r)

@@ -69,3 +69,14 @@ SELECT e.transaction_id, e.global_position
    AND (@guild_id::text = '' OR e.guild_id = @guild_id::text)
  ORDER BY e.transaction_id, e.global_position
  LIMIT 1;
+
+-- name: SchemaFunctionNames :many
+-- The functions of the eventstore schema, by name (Store.CheckSchema).
+SELECT DISTINCT p.proname::text AS name
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'eventstore'
+ ORDER BY 1;
+
+-- name: SchemaExists :one
+SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = 'eventstore') AS present;
