@@ -62,7 +62,15 @@ func TestOneListenerPerStore(t *testing.T) {
 	for i := range 100 {
 		_, err := b.store.Append(b.ctx, "s", store.Any, rawEvent("test_event", i))
 		require.NoError(t, err)
-		if i == 30 || i == 60 {
+		switch i {
+		case 30:
+			require.Positive(t, terminate(t, b, "eventstore listener"))
+		case 60:
+			// Kill the connection that replaced the first, not the first
+			// again while it is still on its way out.
+			require.Eventually(t, func() bool {
+				return b.store.Stats().Live.ListenerConnects >= 2 && b.store.Stats().Live.Listening
+			}, deliveryLimit, 5*time.Millisecond, "it reconnects after the first kill")
 			require.Positive(t, terminate(t, b, "eventstore listener"))
 		}
 	}
