@@ -307,7 +307,6 @@ SELECT DISTINCT p.proname::text AS name
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname = 'eventstore'
- ORDER BY 1
 `
 
 // The functions of the eventstore schema, by name (Store.CheckSchema).

@@ -33,6 +33,9 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("check schema: %w", mapError(err))
 	}
+	// The database's order follows its collation, which need not be
+	// Go's byte order.
+	slices.Sort(have)
 	var missing []string
 	for _, name := range schemaFunctions() {
 		if _, found := slices.BinarySearch(have, name); !found {

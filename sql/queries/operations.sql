@@ -75,8 +75,7 @@ SELECT e.transaction_id, e.global_position
 SELECT DISTINCT p.proname::text AS name
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname = 'eventstore'
- ORDER BY 1;
+ WHERE n.nspname = 'eventstore';
 
 -- name: SchemaExists :one
 SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = 'eventstore') AS present;
