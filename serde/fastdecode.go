@@ -1,10 +1,12 @@
 package serde
 
 import (
+	"cmp"
 	"encoding"
 	"encoding/json"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,7 +203,16 @@ func (c decodeCompiler) structDecoder(t reflect.Type) decodeFunc {
 			return nil
 		}
 	}
-	d := &structDecoder{fields: fields, byName: byName}
+	d := &structDecoder{fields: fields, byName: byName, storedOrder: make([]int, len(fields)), storedRank: make([]int, len(fields))}
+	for i := range d.storedOrder {
+		d.storedOrder[i] = i
+	}
+	slices.SortFunc(d.storedOrder, func(a, b int) int {
+		return cmp.Or(cmp.Compare(len(fields[a].name), len(fields[b].name)), strings.Compare(fields[a].name, fields[b].name))
+	})
+	for rank, i := range d.storedOrder {
+		d.storedRank[i] = rank
+	}
 	return d.decode
 }
 
@@ -261,6 +272,11 @@ func plainName(name string) bool {
 type structDecoder struct {
 	fields []decodeField
 	byName map[string]int
+	// storedOrder lists the fields in the order PostgreSQL's jsonb keeps
+	// an object's keys, shorter names first and equal lengths bytewise,
+	// which is the order a document read back from the store has;
+	// storedRank is each field's place in it.
+	storedOrder, storedRank []int
 }
 
 // decode decodes an object whose keys each name a distinct field exactly.
@@ -272,7 +288,10 @@ func (d *structDecoder) decode(s *scanner, v reflect.Value) bool {
 		return true
 	}
 	var seen uint64
-	next := 0 // the field most likely to come next: encoders keep field order
+	// The fields most likely to come next: encoders keep the struct's
+	// order, and documents read back from jsonb have jsonb's. A miss
+	// looks the name up.
+	next, nextStored := 0, 0
 	for {
 		name, ok := s.name()
 		if !ok {
@@ -280,7 +299,9 @@ func (d *structDecoder) decode(s *scanner, v reflect.Value) bool {
 		}
 		i := next
 		if i >= len(d.fields) || d.fields[i].name != string(name) {
-			if i, ok = d.byName[string(name)]; !ok {
+			if nextStored < len(d.storedOrder) && d.fields[d.storedOrder[nextStored]].name == string(name) {
+				i = d.storedOrder[nextStored]
+			} else if i, ok = d.byName[string(name)]; !ok {
 				return false
 			}
 		}
@@ -288,7 +309,7 @@ func (d *structDecoder) decode(s *scanner, v reflect.Value) bool {
 			return false
 		}
 		seen |= 1 << i
-		next = i + 1
+		next, nextStored = i+1, d.storedRank[i]+1
 		f := &d.fields[i]
 		fv := v
 		for _, x := range f.index {
