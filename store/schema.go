@@ -22,20 +22,21 @@ import (
 // catalog. It compares names; a migration that only changes a function's
 // body is not told apart.
 func (s *Store) CheckSchema(ctx context.Context) error {
-	present, err := s.q.SchemaExists(ctx)
-	if err != nil {
-		return fmt.Errorf("check schema: %w", mapError(err))
-	}
-	if !present {
-		return &dbError{kind: ErrSchemaOutdated, msg: "database schema outdated: the database has no eventstore schema " + migrateHint}
-	}
 	have, err := s.q.SchemaFunctionNames(ctx)
 	if err != nil {
 		return fmt.Errorf("check schema: %w", mapError(err))
 	}
-	// The database's order follows its collation, which need not be
-	// Go's byte order.
-	slices.Sort(have)
+	if len(have) == 0 {
+		// Nothing at all: say whether the schema itself is missing.
+		present, err := s.q.SchemaExists(ctx)
+		if err != nil {
+			return fmt.Errorf("check schema: %w", mapError(err))
+		}
+		if !present {
+			return &dbError{kind: ErrSchemaOutdated, msg: "database schema outdated: the database has no eventstore schema " + migrateHint}
+		}
+	}
+	slices.Sort(have) // the catalog returns them in no particular order
 	var missing []string
 	for _, name := range schemaFunctions() {
 		if _, found := slices.BinarySearch(have, name); !found {
