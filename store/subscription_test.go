@@ -63,7 +63,13 @@ func (r *sink) len() int {
 // waitLen waits until r holds at least n events.
 func (r *sink) waitLen(t *testing.T, n int) []store.Recorded {
 	t.Helper()
-	deadline := time.Now().Add(deliveryLimit)
+	return r.waitLenWithin(t, n, deliveryLimit)
+}
+
+// waitLenWithin waits until r holds at least n events, failing after limit.
+func (r *sink) waitLenWithin(t *testing.T, n int, limit time.Duration) []store.Recorded {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for r.len() < n {
 		if time.Now().After(deadline) {
 			t.Fatalf("handler saw %d events, want %d", r.len(), n)
@@ -526,3 +532,52 @@ func timeAfter(d time.Duration) func() bool {
 }
 
 func sleepShort() { time.Sleep(5 * time.Millisecond) }
+
+// horizonWait waits until every transaction that held a transaction id
+// when it was called has ended, in whichever database of the cluster it
+// ran, and returns how long that took. The feed's horizon is the cluster's:
+// a test running alongside that keeps a transaction open holds back the
+// delivery of every event committed after that transaction began, and a
+// woken subscription that finds nothing deliverable looks again at growing
+// intervals. A test that waits for a delivery within a limit allows for
+// that with deliveryAfter.
+func horizonWait(t *testing.T, q querier) time.Duration {
+	t.Helper()
+	var mark string
+	require.NoError(t, q.QueryRow(t.Context(), `SELECT pg_current_xact_id()::text`).Scan(&mark))
+	return horizonPast(t, q, mark)
+}
+
+// horizonPast waits until the feed's horizon has passed the transaction
+// id xid (every transaction up to it has ended) and returns how long that
+// took.
+func horizonPast(t *testing.T, q querier, xid string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(2 * time.Minute)
+	for {
+		var past bool
+		require.NoError(t, q.QueryRow(t.Context(),
+			`SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8`, xid).Scan(&past))
+		if past {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the feed's horizon did not pass transaction %s within %s", xid, deadline.Sub(start))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// deliveryAfter is how long a live subscription may take to deliver an
+// event whose commit was held behind the horizon for blocked: its looks
+// after a wake-up double in interval while they find nothing, so the next
+// one comes at most about blocked after the horizon passes.
+func deliveryAfter(blocked time.Duration) time.Duration {
+	return deliveryLimit + 2*blocked
+}
+
+// querier is what horizonWait needs of a pool or a connection.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
