@@ -103,7 +103,7 @@ func TestLocalSubscriptionsWokenInProcess(t *testing.T) {
 	for v := int64(1); v <= 3; v++ {
 		_, err := b.store.Append(b.ctx, "s", store.Any, rawEvent("test_event", int(v)))
 		require.NoError(t, err)
-		limit := deliveryAfter(horizonWait(t, b.pool))
+		limit := deliveryAfter(horizonWait(t, b.ctx, b.store))
 		select {
 		case gotV := <-got:
 			require.Equal(t, v, gotV)
@@ -127,7 +127,7 @@ func TestAnotherStoresNotificationWakes(t *testing.T) {
 	for v := 1; v <= 3; v++ {
 		_, err := other.Append(b.ctx, "s", store.Any, rawEvent("test_event", v))
 		require.NoError(t, err)
-		limit := deliveryAfter(horizonWait(t, b.pool))
+		limit := deliveryAfter(horizonWait(t, b.ctx, b.store))
 		require.Equal(t, seq(1, v+1), ns(t, r.waitLenWithin(t, v, limit)), "woken by another Store's NOTIFY")
 	}
 }
@@ -175,7 +175,7 @@ func TestBusySubscriptionCoalescesReads(t *testing.T) {
 	for i := range want {
 		want[i] = i + 1
 	}
-	require.Equal(t, want, ns(t, r.waitLenWithin(t, n, deliveryAfter(horizonWait(t, pool)))))
+	require.Equal(t, want, ns(t, r.waitLenWithin(t, n, deliveryAfter(horizonWait(t, ctx, s)))))
 	reads := feedReads() - before
 	require.Positive(t, reads, "the subscription's feed reads were not found in the traces")
 	require.LessOrEqual(t, reads, 6, "%d reads for %d commits", reads, n)
@@ -202,13 +202,13 @@ func TestWokenReadLooksAgainPastTheHorizon(t *testing.T) {
 	}
 
 	// Transaction ids: older (W, a store transaction) < held (H) < newer (E).
-	older, proceed := make(chan string, 1), make(chan struct{})
+	older, proceed := make(chan uint64, 1), make(chan struct{})
 	txDone := make(chan error, 1)
 	go func() {
 		txDone <- b.store.InTx(b.ctx, func(ctx context.Context) error {
 			tx, _ := store.TxFromContext(ctx)
-			var xid string
-			err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid)
+			var xid uint64
+			err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text::bigint`).Scan(&xid)
 			older <- xid
 			if err != nil {
 				return err
@@ -219,7 +219,7 @@ func TestWokenReadLooksAgainPastTheHorizon(t *testing.T) {
 		})
 	}()
 	olderXID := <-older
-	require.NotEmpty(t, olderXID)
+	require.NotZero(t, olderXID)
 	held, err := b.pool.Begin(b.ctx)
 	require.NoError(t, err)
 	defer func() { _ = held.Rollback(context.Background()) }()
@@ -229,7 +229,7 @@ func TestWokenReadLooksAgainPastTheHorizon(t *testing.T) {
 	require.NoError(t, err) // committed, but behind the horizon while held is open
 	close(proceed)
 	require.NoError(t, <-txDone) // its commit wakes the subscription
-	receive(1, "older", horizonPast(t, b.pool, olderXID))
+	receive(1, "older", horizonPast(t, b.ctx, b.store, olderXID))
 	require.NoError(t, held.Commit(b.ctx)) // no notification: nothing was appended
-	receive(2, "newer", horizonWait(t, b.pool))
+	receive(2, "newer", horizonWait(t, b.ctx, b.store))
 }

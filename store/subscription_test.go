@@ -533,40 +533,38 @@ func timeAfter(d time.Duration) func() bool {
 
 func sleepShort() { time.Sleep(5 * time.Millisecond) }
 
-// horizonWait waits until every transaction that held a transaction id
-// when it was called has ended, in whichever database of the cluster it
-// ran, and returns how long that took. The feed's horizon is the cluster's:
-// a test running alongside that keeps a transaction open holds back the
-// delivery of every event committed after that transaction began, and a
-// woken subscription that finds nothing deliverable looks again at growing
-// intervals. A test that waits for a delivery within a limit allows for
-// that with deliveryAfter.
-func horizonWait(t *testing.T, q querier) time.Duration {
+// horizonWait waits until the feed holds back none of the events already
+// committed (Store.FeedLag's HeldEvents is 0) and returns how long that
+// took. The feed's horizon is the cluster's: a test running alongside that
+// keeps a transaction open, in any database, holds back every event
+// committed after that transaction began, and a woken subscription that
+// finds nothing deliverable looks again at growing intervals. A test that
+// waits for a delivery within a limit allows for that with deliveryAfter.
+func horizonWait(t *testing.T, ctx context.Context, s *store.Store) time.Duration {
 	t.Helper()
-	var mark string
-	require.NoError(t, q.QueryRow(t.Context(), `SELECT pg_current_xact_id()::text`).Scan(&mark))
-	return horizonPast(t, q, mark)
+	return waitFeedLag(t, ctx, s, "the feed still holds back committed events",
+		func(lag store.FeedLag) bool { return lag.HeldEvents == 0 })
 }
 
 // horizonPast waits until the feed's horizon has passed the transaction
 // id xid (every transaction up to it has ended) and returns how long that
 // took.
-func horizonPast(t *testing.T, q querier, xid string) time.Duration {
+func horizonPast(t *testing.T, ctx context.Context, s *store.Store, xid uint64) time.Duration {
+	t.Helper()
+	return waitFeedLag(t, ctx, s, fmt.Sprintf("the feed's horizon did not pass transaction %d", xid),
+		func(lag store.FeedLag) bool { return lag.Horizon > xid })
+}
+
+// waitFeedLag waits until Store.FeedLag satisfies done and returns how
+// long that took.
+func waitFeedLag(t *testing.T, ctx context.Context, s *store.Store, msg string, done func(store.FeedLag) bool) time.Duration {
 	t.Helper()
 	start := time.Now()
-	deadline := start.Add(2 * time.Minute)
-	for {
-		var past bool
-		require.NoError(t, q.QueryRow(t.Context(),
-			`SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8`, xid).Scan(&past))
-		if past {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the feed's horizon did not pass transaction %s within %s", xid, deadline.Sub(start))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	require.Eventually(t, func() bool {
+		lag, err := s.FeedLag(ctx)
+		return err == nil && done(lag)
+	}, 2*time.Minute, 5*time.Millisecond, msg)
+	return time.Since(start)
 }
 
 // deliveryAfter is how long a live subscription may take to deliver an
@@ -575,9 +573,4 @@ func horizonPast(t *testing.T, q querier, xid string) time.Duration {
 // one comes at most about blocked after the horizon passes.
 func deliveryAfter(blocked time.Duration) time.Duration {
 	return deliveryLimit + 2*blocked
-}
-
-// querier is what horizonWait needs of a pool or a connection.
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
