@@ -72,6 +72,15 @@ func TestBenchJSON(t *testing.T) {
 	j := slices.IndexFunc(rep.Scenarios, func(s bench.Result) bool { return s.Name == "append_single_nocoalesce" })
 	require.GreaterOrEqual(t, j, 0)
 	require.Nil(t, rep.Scenarios[j].Coalescing)
+	// insert_grouped reports how its rows went out; its baseline, the
+	// autocommitted INSERTs, groups nothing.
+	k := slices.IndexFunc(rep.Scenarios, func(s bench.Result) bool { return s.Name == "insert_grouped" })
+	require.GreaterOrEqual(t, k, 0)
+	require.NotNil(t, rep.Scenarios[k].Coalescing)
+	require.GreaterOrEqual(t, rep.Scenarios[k].Coalescing.AppendsPerFlush, 1.0)
+	require.LessOrEqual(t, rep.Scenarios[k].Coalescing.AppendsPerFlush, 8.0, "8 writers")
+	require.Nil(t, rep.Scenarios[k].Baseline.Coalescing)
+	require.Nil(t, rep.Scenarios[k].Target, "reported without a target")
 	require.NotEmpty(t, rep.Server.Version)
 
 	// The scratch database is gone.

@@ -206,6 +206,7 @@ func scenarioList() []scenario {
 		{name: "append_batch_1000", run: appendBatch1000},
 		{name: "append_batch_100", run: appendBatch100},
 		{name: "append_single", run: appendSingle},
+		{name: "insert_grouped", run: insertGrouped},
 		{name: "append_single_nocoalesce", run: appendSingleAlone},
 		{name: "append_single_1w", run: appendSingle1w},
 		{name: "append_contended", run: appendContended},
