@@ -44,9 +44,36 @@ func ValidateGuildID(id string) error {
 // line and paragraph separator characters anywhere; no white space at
 // either end. It returns what is wrong, or "".
 func checkName(s string, maxLen int) string {
-	switch {
-	case s == "":
+	if s == "" {
 		return "must not be empty"
+	}
+	// Most names are ASCII: one pass over the bytes decides them. No ASCII
+	// character is a format or separator character, the controls are C0
+	// and DEL, and the only white space that is not a control is the space.
+	control := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return checkNameRunes(s, maxLen)
+		}
+		if c < 0x20 || c == 0x7f {
+			control = true
+		}
+	}
+	switch {
+	case len(s) > maxLen:
+		return fmt.Sprintf("must be at most %d characters", maxLen)
+	case control:
+		return "must not contain control, format or line separator characters"
+	case s[0] == ' ' || s[len(s)-1] == ' ':
+		return "must not start or end with white space"
+	}
+	return ""
+}
+
+// checkNameRunes is checkName for a name that is not all ASCII.
+func checkNameRunes(s string, maxLen int) string {
+	switch {
 	case !utf8.ValidString(s):
 		return "must be valid UTF-8"
 	case utf8.RuneCountInString(s) > maxLen:
