@@ -162,7 +162,10 @@ func (s *Store) appendParams(ctx context.Context, streamID string, expected Expe
 	}
 	// Ids first, in order, so that new UUIDv7 ids follow the batch order;
 	// then the events are encoded, a large batch on several goroutines.
-	seen := make(map[uuid.UUID]struct{}, n)
+	var seen map[uuid.UUID]struct{} // a single event cannot repeat an id
+	if n > 1 {
+		seen = make(map[uuid.UUID]struct{}, n)
+	}
 	dupAt := -1
 	for i, ev := range events {
 		id := ev.ID
@@ -172,6 +175,9 @@ func (s *Store) appendParams(ctx context.Context, streamID string, expected Expe
 			}
 		}
 		p.EventIds[i] = toPgUUID(id)
+		if seen == nil {
+			continue
+		}
 		if _, dup := seen[id]; dup && dupAt < 0 {
 			dupAt = i
 		}
