@@ -60,30 +60,29 @@ func checkName(s string, maxLen int) string {
 			control = true
 		}
 	}
-	switch {
-	case len(s) > maxLen:
-		return fmt.Sprintf("must be at most %d characters", maxLen)
-	case control:
-		return "must not contain control, format or line separator characters"
-	case s[0] == ' ' || s[len(s)-1] == ' ':
-		return "must not start or end with white space"
-	}
-	return ""
+	return nameVerdict(len(s), maxLen, control, s[0] == ' ' || s[len(s)-1] == ' ')
 }
 
 // checkNameRunes is checkName for a name that is not all ASCII.
 func checkNameRunes(s string, maxLen int) string {
-	switch {
-	case !utf8.ValidString(s):
+	if !utf8.ValidString(s) {
 		return "must be valid UTF-8"
-	case utf8.RuneCountInString(s) > maxLen:
-		return fmt.Sprintf("must be at most %d characters", maxLen)
-	case strings.IndexFunc(s, forbiddenInName) >= 0:
-		return "must not contain control, format or line separator characters"
 	}
 	first, _ := utf8.DecodeRuneInString(s)
 	last, _ := utf8.DecodeLastRuneInString(s)
-	if isNameSpace(first) || isNameSpace(last) {
+	return nameVerdict(utf8.RuneCountInString(s), maxLen, strings.IndexFunc(s, forbiddenInName) >= 0,
+		isNameSpace(first) || isNameSpace(last))
+}
+
+// nameVerdict says what is wrong with a valid UTF-8 name of chars
+// characters, in the rule's order, or "".
+func nameVerdict(chars, maxLen int, forbidden, spaceAtEnd bool) string {
+	switch {
+	case chars > maxLen:
+		return fmt.Sprintf("must be at most %d characters", maxLen)
+	case forbidden:
+		return "must not contain control, format or line separator characters"
+	case spaceAtEnd:
 		return "must not start or end with white space"
 	}
 	return ""

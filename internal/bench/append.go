@@ -51,54 +51,48 @@ func (r *runner) callsPerWriter(sh appendShape, shared bool) int {
 func (r *runner) appendOurs(ctx context.Context, s *store.Store, p plan) (sample, error) {
 	ctx = store.WithGuild(ctx, Guild)
 	flushed, handedOff := r.flushes.snapshot(), s.Stats().FlushHandOffs
-	lat := make([][]time.Duration, len(p))
-	elapsed, err := runWriters(ctx, len(p), func(ctx context.Context, w int) error {
-		lat[w] = make([]time.Duration, 0, len(p[w]))
-		for _, c := range p[w] {
-			t0 := time.Now()
-			if _, err := s.Append(ctx, c.stream, c.expected, c.events...); err != nil {
-				return err
-			}
-			lat[w] = append(lat[w], time.Since(t0))
-		}
-		return nil
+	sm, err := timeCalls(ctx, p, func(ctx context.Context, c call) error {
+		_, err := s.Append(ctx, c.stream, c.expected, c.events...)
+		return err
 	})
-	flushes := r.flushes.snapshot().since(flushed)
-	flushes.handOffs = s.Stats().FlushHandOffs - handedOff
-	return sample{events: p.eventCount(), elapsed: elapsed, latencies: flatten(lat), flushes: flushes}, err
+	sm.flushes = r.flushes.snapshot().since(flushed)
+	sm.flushes.handOffs = s.Stats().FlushHandOffs - handedOff
+	return sm, err
 }
 
 // appendBaseline writes p's rows into the twin table, one goroutine per
 // writer: with COPY when useCopy is set, else with one INSERT per call.
 func (r *runner) appendBaseline(ctx context.Context, p plan, useCopy bool) (sample, error) {
-	lat := make([][]time.Duration, len(p))
 	q := insertSQL(len(p[0][0].rows))
+	return timeCalls(ctx, p, func(ctx context.Context, c call) error {
+		if useCopy {
+			return r.copyRows(ctx, c.rows)
+		}
+		return r.insertRows(ctx, q, c.rows)
+	})
+}
+
+// timeCalls runs p's calls through do, one goroutine per writer, and
+// returns the sample: p's events, the time until the last writer finished
+// and every call's latency.
+func timeCalls(ctx context.Context, p plan, do func(ctx context.Context, c call) error) (sample, error) {
+	lat := make([][]time.Duration, len(p))
 	elapsed, err := runWriters(ctx, len(p), func(ctx context.Context, w int) error {
 		lat[w] = make([]time.Duration, 0, len(p[w]))
 		for _, c := range p[w] {
 			t0 := time.Now()
-			var err error
-			if useCopy {
-				err = r.copyRows(ctx, c.rows)
-			} else {
-				err = r.insertRows(ctx, q, c.rows)
-			}
-			if err != nil {
+			if err := do(ctx, c); err != nil {
 				return err
 			}
 			lat[w] = append(lat[w], time.Since(t0))
 		}
 		return nil
 	})
-	return sample{events: p.eventCount(), elapsed: elapsed, latencies: flatten(lat)}, err
-}
-
-func flatten(xs [][]time.Duration) []time.Duration {
-	var out []time.Duration
-	for _, x := range xs {
-		out = append(out, x...)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
 	}
-	return out
+	return sample{events: p.eventCount(), elapsed: elapsed, latencies: all}, err
 }
 
 // appendVsBaseline measures Store.Append against the twin-table baseline on

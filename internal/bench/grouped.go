@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"time"
 )
 
 // insert_grouped: what group commit itself buys on this server and
@@ -116,21 +115,14 @@ func (g *groupedInserter) send(ctx context.Context, calls []*groupedCall) {
 // goroutine per writer.
 func (r *runner) appendGrouped(ctx context.Context, p plan) (sample, error) {
 	g := &groupedInserter{r: r}
-	lat := make([][]time.Duration, len(p))
-	elapsed, err := runWriters(ctx, len(p), func(ctx context.Context, w int) error {
-		lat[w] = make([]time.Duration, 0, len(p[w]))
-		for _, c := range p[w] {
-			t0 := time.Now()
-			for _, row := range c.rows {
-				if err := g.insert(ctx, row); err != nil {
-					return err
-				}
+	sm, err := timeCalls(ctx, p, func(ctx context.Context, c call) error {
+		for _, row := range c.rows {
+			if err := g.insert(ctx, row); err != nil {
+				return err
 			}
-			lat[w] = append(lat[w], time.Since(t0))
 		}
 		return nil
 	})
-	sm := sample{events: p.eventCount(), elapsed: elapsed, latencies: flatten(lat)}
 	sm.flushes = flushCounts{appends: g.rows, alone: g.alone, flushes: float64(g.flushes)}
 	return sm, err
 }
