@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const eventsAppend = `-- name: EventsAppend :one
+const EventsAppend = `-- name: EventsAppend :one
 SELECT coalesce(r.new_version, 0)::bigint AS new_version,
        coalesce(r.first_position, 0)::bigint AS first_position,
        coalesce(r.last_position, 0)::bigint AS last_position
@@ -55,7 +55,7 @@ type EventsAppendRow struct {
 // for a stream row locked elsewhere). Volatile functions keep the subquery
 // from being flattened, so both settings are made before the append runs.
 func (q *Queries) EventsAppend(ctx context.Context, arg EventsAppendParams) (*EventsAppendRow, error) {
-	row := q.db.QueryRow(ctx, eventsAppend,
+	row := q.db.QueryRow(ctx, EventsAppend,
 		arg.GuildID,
 		arg.LockWait,
 		arg.StreamID,
@@ -75,7 +75,7 @@ func (q *Queries) EventsAppend(ctx context.Context, arg EventsAppendParams) (*Ev
 	return &i, err
 }
 
-const eventsAppendBatch = `-- name: EventsAppendBatch :many
+const EventsAppendBatch = `-- name: EventsAppendBatch :many
 SELECT r.call_index::int            AS call_index,
        coalesce(r.new_version, 0)::bigint AS new_version,
        coalesce(r.first_position, 0)::bigint AS first_position,
@@ -126,7 +126,7 @@ type EventsAppendBatchRow struct {
 // call, in call order, with its result or its error. lock_wait as in
 // EventsAppend.
 func (q *Queries) EventsAppendBatch(ctx context.Context, arg EventsAppendBatchParams) ([]*EventsAppendBatchRow, error) {
-	rows, err := q.db.Query(ctx, eventsAppendBatch,
+	rows, err := q.db.Query(ctx, EventsAppendBatch,
 		arg.GuildID,
 		arg.LockWait,
 		arg.StreamIds,
@@ -169,7 +169,7 @@ func (q *Queries) EventsAppendBatch(ctx context.Context, arg EventsAppendBatchPa
 	return items, nil
 }
 
-const eventsAppendOne = `-- name: EventsAppendOne :one
+const EventsAppendOne = `-- name: EventsAppendOne :one
 SELECT coalesce(r.new_version, 0)::bigint AS new_version,
        coalesce(r.global_position, 0)::bigint AS global_position
   FROM (SELECT set_config('eventstore.guild_id', $1::text, true) AS guild_id,
@@ -207,7 +207,7 @@ type EventsAppendOneRow struct {
 // the event again through EventsAppend with the probe). Guild and lock_wait
 // as in EventsAppend.
 func (q *Queries) EventsAppendOne(ctx context.Context, arg EventsAppendOneParams) (*EventsAppendOneRow, error) {
-	row := q.db.QueryRow(ctx, eventsAppendOne,
+	row := q.db.QueryRow(ctx, EventsAppendOne,
 		arg.GuildID,
 		arg.LockWait,
 		arg.StreamID,
@@ -226,7 +226,7 @@ func (q *Queries) EventsAppendOne(ctx context.Context, arg EventsAppendOneParams
 	return &i, err
 }
 
-const eventsReadBackward = `-- name: EventsReadBackward :many
+const EventsReadBackward = `-- name: EventsReadBackward :many
 SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
        e.event_type, e.event_version, e.guild_id, e.data, e.metadata,
        e.causation_id, e.correlation_id, e.created_at
@@ -249,7 +249,7 @@ type EventsReadBackwardParams struct {
 
 // Events of a live (not deleted) stream (of guild_id, unless it is empty) with stream_version <= from, descending.
 func (q *Queries) EventsReadBackward(ctx context.Context, arg EventsReadBackwardParams) ([]*EventstoreEvent, error) {
-	rows, err := q.db.Query(ctx, eventsReadBackward,
+	rows, err := q.db.Query(ctx, EventsReadBackward,
 		arg.StreamID,
 		arg.FromVersion,
 		arg.GuildID,
@@ -287,7 +287,7 @@ func (q *Queries) EventsReadBackward(ctx context.Context, arg EventsReadBackward
 	return items, nil
 }
 
-const eventsReadFeed = `-- name: EventsReadFeed :many
+const EventsReadFeed = `-- name: EventsReadFeed :many
 SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
        e.event_type, e.event_version, e.guild_id, e.data, e.metadata,
        e.causation_id, e.correlation_id, e.created_at
@@ -308,7 +308,7 @@ type EventsReadFeedParams struct {
 // commit-safe order: only transactions older than every transaction still
 // running are returned, so a late commit can never be skipped.
 func (q *Queries) EventsReadFeed(ctx context.Context, arg EventsReadFeedParams) ([]*EventstoreEvent, error) {
-	rows, err := q.db.Query(ctx, eventsReadFeed, arg.AfterTransactionID, arg.AfterPosition, arg.MaxCount)
+	rows, err := q.db.Query(ctx, EventsReadFeed, arg.AfterTransactionID, arg.AfterPosition, arg.MaxCount)
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +341,7 @@ func (q *Queries) EventsReadFeed(ctx context.Context, arg EventsReadFeedParams) 
 	return items, nil
 }
 
-const eventsReadFeedFiltered = `-- name: EventsReadFeedFiltered :many
+const EventsReadFeedFiltered = `-- name: EventsReadFeedFiltered :many
 WITH scan AS (
     SELECT e.transaction_id, e.global_position,
            ((cardinality($1::text[]) = 0 OR e.event_type = ANY($1::text[]))
@@ -417,7 +417,7 @@ type EventsReadFeedFilteredRow struct {
 // Partitions: with partition_count > 1 only streams whose
 // hashtext(stream_id) falls in partition_member are hits.
 func (q *Queries) EventsReadFeedFiltered(ctx context.Context, arg EventsReadFeedFilteredParams) ([]*EventsReadFeedFilteredRow, error) {
-	rows, err := q.db.Query(ctx, eventsReadFeedFiltered,
+	rows, err := q.db.Query(ctx, EventsReadFeedFiltered,
 		arg.EventTypes,
 		arg.StreamPrefix,
 		arg.GuildID,
@@ -462,7 +462,7 @@ func (q *Queries) EventsReadFeedFiltered(ctx context.Context, arg EventsReadFeed
 	return items, nil
 }
 
-const eventsReadFeedGuild = `-- name: EventsReadFeedGuild :many
+const EventsReadFeedGuild = `-- name: EventsReadFeedGuild :many
 SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
        e.event_type, e.event_version, e.guild_id, e.data, e.metadata,
        e.causation_id, e.correlation_id, e.created_at
@@ -484,7 +484,7 @@ type EventsReadFeedGuildParams struct {
 // One guild's part of the global feed after a checkpoint, in the same
 // commit-safe order (through events_guild_feed_idx).
 func (q *Queries) EventsReadFeedGuild(ctx context.Context, arg EventsReadFeedGuildParams) ([]*EventstoreEvent, error) {
-	rows, err := q.db.Query(ctx, eventsReadFeedGuild,
+	rows, err := q.db.Query(ctx, EventsReadFeedGuild,
 		arg.GuildID,
 		arg.AfterTransactionID,
 		arg.AfterPosition,
@@ -522,7 +522,7 @@ func (q *Queries) EventsReadFeedGuild(ctx context.Context, arg EventsReadFeedGui
 	return items, nil
 }
 
-const eventsReadForward = `-- name: EventsReadForward :many
+const EventsReadForward = `-- name: EventsReadForward :many
 SELECT e.global_position, e.transaction_id, e.stream_id, e.stream_version, e.event_id,
        e.event_type, e.event_version, e.guild_id, e.data, e.metadata,
        e.causation_id, e.correlation_id, e.created_at
@@ -545,7 +545,7 @@ type EventsReadForwardParams struct {
 
 // Events of a live (not deleted) stream (of guild_id, unless it is empty) with stream_version >= from, ascending.
 func (q *Queries) EventsReadForward(ctx context.Context, arg EventsReadForwardParams) ([]*EventstoreEvent, error) {
-	rows, err := q.db.Query(ctx, eventsReadForward,
+	rows, err := q.db.Query(ctx, EventsReadForward,
 		arg.StreamID,
 		arg.FromVersion,
 		arg.GuildID,
@@ -583,7 +583,7 @@ func (q *Queries) EventsReadForward(ctx context.Context, arg EventsReadForwardPa
 	return items, nil
 }
 
-const feedEndGet = `-- name: FeedEndGet :one
+const FeedEndGet = `-- name: FeedEndGet :one
 SELECT coalesce((SELECT e.transaction_id FROM eventstore.events e
                   WHERE e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
                   ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1), '0'::xid8)::xid8 AS transaction_id,
@@ -600,25 +600,25 @@ type FeedEndGetRow struct {
 // The checkpoint of the last event below the safe horizon (0/0 when there is
 // none): a reader starting there sees only what commits from now on.
 func (q *Queries) FeedEndGet(ctx context.Context) (*FeedEndGetRow, error) {
-	row := q.db.QueryRow(ctx, feedEndGet)
+	row := q.db.QueryRow(ctx, FeedEndGet)
 	var i FeedEndGetRow
 	err := row.Scan(&i.TransactionID, &i.GlobalPosition)
 	return &i, err
 }
 
-const feedHorizon = `-- name: FeedHorizon :one
+const FeedHorizon = `-- name: FeedHorizon :one
 SELECT pg_snapshot_xmin(pg_current_snapshot())::xid8 AS horizon
 `
 
 // The feed's safe horizon: transactions below it have all finished.
 func (q *Queries) FeedHorizon(ctx context.Context) (uint64, error) {
-	row := q.db.QueryRow(ctx, feedHorizon)
+	row := q.db.QueryRow(ctx, FeedHorizon)
 	var horizon uint64
 	err := row.Scan(&horizon)
 	return horizon, err
 }
 
-const feedLagGet = `-- name: FeedLagGet :one
+const FeedLagGet = `-- name: FeedLagGet :one
 SELECT f.horizon::xid8 AS horizon,
        f.held_events::bigint AS held_events,
        f.held_seconds::float8 AS held_seconds,
@@ -644,7 +644,7 @@ type FeedLagGetRow struct {
 // How far the feed's safe horizon trails the committed events, and the
 // transaction holding it back (see eventstore.feed_horizon_status).
 func (q *Queries) FeedLagGet(ctx context.Context) (*FeedLagGetRow, error) {
-	row := q.db.QueryRow(ctx, feedLagGet)
+	row := q.db.QueryRow(ctx, FeedLagGet)
 	var i FeedLagGetRow
 	err := row.Scan(
 		&i.Horizon,

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const eventsReadBackwardWithArchive = `-- name: EventsReadBackwardWithArchive :many
+const EventsReadBackwardWithArchive = `-- name: EventsReadBackwardWithArchive :many
 SELECT u.global_position, u.transaction_id, u.stream_id, u.stream_version, u.event_id,
        u.event_type, u.event_version, u.guild_id, u.data, u.metadata,
        u.causation_id, u.correlation_id, u.created_at
@@ -48,7 +48,7 @@ type EventsReadBackwardWithArchiveParams struct {
 // Like EventsReadBackward, but also reads archived events (one statement,
 // bounded by the page size like EventsReadForwardWithArchive).
 func (q *Queries) EventsReadBackwardWithArchive(ctx context.Context, arg EventsReadBackwardWithArchiveParams) ([]*EventstoreEvent, error) {
-	rows, err := q.db.Query(ctx, eventsReadBackwardWithArchive,
+	rows, err := q.db.Query(ctx, EventsReadBackwardWithArchive,
 		arg.StreamID,
 		arg.FromVersion,
 		arg.MaxCount,
@@ -86,7 +86,7 @@ func (q *Queries) EventsReadBackwardWithArchive(ctx context.Context, arg EventsR
 	return items, nil
 }
 
-const eventsReadForwardWithArchive = `-- name: EventsReadForwardWithArchive :many
+const EventsReadForwardWithArchive = `-- name: EventsReadForwardWithArchive :many
 SELECT u.global_position, u.transaction_id, u.stream_id, u.stream_version, u.event_id,
        u.event_type, u.event_version, u.guild_id, u.data, u.metadata,
        u.causation_id, u.correlation_id, u.created_at
@@ -124,7 +124,7 @@ type EventsReadForwardWithArchiveParams struct {
 // at most max_count rows in index order, so the work stays bounded by the
 // page size whatever the stream's length.
 func (q *Queries) EventsReadForwardWithArchive(ctx context.Context, arg EventsReadForwardWithArchiveParams) ([]*EventstoreEvent, error) {
-	rows, err := q.db.Query(ctx, eventsReadForwardWithArchive,
+	rows, err := q.db.Query(ctx, EventsReadForwardWithArchive,
 		arg.StreamID,
 		arg.FromVersion,
 		arg.MaxCount,
@@ -162,7 +162,7 @@ func (q *Queries) EventsReadForwardWithArchive(ctx context.Context, arg EventsRe
 	return items, nil
 }
 
-const streamArchive = `-- name: StreamArchive :one
+const StreamArchive = `-- name: StreamArchive :one
 SELECT r.version::bigint         AS version,
        r.events_archived::bigint AS events_archived
   FROM eventstore.archive_stream($1::text, $2::bigint,
@@ -183,7 +183,7 @@ type StreamArchiveRow struct {
 
 // Archives a stream (before_version NULL: all of it) through eventstore.archive_stream.
 func (q *Queries) StreamArchive(ctx context.Context, arg StreamArchiveParams) (*StreamArchiveRow, error) {
-	row := q.db.QueryRow(ctx, streamArchive,
+	row := q.db.QueryRow(ctx, StreamArchive,
 		arg.StreamID,
 		arg.ExpectedVersion,
 		arg.BeforeVersion,
@@ -194,7 +194,7 @@ func (q *Queries) StreamArchive(ctx context.Context, arg StreamArchiveParams) (*
 	return &i, err
 }
 
-const streamHardDelete = `-- name: StreamHardDelete :one
+const StreamHardDelete = `-- name: StreamHardDelete :one
 SELECT r.version::bigint        AS version,
        r.events_deleted::bigint AS events_deleted
   FROM eventstore.hard_delete_stream($1::text, $2::text,
@@ -215,7 +215,7 @@ type StreamHardDeleteRow struct {
 
 // Removes a stream for good through eventstore.hard_delete_stream.
 func (q *Queries) StreamHardDelete(ctx context.Context, arg StreamHardDeleteParams) (*StreamHardDeleteRow, error) {
-	row := q.db.QueryRow(ctx, streamHardDelete,
+	row := q.db.QueryRow(ctx, StreamHardDelete,
 		arg.StreamID,
 		arg.GuildID,
 		arg.ExpectedVersion,
@@ -226,7 +226,7 @@ func (q *Queries) StreamHardDelete(ctx context.Context, arg StreamHardDeletePara
 	return &i, err
 }
 
-const streamSetLimit = `-- name: StreamSetLimit :one
+const StreamSetLimit = `-- name: StreamSetLimit :one
 SELECT eventstore.set_stream_limit($1::text, $2::text,
                                    $3::bigint)::bigint AS version
 `
@@ -239,13 +239,13 @@ type StreamSetLimitParams struct {
 
 // Sets (max_events NULL: clears) a stream's own event limit.
 func (q *Queries) StreamSetLimit(ctx context.Context, arg StreamSetLimitParams) (int64, error) {
-	row := q.db.QueryRow(ctx, streamSetLimit, arg.StreamID, arg.GuildID, arg.MaxEvents)
+	row := q.db.QueryRow(ctx, StreamSetLimit, arg.StreamID, arg.GuildID, arg.MaxEvents)
 	var version int64
 	err := row.Scan(&version)
 	return version, err
 }
 
-const streamsArchiveCompleted = `-- name: StreamsArchiveCompleted :many
+const StreamsArchiveCompleted = `-- name: StreamsArchiveCompleted :many
 SELECT r.stream_id::text         AS stream_id,
        r.version::bigint         AS version,
        r.events_archived::bigint AS events_archived
@@ -269,7 +269,7 @@ type StreamsArchiveCompletedRow struct {
 
 // Archives up to max_streams completed streams in this transaction.
 func (q *Queries) StreamsArchiveCompleted(ctx context.Context, arg StreamsArchiveCompletedParams) ([]*StreamsArchiveCompletedRow, error) {
-	rows, err := q.db.Query(ctx, streamsArchiveCompleted,
+	rows, err := q.db.Query(ctx, StreamsArchiveCompleted,
 		arg.OlderThanSeconds,
 		arg.CompletedTypes,
 		arg.GuildID,
@@ -293,7 +293,7 @@ func (q *Queries) StreamsArchiveCompleted(ctx context.Context, arg StreamsArchiv
 	return items, nil
 }
 
-const streamsCount = `-- name: StreamsCount :one
+const StreamsCount = `-- name: StreamsCount :one
 SELECT count(*)::bigint AS total
   FROM eventstore.streams s
  WHERE ($1::text IS NULL OR s.guild_id = $1::text)
@@ -315,7 +315,7 @@ type StreamsCountParams struct {
 
 // How many streams match the filters of StreamsList (without the cursor).
 func (q *Queries) StreamsCount(ctx context.Context, arg StreamsCountParams) (int64, error) {
-	row := q.db.QueryRow(ctx, streamsCount,
+	row := q.db.QueryRow(ctx, StreamsCount,
 		arg.GuildID,
 		arg.Prefix,
 		arg.Status,
@@ -327,7 +327,7 @@ func (q *Queries) StreamsCount(ctx context.Context, arg StreamsCountParams) (int
 	return total, err
 }
 
-const streamsList = `-- name: StreamsList :many
+const StreamsList = `-- name: StreamsList :many
 SELECT s.stream_id, s.guild_id, s.version, s.max_events, s.last_transaction_id, s.created_at, s.updated_at,
        s.deleted_at, s.archived_at
   FROM eventstore.streams s
@@ -360,7 +360,7 @@ type StreamsListParams struct {
 // Stream ids compare bytewise (COLLATE "C"), so the order and the cursor do
 // not depend on the database's locale.
 func (q *Queries) StreamsList(ctx context.Context, arg StreamsListParams) ([]*EventstoreStream, error) {
-	rows, err := q.db.Query(ctx, streamsList,
+	rows, err := q.db.Query(ctx, StreamsList,
 		arg.GuildID,
 		arg.Prefix,
 		arg.Status,
@@ -398,7 +398,7 @@ func (q *Queries) StreamsList(ctx context.Context, arg StreamsListParams) ([]*Ev
 	return items, nil
 }
 
-const streamsListDesc = `-- name: StreamsListDesc :many
+const StreamsListDesc = `-- name: StreamsListDesc :many
 SELECT s.stream_id, s.guild_id, s.version, s.max_events, s.last_transaction_id, s.created_at, s.updated_at,
        s.deleted_at, s.archived_at
   FROM eventstore.streams s
@@ -429,7 +429,7 @@ type StreamsListDescParams struct {
 // StreamsList newest first: by (created_at, stream_id) descending, before
 // the keyset cursor.
 func (q *Queries) StreamsListDesc(ctx context.Context, arg StreamsListDescParams) ([]*EventstoreStream, error) {
-	rows, err := q.db.Query(ctx, streamsListDesc,
+	rows, err := q.db.Query(ctx, StreamsListDesc,
 		arg.GuildID,
 		arg.Prefix,
 		arg.Status,

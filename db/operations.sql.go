@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const deadLetterDrop = `-- name: DeadLetterDrop :one
+const DeadLetterDrop = `-- name: DeadLetterDrop :one
 SELECT r.id, r.subscription, r.partition_member, r.guild_id, r.stream_id, r.stream_version, r.event_id,
        r.event_type, r.global_position, r.transaction_id, r.error, r.attempts, r.failures,
        r.first_failed_at, r.last_failed_at, r.retry_requested_at
@@ -21,7 +21,7 @@ SELECT r.id, r.subscription, r.partition_member, r.guild_id, r.stream_id, r.stre
 
 // Forgets a dead letter and returns it.
 func (q *Queries) DeadLetterDrop(ctx context.Context, id int64) (*EventstoreDeadLetter, error) {
-	row := q.db.QueryRow(ctx, deadLetterDrop, id)
+	row := q.db.QueryRow(ctx, DeadLetterDrop, id)
 	var i EventstoreDeadLetter
 	err := row.Scan(
 		&i.ID,
@@ -44,7 +44,7 @@ func (q *Queries) DeadLetterDrop(ctx context.Context, id int64) (*EventstoreDead
 	return &i, err
 }
 
-const deadLetterList = `-- name: DeadLetterList :many
+const DeadLetterList = `-- name: DeadLetterList :many
 SELECT d.id, d.subscription, d.partition_member, d.guild_id, d.stream_id, d.stream_version, d.event_id,
        d.event_type, d.global_position, d.transaction_id, d.error, d.attempts, d.failures,
        d.first_failed_at, d.last_failed_at, d.retry_requested_at
@@ -61,7 +61,7 @@ type DeadLetterListParams struct {
 
 // The dead letters of a subscription (of guild_id, unless it is empty), oldest first.
 func (q *Queries) DeadLetterList(ctx context.Context, arg DeadLetterListParams) ([]*EventstoreDeadLetter, error) {
-	rows, err := q.db.Query(ctx, deadLetterList, arg.Name, arg.GuildID)
+	rows, err := q.db.Query(ctx, DeadLetterList, arg.Name, arg.GuildID)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (q *Queries) DeadLetterList(ctx context.Context, arg DeadLetterListParams) 
 	return items, nil
 }
 
-const deadLetterRecord = `-- name: DeadLetterRecord :one
+const DeadLetterRecord = `-- name: DeadLetterRecord :one
 SELECT eventstore.dead_letter_record(
         $1::text, $2::int, $3::text,
         $4::text, $5::bigint, $6::uuid, $7::text,
@@ -121,7 +121,7 @@ type DeadLetterRecordParams struct {
 // Records an event a persistent subscription member gave up on
 // (eventstore.dead_letter_record) and returns its id.
 func (q *Queries) DeadLetterRecord(ctx context.Context, arg DeadLetterRecordParams) (int64, error) {
-	row := q.db.QueryRow(ctx, deadLetterRecord,
+	row := q.db.QueryRow(ctx, DeadLetterRecord,
 		arg.Name,
 		arg.PartitionMember,
 		arg.GuildID,
@@ -139,7 +139,7 @@ func (q *Queries) DeadLetterRecord(ctx context.Context, arg DeadLetterRecordPara
 	return id, err
 }
 
-const deadLetterRedelivered = `-- name: DeadLetterRedelivered :exec
+const DeadLetterRedelivered = `-- name: DeadLetterRedelivered :exec
 SELECT eventstore.dead_letter_redelivered($1::bigint, $2::text,
                                           $3::text, $4::int)
 `
@@ -153,7 +153,7 @@ type DeadLetterRedeliveredParams struct {
 
 // Records the outcome of a redelivery: a NULL error deletes the dead letter.
 func (q *Queries) DeadLetterRedelivered(ctx context.Context, arg DeadLetterRedeliveredParams) error {
-	_, err := q.db.Exec(ctx, deadLetterRedelivered,
+	_, err := q.db.Exec(ctx, DeadLetterRedelivered,
 		arg.ID,
 		arg.GuildID,
 		arg.Error,
@@ -162,7 +162,7 @@ func (q *Queries) DeadLetterRedelivered(ctx context.Context, arg DeadLetterRedel
 	return err
 }
 
-const deadLetterRetry = `-- name: DeadLetterRetry :one
+const DeadLetterRetry = `-- name: DeadLetterRetry :one
 SELECT r.id, r.subscription, r.partition_member, r.guild_id, r.stream_id, r.stream_version, r.event_id,
        r.event_type, r.global_position, r.transaction_id, r.error, r.attempts, r.failures,
        r.first_failed_at, r.last_failed_at, r.retry_requested_at
@@ -171,7 +171,7 @@ SELECT r.id, r.subscription, r.partition_member, r.guild_id, r.stream_id, r.stre
 
 // Asks the subscription's consumer to redeliver a dead letter.
 func (q *Queries) DeadLetterRetry(ctx context.Context, id int64) (*EventstoreDeadLetter, error) {
-	row := q.db.QueryRow(ctx, deadLetterRetry, id)
+	row := q.db.QueryRow(ctx, DeadLetterRetry, id)
 	var i EventstoreDeadLetter
 	err := row.Scan(
 		&i.ID,
@@ -194,7 +194,7 @@ func (q *Queries) DeadLetterRetry(ctx context.Context, id int64) (*EventstoreDea
 	return &i, err
 }
 
-const deadLetterRetryRequested = `-- name: DeadLetterRetryRequested :many
+const DeadLetterRetryRequested = `-- name: DeadLetterRetryRequested :many
 SELECT d.id, d.subscription, d.partition_member, d.guild_id, d.stream_id, d.stream_version, d.event_id,
        d.event_type, d.global_position, d.transaction_id, d.error, d.attempts, d.failures,
        d.first_failed_at, d.last_failed_at, d.retry_requested_at
@@ -213,7 +213,7 @@ type DeadLetterRetryRequestedParams struct {
 
 // The dead letters of one member waiting for a retry, oldest first.
 func (q *Queries) DeadLetterRetryRequested(ctx context.Context, arg DeadLetterRetryRequestedParams) ([]*EventstoreDeadLetter, error) {
-	rows, err := q.db.Query(ctx, deadLetterRetryRequested, arg.Name, arg.PartitionMember, arg.MaxCount)
+	rows, err := q.db.Query(ctx, DeadLetterRetryRequested, arg.Name, arg.PartitionMember, arg.MaxCount)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +249,7 @@ func (q *Queries) DeadLetterRetryRequested(ctx context.Context, arg DeadLetterRe
 	return items, nil
 }
 
-const feedFirstCreatedAt = `-- name: FeedFirstCreatedAt :many
+const FeedFirstCreatedAt = `-- name: FeedFirstCreatedAt :many
 SELECT e.transaction_id, e.global_position
   FROM eventstore.events e
  WHERE e.created_at >= $1::timestamptz
@@ -272,7 +272,7 @@ type FeedFirstCreatedAtRow struct {
 // unless it is empty), committed or held back by the horizon; no row when
 // there is none. Served by events_created_idx.
 func (q *Queries) FeedFirstCreatedAt(ctx context.Context, arg FeedFirstCreatedAtParams) ([]*FeedFirstCreatedAtRow, error) {
-	rows, err := q.db.Query(ctx, feedFirstCreatedAt, arg.CreatedAt, arg.GuildID)
+	rows, err := q.db.Query(ctx, FeedFirstCreatedAt, arg.CreatedAt, arg.GuildID)
 	if err != nil {
 		return nil, err
 	}
@@ -291,18 +291,18 @@ func (q *Queries) FeedFirstCreatedAt(ctx context.Context, arg FeedFirstCreatedAt
 	return items, nil
 }
 
-const schemaExists = `-- name: SchemaExists :one
+const SchemaExists = `-- name: SchemaExists :one
 SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = 'eventstore') AS present
 `
 
 func (q *Queries) SchemaExists(ctx context.Context) (bool, error) {
-	row := q.db.QueryRow(ctx, schemaExists)
+	row := q.db.QueryRow(ctx, SchemaExists)
 	var present bool
 	err := row.Scan(&present)
 	return present, err
 }
 
-const schemaFunctionNames = `-- name: SchemaFunctionNames :many
+const SchemaFunctionNames = `-- name: SchemaFunctionNames :many
 SELECT DISTINCT p.proname::text AS name
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
@@ -311,7 +311,7 @@ SELECT DISTINCT p.proname::text AS name
 
 // The functions of the eventstore schema, by name (Store.CheckSchema).
 func (q *Queries) SchemaFunctionNames(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, schemaFunctionNames)
+	rows, err := q.db.Query(ctx, SchemaFunctionNames)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +330,7 @@ func (q *Queries) SchemaFunctionNames(ctx context.Context) ([]string, error) {
 	return items, nil
 }
 
-const subscriptionReset = `-- name: SubscriptionReset :many
+const SubscriptionReset = `-- name: SubscriptionReset :many
 SELECT r.name, r.partition_member, r.partition_count, r.stream_id,
        r.checkpoint_transaction_id, r.checkpoint_position, r.checkpoint_version,
        r.filter, r.guild_id, r.handled_count, r.holder, r.lease_token, r.lease_expires_at,
@@ -353,7 +353,7 @@ type SubscriptionResetParams struct {
 // guild to a new checkpoint (eventstore.subscription_reset), refusing while
 // a lease is live, and returns the members.
 func (q *Queries) SubscriptionReset(ctx context.Context, arg SubscriptionResetParams) ([]*EventstoreSubscription, error) {
-	rows, err := q.db.Query(ctx, subscriptionReset,
+	rows, err := q.db.Query(ctx, SubscriptionReset,
 		arg.Name,
 		arg.StreamID,
 		arg.CheckpointTransactionID,

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const snapshotDelete = `-- name: SnapshotDelete :one
+const SnapshotDelete = `-- name: SnapshotDelete :one
 SELECT eventstore.delete_snapshot($1::text, $2::text)::boolean AS deleted
 `
 
@@ -24,13 +24,13 @@ type SnapshotDeleteParams struct {
 // Deletes a stream's snapshot through eventstore.delete_snapshot; reports
 // whether there was one.
 func (q *Queries) SnapshotDelete(ctx context.Context, arg SnapshotDeleteParams) (bool, error) {
-	row := q.db.QueryRow(ctx, snapshotDelete, arg.StreamID, arg.GuildID)
+	row := q.db.QueryRow(ctx, SnapshotDelete, arg.StreamID, arg.GuildID)
 	var deleted bool
 	err := row.Scan(&deleted)
 	return deleted, err
 }
 
-const snapshotGet = `-- name: SnapshotGet :one
+const SnapshotGet = `-- name: SnapshotGet :one
 SELECT sn.stream_id, sn.guild_id, sn.stream_version, sn.snapshot_type, sn.schema_version,
        sn.data, sn.metadata, sn.created_at,
        (st.deleted_at IS NOT NULL)::boolean AS stream_deleted
@@ -60,7 +60,7 @@ type SnapshotGetRow struct {
 // The latest snapshot of a stream (of guild_id, unless it is empty), with
 // whether the stream is soft-deleted.
 func (q *Queries) SnapshotGet(ctx context.Context, arg SnapshotGetParams) (*SnapshotGetRow, error) {
-	row := q.db.QueryRow(ctx, snapshotGet, arg.StreamID, arg.GuildID)
+	row := q.db.QueryRow(ctx, SnapshotGet, arg.StreamID, arg.GuildID)
 	var i SnapshotGetRow
 	err := row.Scan(
 		&i.StreamID,
@@ -76,7 +76,7 @@ func (q *Queries) SnapshotGet(ctx context.Context, arg SnapshotGetParams) (*Snap
 	return &i, err
 }
 
-const snapshotSave = `-- name: SnapshotSave :one
+const SnapshotSave = `-- name: SnapshotSave :one
 SELECT r.stored::boolean        AS stored,
        r.stream_version::bigint AS stream_version,
        r.schema_version::int    AS schema_version
@@ -104,7 +104,7 @@ type SnapshotSaveRow struct {
 // Stores a stream's snapshot through eventstore.record_snapshot; reports
 // whether it was stored and which snapshot the stream now holds.
 func (q *Queries) SnapshotSave(ctx context.Context, arg SnapshotSaveParams) (*SnapshotSaveRow, error) {
-	row := q.db.QueryRow(ctx, snapshotSave,
+	row := q.db.QueryRow(ctx, SnapshotSave,
 		arg.StreamID,
 		arg.GuildID,
 		arg.StreamVersion,

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const streamCreate = `-- name: StreamCreate :exec
+const StreamCreate = `-- name: StreamCreate :exec
 SELECT eventstore.create_stream($1::text, $2::text)
 `
 
@@ -21,11 +21,11 @@ type StreamCreateParams struct {
 }
 
 func (q *Queries) StreamCreate(ctx context.Context, arg StreamCreateParams) error {
-	_, err := q.db.Exec(ctx, streamCreate, arg.StreamID, arg.GuildID)
+	_, err := q.db.Exec(ctx, StreamCreate, arg.StreamID, arg.GuildID)
 	return err
 }
 
-const streamDelete = `-- name: StreamDelete :one
+const StreamDelete = `-- name: StreamDelete :one
 SELECT eventstore.delete_stream($1::text, $2::text, $3::bigint)::bigint AS version
 `
 
@@ -36,13 +36,13 @@ type StreamDeleteParams struct {
 }
 
 func (q *Queries) StreamDelete(ctx context.Context, arg StreamDeleteParams) (int64, error) {
-	row := q.db.QueryRow(ctx, streamDelete, arg.StreamID, arg.GuildID, arg.ExpectedVersion)
+	row := q.db.QueryRow(ctx, StreamDelete, arg.StreamID, arg.GuildID, arg.ExpectedVersion)
 	var version int64
 	err := row.Scan(&version)
 	return version, err
 }
 
-const streamGet = `-- name: StreamGet :one
+const StreamGet = `-- name: StreamGet :one
 SELECT s.stream_id, s.guild_id, s.version, s.max_events, s.last_transaction_id, s.created_at, s.updated_at,
        s.deleted_at, s.archived_at
   FROM eventstore.streams s
@@ -57,7 +57,7 @@ type StreamGetParams struct {
 
 // A stream's row; with a guild_id (not empty), only if it is that guild's.
 func (q *Queries) StreamGet(ctx context.Context, arg StreamGetParams) (*EventstoreStream, error) {
-	row := q.db.QueryRow(ctx, streamGet, arg.StreamID, arg.GuildID)
+	row := q.db.QueryRow(ctx, StreamGet, arg.StreamID, arg.GuildID)
 	var i EventstoreStream
 	err := row.Scan(
 		&i.StreamID,

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const consumerGroupList = `-- name: ConsumerGroupList :many
+const ConsumerGroupList = `-- name: ConsumerGroupList :many
 SELECT g.name::text AS name, coalesce(g.guild_id, '')::text AS guild_id, g.partitions::int AS partitions,
        g.live_members::int AS live_members, g.held_partitions::int AS held_partitions,
        g.unheld_partitions::int AS unheld_partitions, g.handled::bigint AS handled
@@ -33,7 +33,7 @@ type ConsumerGroupListRow struct {
 
 // Every consumer group (of guild_id, unless it is empty), by name.
 func (q *Queries) ConsumerGroupList(ctx context.Context, guildID string) ([]*ConsumerGroupListRow, error) {
-	rows, err := q.db.Query(ctx, consumerGroupList, guildID)
+	rows, err := q.db.Query(ctx, ConsumerGroupList, guildID)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (q *Queries) ConsumerGroupList(ctx context.Context, guildID string) ([]*Con
 	return items, nil
 }
 
-const consumerGroupMembers = `-- name: ConsumerGroupMembers :many
+const ConsumerGroupMembers = `-- name: ConsumerGroupMembers :many
 SELECT m.name::text AS name, m.member_id::text AS member_id, m.alive::boolean AS alive,
        m.heartbeat_at::timestamptz AS heartbeat_at, m.partitions::int[] AS partitions
   FROM eventstore.consumer_group_members m
@@ -78,7 +78,7 @@ type ConsumerGroupMembersRow struct {
 
 // The members of the consumer groups (of guild_id, unless it is empty).
 func (q *Queries) ConsumerGroupMembers(ctx context.Context, guildID string) ([]*ConsumerGroupMembersRow, error) {
-	rows, err := q.db.Query(ctx, consumerGroupMembers, guildID)
+	rows, err := q.db.Query(ctx, ConsumerGroupMembers, guildID)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (q *Queries) ConsumerGroupMembers(ctx context.Context, guildID string) ([]*
 	return items, nil
 }
 
-const subscriptionCheckpointSave = `-- name: SubscriptionCheckpointSave :one
+const SubscriptionCheckpointSave = `-- name: SubscriptionCheckpointSave :one
 SELECT eventstore.subscription_checkpoint_save(
         $1::text, $2::int, $3::text, $4::bigint,
         $5::xid8, $6::bigint, $7::bigint,
@@ -125,7 +125,7 @@ type SubscriptionCheckpointSaveParams struct {
 // Saves the holder's checkpoint after its handler succeeded (and renews the
 // lease); false, saving nothing, when lease_token is no longer the lease's.
 func (q *Queries) SubscriptionCheckpointSave(ctx context.Context, arg SubscriptionCheckpointSaveParams) (bool, error) {
-	row := q.db.QueryRow(ctx, subscriptionCheckpointSave,
+	row := q.db.QueryRow(ctx, SubscriptionCheckpointSave,
 		arg.Name,
 		arg.PartitionMember,
 		arg.GuildID,
@@ -141,7 +141,7 @@ func (q *Queries) SubscriptionCheckpointSave(ctx context.Context, arg Subscripti
 	return saved, err
 }
 
-const subscriptionClaim = `-- name: SubscriptionClaim :one
+const SubscriptionClaim = `-- name: SubscriptionClaim :one
 SELECT c.granted::boolean            AS granted,
        (c.sub).lease_token::bigint   AS lease_token,
        (c.sub).lease_expires_at::timestamptz AS lease_expires_at,
@@ -175,7 +175,7 @@ type SubscriptionClaimRow struct {
 // Takes the member's lease for holder when it is free (or already holder's)
 // and returns whether it was granted, the lease token and the checkpoint.
 func (q *Queries) SubscriptionClaim(ctx context.Context, arg SubscriptionClaimParams) (*SubscriptionClaimRow, error) {
-	row := q.db.QueryRow(ctx, subscriptionClaim,
+	row := q.db.QueryRow(ctx, SubscriptionClaim,
 		arg.Name,
 		arg.PartitionMember,
 		arg.GuildID,
@@ -196,19 +196,19 @@ func (q *Queries) SubscriptionClaim(ctx context.Context, arg SubscriptionClaimPa
 	return &i, err
 }
 
-const subscriptionDelete = `-- name: SubscriptionDelete :one
+const SubscriptionDelete = `-- name: SubscriptionDelete :one
 SELECT eventstore.subscription_delete($1::text)::bigint AS deleted
 `
 
 // Deletes every member of a subscription (eventstore.subscription_delete).
 func (q *Queries) SubscriptionDelete(ctx context.Context, name string) (int64, error) {
-	row := q.db.QueryRow(ctx, subscriptionDelete, name)
+	row := q.db.QueryRow(ctx, SubscriptionDelete, name)
 	var deleted int64
 	err := row.Scan(&deleted)
 	return deleted, err
 }
 
-const subscriptionGet = `-- name: SubscriptionGet :many
+const SubscriptionGet = `-- name: SubscriptionGet :many
 SELECT s.name, s.partition_member, s.partition_count, s.stream_id,
        s.checkpoint_transaction_id, s.checkpoint_position, s.checkpoint_version,
        s.filter, s.guild_id, s.handled_count, s.holder, s.lease_token, s.lease_expires_at,
@@ -226,7 +226,7 @@ type SubscriptionGetParams struct {
 
 // The members of one subscription, by member (of guild_id, unless it is empty).
 func (q *Queries) SubscriptionGet(ctx context.Context, arg SubscriptionGetParams) ([]*EventstoreSubscription, error) {
-	rows, err := q.db.Query(ctx, subscriptionGet, arg.Name, arg.GuildID)
+	rows, err := q.db.Query(ctx, SubscriptionGet, arg.Name, arg.GuildID)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +262,7 @@ func (q *Queries) SubscriptionGet(ctx context.Context, arg SubscriptionGetParams
 	return items, nil
 }
 
-const subscriptionGroupHeartbeat = `-- name: SubscriptionGroupHeartbeat :many
+const SubscriptionGroupHeartbeat = `-- name: SubscriptionGroupHeartbeat :many
 SELECT h.partition_member::int AS partition_member,
        h.lease_token::bigint AS lease_token,
        h.checkpoint_transaction_id::xid8 AS checkpoint_transaction_id,
@@ -295,7 +295,7 @@ type SubscriptionGroupHeartbeatRow struct {
 // it (keep = false: beyond its share, to hand back), its share and the
 // number of live members.
 func (q *Queries) SubscriptionGroupHeartbeat(ctx context.Context, arg SubscriptionGroupHeartbeatParams) ([]*SubscriptionGroupHeartbeatRow, error) {
-	rows, err := q.db.Query(ctx, subscriptionGroupHeartbeat,
+	rows, err := q.db.Query(ctx, SubscriptionGroupHeartbeat,
 		arg.Name,
 		arg.GuildID,
 		arg.MemberID,
@@ -327,7 +327,7 @@ func (q *Queries) SubscriptionGroupHeartbeat(ctx context.Context, arg Subscripti
 	return items, nil
 }
 
-const subscriptionGroupJoin = `-- name: SubscriptionGroupJoin :exec
+const SubscriptionGroupJoin = `-- name: SubscriptionGroupJoin :exec
 SELECT eventstore.subscription_group_join($1::text, $2::text, $3::int,
         $4::xid8, $5::bigint, $6::jsonb)
 `
@@ -344,7 +344,7 @@ type SubscriptionGroupJoinParams struct {
 // Registers the partitions of a consumer group when it is new
 // (eventstore.subscription_group_join).
 func (q *Queries) SubscriptionGroupJoin(ctx context.Context, arg SubscriptionGroupJoinParams) error {
-	_, err := q.db.Exec(ctx, subscriptionGroupJoin,
+	_, err := q.db.Exec(ctx, SubscriptionGroupJoin,
 		arg.Name,
 		arg.GuildID,
 		arg.Partitions,
@@ -355,7 +355,7 @@ func (q *Queries) SubscriptionGroupJoin(ctx context.Context, arg SubscriptionGro
 	return err
 }
 
-const subscriptionGroupLeave = `-- name: SubscriptionGroupLeave :exec
+const SubscriptionGroupLeave = `-- name: SubscriptionGroupLeave :exec
 SELECT eventstore.subscription_group_leave($1::text, $2::text, $3::text)
 `
 
@@ -367,11 +367,11 @@ type SubscriptionGroupLeaveParams struct {
 
 // Releases a member's partitions and forgets the member.
 func (q *Queries) SubscriptionGroupLeave(ctx context.Context, arg SubscriptionGroupLeaveParams) error {
-	_, err := q.db.Exec(ctx, subscriptionGroupLeave, arg.Name, arg.GuildID, arg.MemberID)
+	_, err := q.db.Exec(ctx, SubscriptionGroupLeave, arg.Name, arg.GuildID, arg.MemberID)
 	return err
 }
 
-const subscriptionList = `-- name: SubscriptionList :many
+const SubscriptionList = `-- name: SubscriptionList :many
 SELECT s.name, s.partition_member, s.partition_count, s.stream_id,
        s.checkpoint_transaction_id, s.checkpoint_position, s.checkpoint_version,
        s.filter, s.guild_id, s.handled_count, s.holder, s.lease_token, s.lease_expires_at,
@@ -383,7 +383,7 @@ SELECT s.name, s.partition_member, s.partition_count, s.stream_id,
 
 // Every subscription member (of guild_id, unless it is empty), by name and member.
 func (q *Queries) SubscriptionList(ctx context.Context, guildID string) ([]*EventstoreSubscription, error) {
-	rows, err := q.db.Query(ctx, subscriptionList, guildID)
+	rows, err := q.db.Query(ctx, SubscriptionList, guildID)
 	if err != nil {
 		return nil, err
 	}
@@ -419,7 +419,7 @@ func (q *Queries) SubscriptionList(ctx context.Context, guildID string) ([]*Even
 	return items, nil
 }
 
-const subscriptionRegister = `-- name: SubscriptionRegister :one
+const SubscriptionRegister = `-- name: SubscriptionRegister :one
 SELECT r.name, r.partition_member, r.partition_count, r.stream_id,
        r.checkpoint_transaction_id, r.checkpoint_position, r.checkpoint_version,
        r.filter, r.guild_id, r.handled_count, r.holder, r.lease_token, r.lease_expires_at,
@@ -445,7 +445,7 @@ type SubscriptionRegisterParams struct {
 // Registers a persistent subscription member at its start position when it
 // is new (eventstore.subscription_register) and returns the stored row.
 func (q *Queries) SubscriptionRegister(ctx context.Context, arg SubscriptionRegisterParams) (*EventstoreSubscription, error) {
-	row := q.db.QueryRow(ctx, subscriptionRegister,
+	row := q.db.QueryRow(ctx, SubscriptionRegister,
 		arg.Name,
 		arg.PartitionMember,
 		arg.PartitionCount,
@@ -478,7 +478,7 @@ func (q *Queries) SubscriptionRegister(ctx context.Context, arg SubscriptionRegi
 	return &i, err
 }
 
-const subscriptionRelease = `-- name: SubscriptionRelease :one
+const SubscriptionRelease = `-- name: SubscriptionRelease :one
 SELECT eventstore.subscription_release($1::text, $2::int, $3::text,
                                        $4::bigint)::boolean AS released
 `
@@ -492,7 +492,7 @@ type SubscriptionReleaseParams struct {
 
 // Ends the lease of the holder of lease_token at once.
 func (q *Queries) SubscriptionRelease(ctx context.Context, arg SubscriptionReleaseParams) (bool, error) {
-	row := q.db.QueryRow(ctx, subscriptionRelease,
+	row := q.db.QueryRow(ctx, SubscriptionRelease,
 		arg.Name,
 		arg.PartitionMember,
 		arg.GuildID,
@@ -503,7 +503,7 @@ func (q *Queries) SubscriptionRelease(ctx context.Context, arg SubscriptionRelea
 	return released, err
 }
 
-const subscriptionRenew = `-- name: SubscriptionRenew :one
+const SubscriptionRenew = `-- name: SubscriptionRenew :one
 SELECT eventstore.subscription_renew($1::text, $2::int, $3::text,
                                      $4::bigint, $5::float8)::boolean AS renewed
 `
@@ -518,7 +518,7 @@ type SubscriptionRenewParams struct {
 
 // Extends the lease of the holder of lease_token; false when it was lost.
 func (q *Queries) SubscriptionRenew(ctx context.Context, arg SubscriptionRenewParams) (bool, error) {
-	row := q.db.QueryRow(ctx, subscriptionRenew,
+	row := q.db.QueryRow(ctx, SubscriptionRenew,
 		arg.Name,
 		arg.PartitionMember,
 		arg.GuildID,

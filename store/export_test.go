@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/gamebot/eventstore/db"
+	"github.com/jackc/pgx/v5"
 )
 
 // CoalescerQueued reports how many appends wait in s's coalescer for a
@@ -33,3 +36,11 @@ const ReplayPollSQL = replayPollSQL
 // SchemaFunctions lists the functions CheckSchema expects (read from the
 // embedded migrations).
 var SchemaFunctions = schemaFunctions
+
+// ScanEventRows decodes the rows of an events query as the store's stream
+// and feed reads do, and closes them; release hands their memory back for
+// the next page's rows.
+func ScanEventRows(rows pgx.Rows, limit int) (list []*db.EventstoreEvent, release func(), err error) {
+	r, err := scanEventRows(rows, limit)
+	return r.list, r.release, err
+}

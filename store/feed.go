@@ -175,7 +175,7 @@ func (s *Store) readFeed(ctx context.Context, after Checkpoint, opts FeedOptions
 	if err != nil {
 		return FeedPage{Next: after}, err
 	}
-	recs, err := s.decodeRows(fr.rows)
+	recs, err := s.decodeRows(&fr.rows)
 	return FeedPage{Events: recs, Next: fr.next, More: fr.more}, err
 }
 
@@ -234,7 +234,7 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 	// The hits' rows share one array (of at most len(rows), so it never
 	// moves) instead of an allocation each.
 	hits := make([]db.EventstoreEvent, 0, len(rows))
-	fr := rowPage[Checkpoint]{next: after, rows: make([]*db.EventstoreEvent, 0, len(rows))}
+	fr := rowPage[Checkpoint]{next: after, rows: eventRows{list: make([]*db.EventstoreEvent, 0, len(rows))}}
 	for _, row := range rows {
 		fr.next = Checkpoint{TransactionID: row.TransactionID, Position: row.GlobalPosition}
 		fr.more = row.Scanned >= int64(scan)
@@ -246,10 +246,10 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 				Data: row.Data, Metadata: row.Metadata, CausationID: row.CausationID,
 				CorrelationID: row.CorrelationID, CreatedAt: row.CreatedAt,
 			})
-			fr.rows = append(fr.rows, &hits[len(hits)-1])
+			fr.rows.list = append(fr.rows.list, &hits[len(hits)-1])
 		}
 	}
-	if len(fr.rows) == opts.Limit {
+	if len(fr.rows.list) == opts.Limit {
 		fr.more = true
 	}
 	return fr, nil
@@ -258,31 +258,24 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 // readFeedAll reads the unfiltered feed, or one guild's part of it (by
 // its own index).
 func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, guild string, limit int) (rowPage[Checkpoint], error) {
-	q := s.readQueries(ctx, scopeFeed)
+	d := s.readDB(ctx, scopeFeed)
 	var (
-		rows []*db.EventstoreEvent
+		rows eventRows
 		err  error
 	)
+	// The arguments in the order of the generated EventsReadFeed and
+	// EventsReadFeedGuild.
 	if guild == "" {
-		rows, err = q.EventsReadFeed(ctx, db.EventsReadFeedParams{
-			AfterTransactionID: after.TransactionID,
-			AfterPosition:      after.Position,
-			MaxCount:           int32(limit),
-		})
+		rows, err = queryEvents(ctx, d, limit, db.EventsReadFeed, after.TransactionID, after.Position, int32(limit))
 	} else {
-		rows, err = q.EventsReadFeedGuild(ctx, db.EventsReadFeedGuildParams{
-			GuildID:            guild,
-			AfterTransactionID: after.TransactionID,
-			AfterPosition:      after.Position,
-			MaxCount:           int32(limit),
-		})
+		rows, err = queryEvents(ctx, d, limit, db.EventsReadFeedGuild, guild, after.TransactionID, after.Position, int32(limit))
 	}
 	if err != nil {
 		return rowPage[Checkpoint]{next: after}, mapError(err)
 	}
-	fr := rowPage[Checkpoint]{rows: rows, next: after, more: len(rows) == limit}
-	if len(rows) > 0 {
-		last := rows[len(rows)-1]
+	fr := rowPage[Checkpoint]{rows: rows, next: after, more: len(rows.list) == limit}
+	if len(rows.list) > 0 {
+		last := rows.list[len(rows.list)-1]
 		fr.next = Checkpoint{TransactionID: last.TransactionID, Position: last.GlobalPosition}
 	}
 	return fr, nil

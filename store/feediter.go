@@ -25,7 +25,7 @@ func (s *Store) Feed(ctx context.Context, after Checkpoint, opts FeedOptions) it
 			err := s.do(ctx, opSpec{op: OpReadFeed, replayable: true}, func(ctx context.Context) (int, error) {
 				var err error
 				page, err = s.readFeedRows(ctx, after, opts)
-				return len(page.rows), err
+				return len(page.rows.list), err
 			})
 			return page, err
 		}

@@ -2,15 +2,13 @@ package store
 
 import (
 	"context"
-
-	"github.com/gamebot/eventstore/db"
 )
 
 // rowPage is one page of rows read by Stream or Feed (or ReadFeed): the
 // rows, where the next page starts (a stream version or a feed checkpoint)
 // and whether reading on may return more.
 type rowPage[P any] struct {
-	rows []*db.EventstoreEvent
+	rows eventRows
 	next P
 	more bool
 }
@@ -55,7 +53,7 @@ func iteratePages[P any](s *Store, ctx context.Context, first P, read func(P) (r
 			go func(ch chan<- pageResult[P]) { ch <- fetch(page.next) }(ahead)
 		}
 		var err error
-		recs, err = s.decodeRowsInto(recs, page.rows)
+		recs, err = s.decodeRowsInto(recs, &page.rows)
 		for _, r := range recs {
 			var recErr error
 			if r.Event == nil {

@@ -57,78 +57,82 @@ func (s *Store) readPage(ctx context.Context, streamID string, from int64, count
 	if err != nil {
 		return nil, err
 	}
-	return s.decodeRows(rows)
+	return s.decodeRows(&rows)
 }
 
 // readRows reads one page's rows through do, without decoding them.
-func (s *Store) readRows(ctx context.Context, streamID string, from int64, count int, forward bool) ([]*db.EventstoreEvent, error) {
+func (s *Store) readRows(ctx context.Context, streamID string, from int64, count int, forward bool) (eventRows, error) {
 	op := OpReadForward
 	if !forward {
 		op = OpReadBackward
 	}
-	var rows []*db.EventstoreEvent
+	var rows eventRows
 	err := s.do(ctx, opSpec{op: op, stream: streamID, replayable: true}, func(ctx context.Context) (int, error) {
 		var err error
 		rows, err = s.readPageOnce(ctx, streamID, from, count, forward)
-		return len(rows), err
+		return len(rows.list), err
 	})
 	return rows, err
 }
 
-func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, count int, forward bool) ([]*db.EventstoreEvent, error) {
+func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, count int, forward bool) (eventRows, error) {
 	if err := s.checkRead(streamID, from, count, forward); err != nil {
-		return nil, err
+		return eventRows{}, err
 	}
-	q := s.readQueries(ctx, scopeStream(streamID))
+	d := s.readDB(ctx, scopeStream(streamID))
+	q := db.New(d)
 	var (
-		rows []*db.EventstoreEvent
+		rows eventRows
 		err  error
 	)
+	// The arguments in the order of the generated EventsReadForward and
+	// EventsReadBackward.
 	if forward {
-		rows, err = q.EventsReadForward(ctx, db.EventsReadForwardParams{StreamID: streamID, GuildID: s.scopeGuild(ctx), FromVersion: from, MaxCount: int32(count)})
+		rows, err = queryEvents(ctx, d, count, db.EventsReadForward, streamID, from, s.scopeGuild(ctx), int32(count))
 	} else {
 		if from == End {
 			from = 1<<63 - 1
 		}
-		rows, err = q.EventsReadBackward(ctx, db.EventsReadBackwardParams{StreamID: streamID, GuildID: s.scopeGuild(ctx), FromVersion: from, MaxCount: int32(count)})
+		rows, err = queryEvents(ctx, d, count, db.EventsReadBackward, streamID, from, s.scopeGuild(ctx), int32(count))
 	}
 	if err != nil {
-		return nil, mapError(err)
+		return eventRows{}, mapError(err)
 	}
 	// The hot table answers alone unless the page reaches into archived
 	// events (see archive.go); only then is the archive read as well.
-	if len(rows) == 0 {
+	if len(rows.list) == 0 {
 		// Tell a missing or deleted stream from a read past the end.
 		info, err := s.streamState(ctx, q, streamID)
 		if err != nil {
-			return nil, err
+			return eventRows{}, err
 		}
 		if hotEmptyComplete(info, from, forward) {
-			return []*db.EventstoreEvent{}, nil
+			return rows, nil
 		}
-		if rows, err = readWithArchive(ctx, q, s.scopeGuild(ctx), streamID, from, count, forward); err != nil {
-			return nil, err
-		}
-	} else if !hotPageComplete(rows, from, count, forward) {
-		if rows, err = readWithArchive(ctx, q, s.scopeGuild(ctx), streamID, from, count, forward); err != nil {
-			return nil, err
-		}
+	} else if hotPageComplete(rows.list, from, count, forward) {
+		return rows, nil
 	}
-	return rows, nil
+	rows.release()
+	archived, err := readWithArchive(ctx, q, s.scopeGuild(ctx), streamID, from, count, forward)
+	if err != nil {
+		return eventRows{}, err
+	}
+	return eventRows{list: archived}, nil
 }
 
 // decodeRows converts rows and decodes their events, a large page on
 // several goroutines. Undecodable events keep their raw record; the first
 // failure (in stream or feed order) is returned as a *DecodeError and the
 // others are joined to it.
-func (s *Store) decodeRows(rows []*db.EventstoreEvent) ([]Recorded, error) {
+func (s *Store) decodeRows(rows *eventRows) ([]Recorded, error) {
 	return s.decodeRowsInto(nil, rows)
 }
 
 // decodeRowsInto is decodeRows writing into buf's array when it is large
 // enough (the iterators reuse one page's records for the next: they hand
 // out copies).
-func (s *Store) decodeRowsInto(buf []Recorded, rows []*db.EventstoreEvent) ([]Recorded, error) {
+func (s *Store) decodeRowsInto(buf []Recorded, page *eventRows) ([]Recorded, error) {
+	rows := page.list
 	if cap(buf) < len(rows) {
 		buf = make([]Recorded, len(rows))
 	}
@@ -151,6 +155,7 @@ func (s *Store) decodeRowsInto(buf []Recorded, rows []*db.EventstoreEvent) ([]Re
 			mu.Unlock()
 		}
 	})
+	page.release() // the records hold none of the rows' own memory
 	var errs []error
 	for _, lo := range slices.Sorted(maps.Keys(failed)) {
 		errs = append(errs, failed[lo]...)

@@ -578,12 +578,16 @@ func (r *replica) poll() {
 // otherwise those of s.queries. scope says which of the Store's own writes
 // the read must see.
 func (s *Store) readQueries(ctx context.Context, scope readScope) *db.Queries {
+	return db.New(s.readDB(ctx, scope))
+}
+
+// readDB returns the db.DBTX that readQueries' queries run on.
+func (s *Store) readDB(ctx context.Context, scope readScope) db.DBTX {
 	if s.replicas == nil || txValueFrom(ctx) != nil {
-		q, _ := s.queries(ctx)
-		return q
+		return s.dbFor(ctx)
 	}
 	guild, _ := GuildFromContext(ctx)
-	return db.New(&routedDB{rs: s.replicas, guild: guild, scope: scope, token: ConsistencyFromContext(ctx).lsn})
+	return &routedDB{rs: s.replicas, guild: guild, scope: scope, token: ConsistencyFromContext(ctx).lsn}
 }
 
 // routedDB is the db.DBTX of reads when the Store has replicas. Each

@@ -19,9 +19,9 @@ func (s *Store) Stream(ctx context.Context, streamID string, from int64, batchSi
 		}
 		read := func(from int64) (rowPage[int64], error) {
 			rows, err := s.readRows(ctx, streamID, from, batchSize, true)
-			page := rowPage[int64]{rows: rows, more: err == nil && len(rows) == batchSize}
+			page := rowPage[int64]{rows: rows, more: err == nil && len(rows.list) == batchSize}
 			if page.more {
-				page.next = rows[len(rows)-1].StreamVersion + 1
+				page.next = rows.list[len(rows.list)-1].StreamVersion + 1
 			}
 			return page, err
 		}

@@ -272,20 +272,29 @@ func (s *Store) rollback(ctx context.Context, tv *txValue, attempt int, start ti
 // setGuildSQL: one round trip, and in autocommit mode one implicit
 // transaction, so the guild setting covers exactly that statement.
 func (s *Store) queriesFor(ctx context.Context) (*db.Queries, bool) {
+	d := s.dbFor(ctx)
+	if d == db.DBTX(s.pool) {
+		return s.q, false
+	}
+	return db.New(d), txValueFrom(ctx) != nil
+}
+
+// dbFor returns the db.DBTX behind queriesFor's queries.
+func (s *Store) dbFor(ctx context.Context) db.DBTX {
 	guild, _ := GuildFromContext(ctx)
-	if tv := txValueFrom(ctx); tv != nil {
-		if guild == "" {
-			guild = tv.guildID()
-		}
-		if guild == "" {
-			return s.plainQueries(ctx)
-		}
-		return db.New(guildDB{b: tv.tx, guild: guild}), true
+	tv := txValueFrom(ctx)
+	if tv != nil && guild == "" {
+		guild = tv.guildID()
 	}
-	if guild == "" {
-		return s.plainQueries(ctx)
+	switch {
+	case tv != nil && guild != "":
+		return guildDB{b: tv.tx, guild: guild}
+	case tv != nil:
+		return tv.tx
+	case guild != "":
+		return guildDB{b: s.pool, guild: guild}
 	}
-	return db.New(guildDB{b: s.pool, guild: guild}), false
+	return s.pool
 }
 
 // scopeGuild returns the guild that scopes ctx's reads: the context's, else

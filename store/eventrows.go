@@ -1,0 +1,287 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/gamebot/eventstore/db"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// Reading pages of events.
+//
+// The queries that return whole events (the stream and feed reads) are
+// sqlc's; their rows are decoded here instead of by the generated code,
+// which scans each row into a struct of its own through pgx's per-column
+// scan plans. A page of 1000 events then cost 1000 row allocations and
+// three string allocations a row, and the page's garbage, not its
+// conversion, is what a read costs the client (docs/PERFORMANCE.md).
+// queryEvents decodes the columns' wire values directly, into rows whose
+// memory the next page reuses once they have become Records, and gives
+// consecutive rows with the same stream id, guild id or event type the same
+// string. The result is the
+// same []*db.EventstoreEvent the generated method returns (a test compares
+// them column by column); a row it does not recognise (a column of another
+// type or format, a time PostgreSQL calls infinity) is scanned by pgx, as
+// the generated code would.
+
+// eventColumnOIDs are the types of the columns of an events query, in
+// db.EventstoreEvent's order.
+var eventColumnOIDs = [...]uint32{
+	pgtype.Int8OID,        // global_position
+	pgtype.XID8OID,        // transaction_id
+	pgtype.TextOID,        // stream_id
+	pgtype.Int8OID,        // stream_version
+	pgtype.UUIDOID,        // event_id
+	pgtype.TextOID,        // event_type
+	pgtype.Int4OID,        // event_version
+	pgtype.TextOID,        // guild_id
+	pgtype.JSONBOID,       // data
+	pgtype.JSONBOID,       // metadata
+	pgtype.UUIDOID,        // causation_id
+	pgtype.UUIDOID,        // correlation_id
+	pgtype.TimestamptzOID, // created_at
+}
+
+// firstRowChunk is the size of the first backing array of a row arena.
+const firstRowChunk = 64
+
+// eventRows are the rows of one events query. Rows that queryEvents decoded
+// live in an arena taken from a pool; release gives it back once the rows
+// have become Records, so that the next page's rows reuse their memory
+// instead of adding to the garbage.
+type eventRows struct {
+	list  []*db.EventstoreEvent
+	arena *rowArena // nil: rows of their own (the generated methods')
+	lease uint64    // the arena's lease when these rows took it
+}
+
+// release returns the rows' arena to the pool, cleared (the Records hold
+// the data and strings that are still needed); the rows must not be used
+// after it.
+func (r *eventRows) release() {
+	// A copy of r released already must not give the arena back again,
+	// perhaps while other rows hold it.
+	if a := r.arena; a != nil && a.lease == r.lease {
+		for _, c := range a.chunks[:min(a.chunk+1, len(a.chunks))] {
+			clear(c)
+		}
+		clear(r.list)
+		a.list, a.chunk, a.used = r.list[:0], 0, 0
+		a.lease++
+		rowArenas.Put(a)
+		r.arena = nil
+	}
+	r.list = nil
+}
+
+// rowArena holds the backing arrays of a page's rows, and its list.
+type rowArena struct {
+	chunks [][]db.EventstoreEvent
+	chunk  int // the chunk rows are taken from
+	used   int // rows taken from it
+	list   []*db.EventstoreEvent
+	lease  uint64 // counts the times the arena was released
+}
+
+var rowArenas = sync.Pool{New: func() any { return new(rowArena) }}
+
+// next returns the arena's next free row. When the arena is full it grows
+// by a chunk twice its largest (firstRowChunk at first), or as large as
+// the rows the query may still return (remaining) when that is less.
+func (a *rowArena) next(remaining int) *db.EventstoreEvent {
+	for a.chunk < len(a.chunks) && a.used == len(a.chunks[a.chunk]) {
+		a.chunk++
+		a.used = 0
+	}
+	if a.chunk == len(a.chunks) {
+		size := firstRowChunk
+		for _, c := range a.chunks {
+			size = max(size, 2*len(c))
+		}
+		a.chunks = append(a.chunks, make([]db.EventstoreEvent, min(size, max(1, remaining))))
+	}
+	a.used++
+	return &a.chunks[a.chunk][a.used-1]
+}
+
+// queryEvents runs an events query (sql, one of db's exported query
+// texts selecting db.EventstoreEvent's columns, at most limit rows) on d
+// and returns its rows.
+func queryEvents(ctx context.Context, d db.DBTX, limit int, sql string, args ...any) (eventRows, error) {
+	rows, err := d.Query(ctx, sql, args...)
+	if err != nil {
+		return eventRows{}, err
+	}
+	return scanEventRows(rows, limit)
+}
+
+// scanEventRows reads rows (of an events query returning at most limit)
+// and closes them.
+func scanEventRows(rows pgx.Rows, limit int) (eventRows, error) {
+	defer rows.Close()
+	a := rowArenas.Get().(*rowArena)
+	out := eventRows{list: a.list[:0], arena: a, lease: a.lease}
+	var (
+		fast   bool
+		layout rowLayout
+		prev   internedNames
+	)
+	for rows.Next() {
+		if len(out.list) == 0 {
+			layout, fast = rawEventColumns(rows.FieldDescriptions())
+		}
+		r := out.arena.next(limit - len(out.list))
+		if !fast || !decodeEventRow(rows.RawValues(), layout, r, &prev) {
+			*r = db.EventstoreEvent{} // decodeEventRow may have set some fields
+			if err := rows.Scan(&r.GlobalPosition, &r.TransactionID, &r.StreamID, &r.StreamVersion, &r.EventID,
+				&r.EventType, &r.EventVersion, &r.GuildID, &r.Data, &r.Metadata,
+				&r.CausationID, &r.CorrelationID, &r.CreatedAt); err != nil {
+				out.release()
+				return eventRows{}, err
+			}
+		}
+		out.list = append(out.list, r)
+	}
+	if err := rows.Err(); err != nil {
+		out.release()
+		return eventRows{}, err
+	}
+	return out, nil
+}
+
+// rowLayout is what decodeEventRow needs to know of the columns' formats:
+// whether data and metadata come in jsonb's binary format (a version byte
+// before the JSON text) or as text. (A text column's value is its bytes in
+// either format.)
+type rowLayout struct{ dataBinary, metadataBinary bool }
+
+// rawEventColumns reports whether fds are an events query's columns in
+// the formats decodeEventRow reads (binary, except text and jsonb, which
+// may come in either), and how the jsonb columns come.
+func rawEventColumns(fds []pgconn.FieldDescription) (rowLayout, bool) {
+	if len(fds) != len(eventColumnOIDs) {
+		return rowLayout{}, false
+	}
+	for i, fd := range fds {
+		if fd.DataTypeOID != eventColumnOIDs[i] {
+			return rowLayout{}, false
+		}
+		switch fd.Format {
+		case pgx.BinaryFormatCode:
+		case pgx.TextFormatCode:
+			if fd.DataTypeOID != pgtype.TextOID && fd.DataTypeOID != pgtype.JSONBOID {
+				return rowLayout{}, false
+			}
+		default:
+			return rowLayout{}, false
+		}
+	}
+	return rowLayout{dataBinary: fds[8].Format == pgx.BinaryFormatCode, metadataBinary: fds[9].Format == pgx.BinaryFormatCode}, true
+}
+
+// internedNames are the last row's strings, which the next row reuses
+// when its bytes are the same.
+type internedNames struct{ stream, eventType, guild string }
+
+func intern(last *string, b []byte) string {
+	if string(b) != *last { // compares without allocating
+		*last = string(b)
+	}
+	return *last
+}
+
+// pgEpochSeconds is 2000-01-01 00:00:00 UTC, PostgreSQL's timestamp epoch,
+// in seconds since the Unix epoch.
+const pgEpochSeconds = 946_684_800
+
+// decodeEventRow fills r from the row's wire values (columns as
+// rawEventColumns accepted them). It reports false, leaving r partly set,
+// for a value it does not decode: the caller scans that row with pgx.
+func decodeEventRow(vals [][]byte, layout rowLayout, r *db.EventstoreEvent, prev *internedNames) bool {
+	if len(vals) != len(eventColumnOIDs) {
+		return false
+	}
+	var ok bool
+	if r.GlobalPosition, ok = int8Value(vals[0]); !ok {
+		return false
+	}
+	tx, ok := int8Value(vals[1])
+	if !ok {
+		return false
+	}
+	r.TransactionID = uint64(tx)
+	if vals[2] == nil || vals[5] == nil || vals[7] == nil || vals[8] == nil {
+		return false // NOT NULL columns: let pgx report it
+	}
+	r.StreamID = intern(&prev.stream, vals[2])
+	if r.StreamVersion, ok = int8Value(vals[3]); !ok {
+		return false
+	}
+	if r.EventID, ok = uuidValue(vals[4]); !ok || !r.EventID.Valid {
+		return false
+	}
+	r.EventType = intern(&prev.eventType, vals[5])
+	if len(vals[6]) != 4 {
+		return false
+	}
+	r.EventVersion = int32(binary.BigEndian.Uint32(vals[6]))
+	r.GuildID = intern(&prev.guild, vals[7])
+	if r.Data, ok = jsonbValue(vals[8], layout.dataBinary); !ok {
+		return false
+	}
+	if r.Metadata, ok = jsonbValue(vals[9], layout.metadataBinary); !ok {
+		return false
+	}
+	if r.CausationID, ok = uuidValue(vals[10]); !ok {
+		return false
+	}
+	if r.CorrelationID, ok = uuidValue(vals[11]); !ok {
+		return false
+	}
+	micros, ok := int8Value(vals[12])
+	if !ok || micros == math.MaxInt64 || micros == math.MinInt64 { // ±infinity
+		return false
+	}
+	// Seconds and microseconds apart: the sum in microseconds can overflow.
+	r.CreatedAt = time.Unix(pgEpochSeconds+micros/1_000_000, (micros%1_000_000)*1000)
+	return true
+}
+
+func int8Value(b []byte) (int64, bool) {
+	if len(b) != 8 {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(b)), true
+}
+
+// uuidValue decodes a binary uuid; NULL is the invalid UUID.
+func uuidValue(b []byte) (pgtype.UUID, bool) {
+	if b == nil {
+		return pgtype.UUID{}, true
+	}
+	if len(b) != 16 {
+		return pgtype.UUID{}, false
+	}
+	return pgtype.UUID{Bytes: [16]byte(b), Valid: true}, true
+}
+
+// jsonbValue copies a jsonb value's JSON text (in the binary format, what
+// follows its version byte, which must be 1); NULL is nil.
+func jsonbValue(b []byte, binaryFormat bool) ([]byte, bool) {
+	if b == nil {
+		return nil, true
+	}
+	if binaryFormat {
+		if len(b) == 0 || b[0] != 1 {
+			return nil, false
+		}
+		b = b[1:]
+	}
+	return append(make([]byte, 0, len(b)), b...), true
+}
