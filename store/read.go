@@ -80,7 +80,6 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 		return eventRows{}, err
 	}
 	d := s.readDB(ctx, scopeStream(streamID))
-	q := db.New(d)
 	var (
 		rows eventRows
 		err  error
@@ -100,6 +99,10 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 	}
 	// The hot table answers alone unless the page reaches into archived
 	// events (see archive.go); only then is the archive read as well.
+	if len(rows.list) > 0 && hotPageComplete(rows.list, from, count, forward) {
+		return rows, nil
+	}
+	q := db.New(d)
 	if len(rows.list) == 0 {
 		// Tell a missing or deleted stream from a read past the end.
 		info, err := s.streamState(ctx, q, streamID)
@@ -109,8 +112,6 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 		if hotEmptyComplete(info, from, forward) {
 			return rows, nil
 		}
-	} else if hotPageComplete(rows.list, from, count, forward) {
-		return rows, nil
 	}
 	rows.release()
 	archived, err := readWithArchive(ctx, q, s.scopeGuild(ctx), streamID, from, count, forward)
