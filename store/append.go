@@ -75,15 +75,21 @@ func (s *Store) appendEncoded(ctx context.Context, streamID string, params db.Ev
 	q, inTx := s.plainQueries(ctx)
 	res := AppendResult{StreamID: streamID}
 	var err error
+	// The store's own parameter encoding (wire.go): outside a caller's
+	// transaction, and in one when the pool keeps no statement cache.
+	var wire *wireRoute
+	if s.wire != nil && (!inTx || !s.wire.prepare) {
+		wire = s.wire
+	}
 	if !inTx && len(params.EventIds) == 1 {
-		err = appendOne(ctx, q, params, &res)
+		err = appendOne(ctx, s, wire, q, params, &res)
 	} else {
 		params.ProbeIds = inTx
-		err = appendMany(ctx, q, params, &res)
+		err = appendMany(ctx, s, wire, q, params, &res)
 	}
 	if err != nil && !inTx && errors.Is(mapError(err), errConcurrentDuplicate) {
 		params.ProbeIds = true
-		err = appendMany(ctx, q, params, &res)
+		err = appendMany(ctx, s, wire, q, params, &res)
 	}
 	if err != nil {
 		return AppendResult{}, mapError(err)
@@ -99,27 +105,47 @@ func (s *Store) appendEncoded(ctx context.Context, streamID string, params db.Ev
 }
 
 // appendOne sends a batch of one event through append_event, without the
-// stored-id probe, and sets res's version and positions.
-func appendOne(ctx context.Context, q *db.Queries, p db.EventsAppendParams, res *AppendResult) error {
-	row, err := q.EventsAppendOne(ctx, db.EventsAppendOneParams{
+// stored-id probe, and sets res's version and positions. A non-nil wire
+// sends it with the store's own encoding, else q runs it.
+func appendOne(ctx context.Context, s *Store, wire *wireRoute, q *db.Queries, p db.EventsAppendParams, res *AppendResult) error {
+	one := db.EventsAppendOneParams{
 		GuildID: p.GuildID, LockWait: p.LockWait, StreamID: p.StreamID, ExpectedVersion: p.ExpectedVersion,
 		EventID: p.EventIds[0], EventType: p.EventTypes[0], EventVersion: p.EventVersions[0],
 		Data: p.Data[0], Metadata: p.Metadata[0], CausationID: p.CausationIds[0], CorrelationID: p.CorrelationIds[0],
 		MaxStreamEvents: p.MaxStreamEvents,
-	})
-	if err != nil {
-		return err
+	}
+	var row db.EventsAppendOneRow
+	if wire != nil {
+		var err error
+		if row, err = wire.appendOne(ctx, s, &one); err != nil {
+			return err
+		}
+	} else {
+		r, err := q.EventsAppendOne(ctx, one)
+		if err != nil {
+			return err
+		}
+		row = *r
 	}
 	res.Version, res.FirstPosition, res.LastPosition = row.NewVersion, row.GlobalPosition, row.GlobalPosition
 	return nil
 }
 
 // appendMany sends a batch through append_events and sets res's version
-// and positions.
-func appendMany(ctx context.Context, q *db.Queries, p db.EventsAppendParams, res *AppendResult) error {
-	row, err := q.EventsAppend(ctx, p)
-	if err != nil {
-		return err
+// and positions; wire and q as for appendOne.
+func appendMany(ctx context.Context, s *Store, wire *wireRoute, q *db.Queries, p db.EventsAppendParams, res *AppendResult) error {
+	var row db.EventsAppendRow
+	if wire != nil {
+		var err error
+		if row, err = wire.appendMany(ctx, s, &p); err != nil {
+			return err
+		}
+	} else {
+		r, err := q.EventsAppend(ctx, p)
+		if err != nil {
+			return err
+		}
+		row = *r
 	}
 	res.Version, res.FirstPosition, res.LastPosition = row.NewVersion, row.FirstPosition, row.LastPosition
 	return nil

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/gamebot/eventstore/db"
@@ -44,3 +46,32 @@ func ScanEventRows(rows pgx.Rows, limit int) (list []*db.EventstoreEvent, releas
 	r, err := scanEventRows(rows, limit)
 	return r.list, r.release, err
 }
+
+// WireParams encodes an append statement's parameters (a
+// db.EventsAppendOneParams, db.EventsAppendParams or
+// db.EventsAppendBatchParams) as the store sends them on its pool: the
+// statement, the values and their formats, and the arguments it reports to
+// a query tracer.
+func WireParams(p any) (sql string, values [][]byte, formats []int16, args []any) {
+	var w *wireParams
+	switch p := p.(type) {
+	case db.EventsAppendOneParams:
+		sql, w, args = wireAppendOne.sql, encodeAppendOne(&p), appendOneArgs(&p)
+	case db.EventsAppendParams:
+		sql, w, args = wireAppend.sql, encodeAppend(&p), appendArgs(&p)
+	case db.EventsAppendBatchParams:
+		sql, w, args = wireAppendBatch.sql, encodeAppendBatch(&p), appendBatchArgs(&p)
+	default:
+		panic("WireParams: not an append statement's parameters")
+	}
+	for _, v := range w.values {
+		values = append(values, bytes.Clone(v))
+	}
+	formats = slices.Clone(w.formats)
+	putWireParams(w)
+	return sql, values, formats, args
+}
+
+// PreparesAppends reports whether s prepares its append statements on each
+// connection of its pool (else it sends them unnamed).
+func PreparesAppends(s *Store) bool { return s.wire != nil && s.wire.prepare }

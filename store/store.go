@@ -117,6 +117,7 @@ type Config struct {
 // concurrent use. The caller owns the pool and closes it after Close.
 type Store struct {
 	pool     *pgxpool.Pool
+	wire     *wireRoute // how appends outside a caller's transaction are sent (wire.go)
 	q        *db.Queries
 	cfg      Config
 	log      *slog.Logger
@@ -169,6 +170,9 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	}
 	s := &Store{pool: pool, q: db.New(pool), cfg: cfg, log: cfg.Logger, instance: uuid.NewString()}
 	s.live.s = s
+	if pool != nil {
+		s.wire = newWireRoute(pool.Config().ConnConfig)
+	}
 	if !cfg.DisableNotify {
 		s.notifier = newNotifier(pool, cfg.NotifyInterval, s.instance)
 	}

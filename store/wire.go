@@ -1,0 +1,582 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/gamebot/eventstore/db"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// The append statements encode their own parameters.
+//
+// pgx encodes a statement's arguments into a buffer that it shrinks back
+// to 256 bytes before every statement and that grows by about a quarter
+// each time it is full, and it walks [][]byte and []pgtype.UUID arguments
+// element by element through reflection. For an append of a thousand
+// documents that copies them four to five times over (docs/PERFORMANCE.md,
+// "Appends encode their own parameters"). The append statements are the
+// store's hot path and their parameter types are fixed, so the store
+// encodes them itself, in the formats pgx would choose, into one buffer
+// sized up front and reused, and sends them on a pool connection as a named
+// prepared statement of that connection. The bytes sent are the bytes pgx
+// would send (TestWireParamsMatchPgx); what runs on the server is the same
+// sqlc query, and the connection's pgx query tracer sees the statement as
+// it would through pgx.
+//
+// The store takes this path on its pool, outside a caller's transaction,
+// with the statements prepared on each connection. When the pool's
+// connections do not keep pgx's statement cache (any DefaultQueryExecMode
+// but QueryExecModeCacheStatement, as behind a transaction pooler) the
+// statements go out unnamed, parsed every time, in a caller's transaction
+// too. (pgx's own encoding of these arguments in those modes sends the
+// documents as bytea text, which PostgreSQL refuses as JSON.) Inside a
+// caller's transaction on a caching pool the generated queries run on its
+// connection.
+
+// wireStmt is a statement the store sends with its own parameter encoding.
+type wireStmt struct {
+	sql     string
+	name    string   // the prepared statement's name on a connection
+	params  []uint32 // parameter type OIDs, as the server describes them
+	results []uint32 // result column type OIDs
+	formats []int16  // result formats: binary for every column
+}
+
+func newWireStmt(sql string, params, results []uint32) *wireStmt {
+	sum := sha256.Sum256([]byte(sql))
+	formats := make([]int16, len(results))
+	for i := range formats {
+		formats[i] = pgtype.BinaryFormatCode
+	}
+	return &wireStmt{sql: sql, name: "eventstore_" + hex.EncodeToString(sum[:12]), params: params, results: results, formats: formats}
+}
+
+// Type OIDs of the append statements' parameters and results.
+const (
+	oidBool      = pgtype.BoolOID
+	oidInt4      = pgtype.Int4OID
+	oidInt8      = pgtype.Int8OID
+	oidText      = pgtype.TextOID
+	oidUUID      = pgtype.UUIDOID
+	oidJSONB     = pgtype.JSONBOID
+	oidInt4Array = pgtype.Int4ArrayOID
+	oidInt8Array = pgtype.Int8ArrayOID
+	oidTextArray = pgtype.TextArrayOID
+	oidUUIDArray = pgtype.UUIDArrayOID
+	oidJSONBArr  = pgtype.JSONBArrayOID
+)
+
+var (
+	wireAppendOne = newWireStmt(db.EventsAppendOne,
+		[]uint32{oidText, oidText, oidText, oidInt8, oidUUID, oidText, oidInt4, oidJSONB, oidJSONB, oidUUID, oidUUID, oidInt8},
+		[]uint32{oidInt8, oidInt8})
+	wireAppend = newWireStmt(db.EventsAppend,
+		[]uint32{oidText, oidText, oidText, oidInt8, oidUUIDArray, oidTextArray, oidInt4Array,
+			oidJSONBArr, oidJSONBArr, oidUUIDArray, oidUUIDArray, oidInt8, oidBool},
+		[]uint32{oidInt8, oidInt8, oidInt8})
+	wireAppendBatch = newWireStmt(db.EventsAppendBatch,
+		[]uint32{oidText, oidText, oidTextArray, oidInt8Array, oidInt4Array, oidUUIDArray, oidTextArray, oidInt4Array,
+			oidJSONBArr, oidJSONBArr, oidUUIDArray, oidUUIDArray, oidInt8},
+		[]uint32{oidInt4, oidInt8, oidInt8, oidInt8, oidText, oidText, oidText, oidText, oidText})
+)
+
+// wireParams holds a statement's encoded parameters: every value lies in
+// one buffer.
+type wireParams struct {
+	buf     []byte
+	ends    []int // each value's end in buf; -1 for NULL
+	values  [][]byte
+	formats []int16
+}
+
+var wireParamsPool = sync.Pool{New: func() any { return new(wireParams) }}
+
+// maxKeptWireBuffer is the largest buffer handed back to the pool; a
+// larger one (an append near MaxBatchBytes) is left to the collector.
+const maxKeptWireBuffer = 4 << 20
+
+func getWireParams(size int) *wireParams {
+	w := wireParamsPool.Get().(*wireParams)
+	if cap(w.buf) < size {
+		w.buf = make([]byte, 0, size)
+	}
+	return w
+}
+
+func putWireParams(w *wireParams) {
+	if cap(w.buf) > maxKeptWireBuffer {
+		return
+	}
+	w.buf, w.ends, w.formats = w.buf[:0], w.ends[:0], w.formats[:0]
+	clear(w.values)
+	w.values = w.values[:0]
+	wireParamsPool.Put(w)
+}
+
+// end closes the value just written.
+func (w *wireParams) end(format int16) {
+	w.ends = append(w.ends, len(w.buf))
+	w.formats = append(w.formats, format)
+}
+
+func (w *wireParams) null(format int16) {
+	w.ends = append(w.ends, -1)
+	w.formats = append(w.formats, format)
+}
+
+// finish sets values from ends, once the buffer no longer moves.
+func (w *wireParams) finish() {
+	start := 0
+	for _, e := range w.ends {
+		if e < 0 {
+			w.values = append(w.values, nil)
+			continue
+		}
+		w.values = append(w.values, w.buf[start:e:e])
+		start = e
+	}
+}
+
+// text is a string sent in the text format, as pgx sends a string.
+func (w *wireParams) text(s string) {
+	w.buf = append(w.buf, s...)
+	w.end(pgtype.TextFormatCode)
+}
+
+// json is a jsonb document in the text format (pgx's choice for jsonb);
+// nil is NULL.
+func (w *wireParams) json(doc []byte) {
+	if doc == nil {
+		w.null(pgtype.TextFormatCode)
+		return
+	}
+	w.buf = append(w.buf, doc...)
+	w.end(pgtype.TextFormatCode)
+}
+
+func (w *wireParams) int4(v int32) {
+	w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(v))
+	w.end(pgtype.BinaryFormatCode)
+}
+
+func (w *wireParams) int8(v int64) {
+	w.buf = binary.BigEndian.AppendUint64(w.buf, uint64(v))
+	w.end(pgtype.BinaryFormatCode)
+}
+
+func (w *wireParams) nullInt8(v pgtype.Int8) {
+	if !v.Valid {
+		w.null(pgtype.BinaryFormatCode)
+		return
+	}
+	w.int8(v.Int64)
+}
+
+func (w *wireParams) boolean(v bool) {
+	b := byte(0)
+	if v {
+		b = 1
+	}
+	w.buf = append(w.buf, b)
+	w.end(pgtype.BinaryFormatCode)
+}
+
+func (w *wireParams) uuid(u pgtype.UUID) {
+	if !u.Valid {
+		w.null(pgtype.BinaryFormatCode)
+		return
+	}
+	w.buf = append(w.buf, u.Bytes[:]...)
+	w.end(pgtype.BinaryFormatCode)
+}
+
+// arrayHeader writes a one-dimensional array's header in the binary format
+// (an empty array too has its dimension, of length 0, as pgx writes it) and
+// returns where its null flag is.
+func (w *wireParams) arrayHeader(n int, elem uint32) int {
+	w.buf = binary.BigEndian.AppendUint32(w.buf, 1)
+	flag := len(w.buf)
+	w.buf = binary.BigEndian.AppendUint32(w.buf, 0)
+	w.buf = binary.BigEndian.AppendUint32(w.buf, elem)
+	w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(n))
+	w.buf = binary.BigEndian.AppendUint32(w.buf, 1) // lower bound
+	return flag
+}
+
+func (w *wireParams) nullElement(flag int) {
+	w.buf = binary.BigEndian.AppendUint32(w.buf, 0xFFFFFFFF)
+	binary.BigEndian.PutUint32(w.buf[flag:], 1)
+}
+
+func (w *wireParams) textArray(vs []string) {
+	if vs == nil {
+		w.null(pgtype.BinaryFormatCode)
+		return
+	}
+	w.arrayHeader(len(vs), oidText)
+	for _, v := range vs {
+		w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(len(v)))
+		w.buf = append(w.buf, v...)
+	}
+	w.end(pgtype.BinaryFormatCode)
+}
+
+func (w *wireParams) int4Array(vs []int32) {
+	if vs == nil {
+		w.null(pgtype.BinaryFormatCode)
+		return
+	}
+	w.arrayHeader(len(vs), oidInt4)
+	for _, v := range vs {
+		w.buf = binary.BigEndian.AppendUint32(w.buf, 4)
+		w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(v))
+	}
+	w.end(pgtype.BinaryFormatCode)
+}
+
+func (w *wireParams) int8Array(vs []int64) {
+	if vs == nil {
+		w.null(pgtype.BinaryFormatCode)
+		return
+	}
+	w.arrayHeader(len(vs), oidInt8)
+	for _, v := range vs {
+		w.buf = binary.BigEndian.AppendUint32(w.buf, 8)
+		w.buf = binary.BigEndian.AppendUint64(w.buf, uint64(v))
+	}
+	w.end(pgtype.BinaryFormatCode)
+}
+
+func (w *wireParams) uuidArray(us []pgtype.UUID) {
+	if us == nil {
+		w.null(pgtype.BinaryFormatCode)
+		return
+	}
+	flag := w.arrayHeader(len(us), oidUUID)
+	for _, u := range us {
+		if !u.Valid {
+			w.nullElement(flag)
+			continue
+		}
+		w.buf = binary.BigEndian.AppendUint32(w.buf, 16)
+		w.buf = append(w.buf, u.Bytes[:]...)
+	}
+	w.end(pgtype.BinaryFormatCode)
+}
+
+// jsonbArray is a jsonb[] in the binary format: each document behind
+// jsonb's version byte; a nil document is NULL. (A nil slice, in every
+// array, is NULL, as pgx sends it.)
+func (w *wireParams) jsonbArray(docs [][]byte) {
+	if docs == nil {
+		w.null(pgtype.BinaryFormatCode)
+		return
+	}
+	flag := w.arrayHeader(len(docs), oidJSONB)
+	for _, d := range docs {
+		if d == nil {
+			w.nullElement(flag)
+			continue
+		}
+		w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(len(d)+1))
+		w.buf = append(w.buf, 1)
+		w.buf = append(w.buf, d...)
+	}
+	w.end(pgtype.BinaryFormatCode)
+}
+
+// arraysSize is the encoded size of a batch's per-event arrays (ids, types,
+// versions, documents, causation and correlation ids), near enough to size
+// the buffer once.
+func arraysSize(types []string, data, metadata [][]byte) int {
+	const header = 20
+	n := 6*header + len(data)*(3*(4+16)+2*(4+4)+4+1+4+1)
+	for i := range data {
+		n += len(types[i]) + len(data[i]) + len(metadata[i])
+	}
+	return n
+}
+
+func encodeAppendOne(p *db.EventsAppendOneParams) *wireParams {
+	w := getWireParams(len(p.GuildID) + len(p.LockWait) + len(p.StreamID) + len(p.EventType) +
+		len(p.Data) + len(p.Metadata) + 3*16 + 3*8)
+	w.text(p.GuildID)
+	w.text(p.LockWait)
+	w.text(p.StreamID)
+	w.int8(p.ExpectedVersion)
+	w.uuid(p.EventID)
+	w.text(p.EventType)
+	w.int4(p.EventVersion)
+	w.json(p.Data)
+	w.json(p.Metadata)
+	w.uuid(p.CausationID)
+	w.uuid(p.CorrelationID)
+	w.nullInt8(p.MaxStreamEvents)
+	w.finish()
+	return w
+}
+
+func encodeAppend(p *db.EventsAppendParams) *wireParams {
+	w := getWireParams(len(p.GuildID) + len(p.LockWait) + len(p.StreamID) + 8 + 8 + 1 +
+		arraysSize(p.EventTypes, p.Data, p.Metadata))
+	w.text(p.GuildID)
+	w.text(p.LockWait)
+	w.text(p.StreamID)
+	w.int8(p.ExpectedVersion)
+	w.uuidArray(p.EventIds)
+	w.textArray(p.EventTypes)
+	w.int4Array(p.EventVersions)
+	w.jsonbArray(p.Data)
+	w.jsonbArray(p.Metadata)
+	w.uuidArray(p.CausationIds)
+	w.uuidArray(p.CorrelationIds)
+	w.nullInt8(p.MaxStreamEvents)
+	w.boolean(p.ProbeIds)
+	w.finish()
+	return w
+}
+
+func encodeAppendBatch(p *db.EventsAppendBatchParams) *wireParams {
+	size := len(p.GuildID) + len(p.LockWait) + 8 + 3*20 + len(p.StreamIds)*(4+4+8+4+4) +
+		arraysSize(p.EventTypes, p.Data, p.Metadata)
+	for _, id := range p.StreamIds {
+		size += len(id)
+	}
+	w := getWireParams(size)
+	w.text(p.GuildID)
+	w.text(p.LockWait)
+	w.textArray(p.StreamIds)
+	w.int8Array(p.ExpectedVersions)
+	w.int4Array(p.Counts)
+	w.uuidArray(p.EventIds)
+	w.textArray(p.EventTypes)
+	w.int4Array(p.EventVersions)
+	w.jsonbArray(p.Data)
+	w.jsonbArray(p.Metadata)
+	w.uuidArray(p.CausationIds)
+	w.uuidArray(p.CorrelationIds)
+	w.nullInt8(p.MaxStreamEvents)
+	w.finish()
+	return w
+}
+
+// The statements' arguments as the generated queries pass them to pgx (for
+// a query tracer; TestWireParamsMatchPgx holds them to the generated code).
+
+func appendOneArgs(p *db.EventsAppendOneParams) []any {
+	return []any{p.GuildID, p.LockWait, p.StreamID, p.ExpectedVersion, p.EventID, p.EventType, p.EventVersion,
+		p.Data, p.Metadata, p.CausationID, p.CorrelationID, p.MaxStreamEvents}
+}
+
+func appendArgs(p *db.EventsAppendParams) []any {
+	return []any{p.GuildID, p.LockWait, p.StreamID, p.ExpectedVersion, p.EventIds, p.EventTypes, p.EventVersions,
+		p.Data, p.Metadata, p.CausationIds, p.CorrelationIds, p.MaxStreamEvents, p.ProbeIds}
+}
+
+func appendBatchArgs(p *db.EventsAppendBatchParams) []any {
+	return []any{p.GuildID, p.LockWait, p.StreamIds, p.ExpectedVersions, p.Counts, p.EventIds, p.EventTypes,
+		p.EventVersions, p.Data, p.Metadata, p.CausationIds, p.CorrelationIds, p.MaxStreamEvents}
+}
+
+// wireRoute is how a Store sends its append statements on its pool.
+type wireRoute struct {
+	// prepare: the pool's connections keep pgx's statement cache, and the
+	// statements are prepared on each connection once. Otherwise (a
+	// transaction pooler in front of the server, say) every statement goes
+	// out as the unnamed statement, parsed each time, as pgx sends its own
+	// statements in those modes.
+	prepare bool
+	tracer  pgx.QueryTracer // the pool's query tracer, nil when none
+}
+
+func newWireRoute(cfg *pgx.ConnConfig) *wireRoute {
+	t, _ := cfg.Tracer.(pgx.QueryTracer)
+	return &wireRoute{prepare: cfg.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement, tracer: t}
+}
+
+// errWireResult reports a result row the store cannot read; it means the
+// schema does not match the store.
+var errWireResult = errors.New("eventstore: unexpected result row from an append statement")
+
+// exec runs st with w's values, on the connection of the context's
+// transaction if there is one, else on a connection of the pool, and calls
+// row for every result row, its values in the binary format. args gives the
+// statement's arguments as the generated query would pass them, for the
+// tracer. w goes back to its pool.
+func (r *wireRoute) exec(ctx context.Context, s *Store, st *wireStmt, w *wireParams, args func() []any, row func([][]byte) error) error {
+	defer putWireParams(w)
+	var conn *pgx.Conn
+	tv := txValueFrom(ctx)
+	if tv != nil {
+		conn = tv.tx.Conn()
+	} else {
+		pc, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer pc.Release()
+		conn = pc.Conn()
+	}
+	if r.tracer != nil {
+		ctx = r.tracer.TraceQueryStart(ctx, conn, pgx.TraceQueryStartData{SQL: st.sql, Args: args()})
+	}
+	tag, err := r.run(ctx, conn, st, w, row)
+	if err != nil && r.prepare && tv == nil && isPgCode(err, sqlstateNoPreparedStatement) {
+		// The connection lost the statement (DEALLOCATE or DISCARD ran on
+		// it); the Bind failed, so nothing ran. Prepare it again, once.
+		// (Never in a caller's transaction: the failure aborted it.)
+		delete(conn.PgConn().CustomData(), st.name)
+		if err = conn.Deallocate(ctx, st.name); err == nil {
+			tag, err = r.run(ctx, conn, st, w, row)
+		}
+	}
+	if r.tracer != nil {
+		r.tracer.TraceQueryEnd(ctx, conn, pgx.TraceQueryEndData{CommandTag: tag, Err: err})
+	}
+	return err
+}
+
+const sqlstateNoPreparedStatement = "26000"
+
+func isPgCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+
+func (r *wireRoute) run(ctx context.Context, conn *pgx.Conn, st *wireStmt, w *wireParams, row func([][]byte) error) (pgconn.CommandTag, error) {
+	var rr *pgconn.ResultReader
+	if r.prepare {
+		sd, err := prepareWire(ctx, conn, st)
+		if err != nil {
+			return pgconn.CommandTag{}, err
+		}
+		rr = conn.PgConn().ExecStatement(ctx, sd, w.values, w.formats, st.formats)
+	} else {
+		rr = conn.PgConn().ExecParams(ctx, st.sql, w.values, st.params, w.formats, st.formats)
+	}
+	var rowErr error
+	for rr.NextRow() {
+		if rowErr == nil {
+			rowErr = row(rr.Values())
+		}
+	}
+	tag, err := rr.Close()
+	if err == nil {
+		err = rowErr
+	}
+	return tag, err
+}
+
+// prepareWire returns st's description on conn, preparing it (through pgx,
+// so its prepare tracer sees it) the first time.
+func prepareWire(ctx context.Context, conn *pgx.Conn, st *wireStmt) (*pgconn.StatementDescription, error) {
+	data := conn.PgConn().CustomData()
+	if sd, ok := data[st.name].(*pgconn.StatementDescription); ok {
+		return sd, nil
+	}
+	sd, err := conn.Prepare(ctx, st.name, st.sql)
+	if err != nil {
+		return nil, err
+	}
+	fields := make([]uint32, len(sd.Fields))
+	for i, f := range sd.Fields {
+		fields[i] = f.DataTypeOID
+	}
+	if !slices.Equal(sd.ParamOIDs, st.params) || !slices.Equal(fields, st.results) {
+		return nil, fmt.Errorf("eventstore: the server describes %s with parameters %v and results %v, the store expects %v and %v",
+			st.name, sd.ParamOIDs, fields, st.params, st.results)
+	}
+	data[st.name] = sd
+	return sd, nil
+}
+
+// wireInt8 reads a binary int8 (or int4, when width is 4) result value.
+func wireInt(v []byte, width int) (int64, error) {
+	if len(v) != width {
+		return 0, errWireResult
+	}
+	if width == 4 {
+		return int64(int32(binary.BigEndian.Uint32(v))), nil
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// wireInts reads the row's first len(dst) values as int8s.
+func wireInts(vals [][]byte, dst ...*int64) error {
+	if len(vals) < len(dst) {
+		return errWireResult
+	}
+	for i, d := range dst {
+		v, err := wireInt(vals[i], 8)
+		if err != nil {
+			return err
+		}
+		*d = v
+	}
+	return nil
+}
+
+// appendOne sends p through append_event.
+func (r *wireRoute) appendOne(ctx context.Context, s *Store, p *db.EventsAppendOneParams) (db.EventsAppendOneRow, error) {
+	var out db.EventsAppendOneRow
+	rows := 0
+	err := r.exec(ctx, s, wireAppendOne, encodeAppendOne(p), func() []any { return appendOneArgs(p) }, func(vals [][]byte) error {
+		rows++
+		return wireInts(vals, &out.NewVersion, &out.GlobalPosition)
+	})
+	if err == nil && rows == 0 {
+		err = pgx.ErrNoRows
+	}
+	return out, err
+}
+
+// appendMany sends p through append_events.
+func (r *wireRoute) appendMany(ctx context.Context, s *Store, p *db.EventsAppendParams) (db.EventsAppendRow, error) {
+	var out db.EventsAppendRow
+	rows := 0
+	err := r.exec(ctx, s, wireAppend, encodeAppend(p), func() []any { return appendArgs(p) }, func(vals [][]byte) error {
+		rows++
+		return wireInts(vals, &out.NewVersion, &out.FirstPosition, &out.LastPosition)
+	})
+	if err == nil && rows == 0 {
+		err = pgx.ErrNoRows
+	}
+	return out, err
+}
+
+// appendBatch sends a coalesced flush's group through append_batch on the
+// pool.
+func (r *wireRoute) appendBatch(ctx context.Context, s *Store, p *db.EventsAppendBatchParams) ([]*db.EventsAppendBatchRow, error) {
+	out := make([]*db.EventsAppendBatchRow, 0, len(p.StreamIds))
+	err := r.exec(ctx, s, wireAppendBatch, encodeAppendBatch(p), func() []any { return appendBatchArgs(p) }, func(vals [][]byte) error {
+		if len(vals) != 9 {
+			return errWireResult
+		}
+		var row db.EventsAppendBatchRow
+		idx, err := wireInt(vals[0], 4)
+		if err != nil {
+			return err
+		}
+		row.CallIndex = int32(idx)
+		if err := wireInts(vals[1:4], &row.NewVersion, &row.FirstPosition, &row.LastPosition); err != nil {
+			return err
+		}
+		row.ErrorCode, row.ErrorMessage, row.ErrorDetail = string(vals[4]), string(vals[5]), string(vals[6])
+		row.ErrorConstraint, row.ErrorTable = string(vals[7]), string(vals[8])
+		out = append(out, &row)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
