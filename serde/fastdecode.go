@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -134,6 +135,9 @@ func (c decodeCompiler) compile(t reflect.Type) decodeFunc {
 		// encoding/json ignores the methods of unnamed types (promoted
 		// from embedded fields); do not guess.
 		return nil
+	}
+	if t == timeType {
+		return decodeTime
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
@@ -422,6 +426,56 @@ func pointerDecoder(t reflect.Type, elem decodeFunc) decodeFunc {
 		v.Set(p)
 		return true
 	}
+}
+
+var timeType = reflect.TypeFor[Time]()
+
+// decodeTime decodes a Time. A plain string in TimeLayout (how the store
+// writes every Time) is read digit by digit; anything else is left to
+// Time's UnmarshalJSON, which decides it, as decodeUnmarshaler does.
+func decodeTime(s *scanner, v reflect.Value) bool {
+	const n = len(TimeLayout)
+	if d, p := s.data, s.pos; p+n+2 <= len(d) && d[p] == '"' && d[p+n+1] == '"' {
+		if t, ok := parseTimeLayout(d[p+1 : p+1+n]); ok {
+			if dst, ok := reflect.TypeAssert[*Time](v.Addr()); ok {
+				s.pos = p + n + 2
+				*dst = t
+				return true
+			}
+		}
+	}
+	return decodeUnmarshaler(s, v)
+}
+
+// parseTimeLayout parses b if it is exactly a valid time in TimeLayout
+// ("2006-01-02T15:04:05.000000000Z"), to the Time UnmarshalText gives for
+// it; ok is false for anything else, valid or not.
+func parseTimeLayout(b []byte) (t Time, ok bool) {
+	if len(b) != len(TimeLayout) || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' ||
+		b[16] != ':' || b[19] != '.' || b[29] != 'Z' {
+		return Time{}, false
+	}
+	num := func(from, to int) int {
+		v := 0
+		for _, c := range b[from:to] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec, nsec := num(11, 13), num(14, 16), num(17, 19), num(20, 29)
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+		sec < 0 || sec > 59 || nsec < 0 {
+		return Time{}, false
+	}
+	// The last day of the month: day 0 of the next.
+	if day > 28 && day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return Time{}, false
+	}
+	return Time{time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)}, true
 }
 
 // decodeUnmarshaler calls v's UnmarshalJSON with the bytes of the value.
