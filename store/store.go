@@ -117,7 +117,7 @@ type Config struct {
 // concurrent use. The caller owns the pool and closes it after Close.
 type Store struct {
 	pool     *pgxpool.Pool
-	wire     *wireRoute // how appends outside a caller's transaction are sent (wire.go)
+	wire     *wireRoute // how the append statements are sent (wire.go)
 	q        *db.Queries
 	cfg      Config
 	log      *slog.Logger

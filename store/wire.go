@@ -387,7 +387,7 @@ func appendBatchArgs(p *db.EventsAppendBatchParams) []any {
 		p.EventVersions, p.Data, p.Metadata, p.CausationIds, p.CorrelationIds, p.MaxStreamEvents}
 }
 
-// wireRoute is how a Store sends its append statements on its pool.
+// wireRoute is how a Store sends its append statements.
 type wireRoute struct {
 	// prepare: the pool's connections keep pgx's statement cache, and the
 	// statements are prepared on each connection once. Otherwise (a
