@@ -108,24 +108,14 @@ func (s *Store) appendEncoded(ctx context.Context, streamID string, params db.Ev
 // stored-id probe, and sets res's version and positions. A non-nil wire
 // sends it with the store's own encoding, else q runs it.
 func appendOne(ctx context.Context, s *Store, wire *wireRoute, q *db.Queries, p db.EventsAppendParams, res *AppendResult) error {
-	one := db.EventsAppendOneParams{
+	row, err := wire.appendOne(ctx, s, q, &db.EventsAppendOneParams{
 		GuildID: p.GuildID, LockWait: p.LockWait, StreamID: p.StreamID, ExpectedVersion: p.ExpectedVersion,
 		EventID: p.EventIds[0], EventType: p.EventTypes[0], EventVersion: p.EventVersions[0],
 		Data: p.Data[0], Metadata: p.Metadata[0], CausationID: p.CausationIds[0], CorrelationID: p.CorrelationIds[0],
 		MaxStreamEvents: p.MaxStreamEvents,
-	}
-	var row db.EventsAppendOneRow
-	if wire != nil {
-		var err error
-		if row, err = wire.appendOne(ctx, s, &one); err != nil {
-			return err
-		}
-	} else {
-		r, err := q.EventsAppendOne(ctx, one)
-		if err != nil {
-			return err
-		}
-		row = *r
+	})
+	if err != nil {
+		return err
 	}
 	res.Version, res.FirstPosition, res.LastPosition = row.NewVersion, row.GlobalPosition, row.GlobalPosition
 	return nil
@@ -134,18 +124,9 @@ func appendOne(ctx context.Context, s *Store, wire *wireRoute, q *db.Queries, p 
 // appendMany sends a batch through append_events and sets res's version
 // and positions; wire and q as for appendOne.
 func appendMany(ctx context.Context, s *Store, wire *wireRoute, q *db.Queries, p db.EventsAppendParams, res *AppendResult) error {
-	var row db.EventsAppendRow
-	if wire != nil {
-		var err error
-		if row, err = wire.appendMany(ctx, s, &p); err != nil {
-			return err
-		}
-	} else {
-		r, err := q.EventsAppend(ctx, p)
-		if err != nil {
-			return err
-		}
-		row = *r
+	row, err := wire.appendMany(ctx, s, q, &p)
+	if err != nil {
+		return err
 	}
 	res.Version, res.FirstPosition, res.LastPosition = row.NewVersion, row.FirstPosition, row.LastPosition
 	return nil

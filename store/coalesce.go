@@ -367,13 +367,7 @@ func (c *coalescer) sendGroup(ctx context.Context, g db.EventsAppendBatchParams,
 		return nil
 	}
 	g.LockWait = c.lockWait
-	var rows []*db.EventsAppendBatchRow
-	var err error
-	if c.s.wire != nil {
-		rows, err = c.s.wire.appendBatch(ctx, c.s, &g)
-	} else {
-		rows, err = c.s.q.EventsAppendBatch(ctx, g)
-	}
+	rows, err := c.s.wire.appendBatch(ctx, c.s, c.s.q, &g)
 	if err == nil && len(rows) != len(calls) {
 		err = fmt.Errorf("eventstore: append_batch returned %d rows for %d appends", len(rows), len(calls))
 	}

@@ -212,86 +212,61 @@ func (w *wireParams) arrayHeader(n int, elem uint32) int {
 	return flag
 }
 
-func (w *wireParams) nullElement(flag int) {
-	w.buf = binary.BigEndian.AppendUint32(w.buf, 0xFFFFFFFF)
-	binary.BigEndian.PutUint32(w.buf[flag:], 1)
+// array writes vs as a one-dimensional array of elem in the binary format:
+// put appends one element's bytes, or reports false for a NULL element
+// (whatever it appended then is dropped). A nil slice is NULL, as pgx sends it.
+func array[T any](w *wireParams, vs []T, elem uint32, put func([]byte, T) ([]byte, bool)) {
+	if vs == nil {
+		w.null(pgtype.BinaryFormatCode)
+		return
+	}
+	flag := w.arrayHeader(len(vs), elem)
+	for _, v := range vs {
+		at := len(w.buf)
+		w.buf = binary.BigEndian.AppendUint32(w.buf, 0)
+		var ok bool
+		if w.buf, ok = put(w.buf, v); !ok {
+			w.buf = w.buf[:at+4]
+			binary.BigEndian.PutUint32(w.buf[at:], 0xFFFFFFFF) // length -1: NULL
+			binary.BigEndian.PutUint32(w.buf[flag:], 1)
+			continue
+		}
+		binary.BigEndian.PutUint32(w.buf[at:], uint32(len(w.buf)-at-4))
+	}
+	w.end(pgtype.BinaryFormatCode)
 }
 
 func (w *wireParams) textArray(vs []string) {
-	if vs == nil {
-		w.null(pgtype.BinaryFormatCode)
-		return
-	}
-	w.arrayHeader(len(vs), oidText)
-	for _, v := range vs {
-		w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(len(v)))
-		w.buf = append(w.buf, v...)
-	}
-	w.end(pgtype.BinaryFormatCode)
+	array(w, vs, oidText, func(b []byte, v string) ([]byte, bool) { return append(b, v...), true })
 }
 
 func (w *wireParams) int4Array(vs []int32) {
-	if vs == nil {
-		w.null(pgtype.BinaryFormatCode)
-		return
-	}
-	w.arrayHeader(len(vs), oidInt4)
-	for _, v := range vs {
-		w.buf = binary.BigEndian.AppendUint32(w.buf, 4)
-		w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(v))
-	}
-	w.end(pgtype.BinaryFormatCode)
+	array(w, vs, oidInt4, func(b []byte, v int32) ([]byte, bool) { return binary.BigEndian.AppendUint32(b, uint32(v)), true })
 }
 
 func (w *wireParams) int8Array(vs []int64) {
-	if vs == nil {
-		w.null(pgtype.BinaryFormatCode)
-		return
-	}
-	w.arrayHeader(len(vs), oidInt8)
-	for _, v := range vs {
-		w.buf = binary.BigEndian.AppendUint32(w.buf, 8)
-		w.buf = binary.BigEndian.AppendUint64(w.buf, uint64(v))
-	}
-	w.end(pgtype.BinaryFormatCode)
+	array(w, vs, oidInt8, func(b []byte, v int64) ([]byte, bool) { return binary.BigEndian.AppendUint64(b, uint64(v)), true })
 }
 
+// uuidArray: an invalid UUID is NULL.
 func (w *wireParams) uuidArray(us []pgtype.UUID) {
-	if us == nil {
-		w.null(pgtype.BinaryFormatCode)
-		return
-	}
-	flag := w.arrayHeader(len(us), oidUUID)
-	for _, u := range us {
+	array(w, us, oidUUID, func(b []byte, u pgtype.UUID) ([]byte, bool) {
 		if !u.Valid {
-			w.nullElement(flag)
-			continue
+			return b, false
 		}
-		w.buf = binary.BigEndian.AppendUint32(w.buf, 16)
-		w.buf = append(w.buf, u.Bytes[:]...)
-	}
-	w.end(pgtype.BinaryFormatCode)
+		return append(b, u.Bytes[:]...), true
+	})
 }
 
-// jsonbArray is a jsonb[] in the binary format: each document behind
-// jsonb's version byte; a nil document is NULL. (A nil slice, in every
-// array, is NULL, as pgx sends it.)
+// jsonbArray: each document behind jsonb's version byte; a nil document is
+// NULL.
 func (w *wireParams) jsonbArray(docs [][]byte) {
-	if docs == nil {
-		w.null(pgtype.BinaryFormatCode)
-		return
-	}
-	flag := w.arrayHeader(len(docs), oidJSONB)
-	for _, d := range docs {
+	array(w, docs, oidJSONB, func(b []byte, d []byte) ([]byte, bool) {
 		if d == nil {
-			w.nullElement(flag)
-			continue
+			return b, false
 		}
-		w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(len(d)+1))
-		w.buf = append(w.buf, 1)
-		w.buf = append(w.buf, d...)
-	}
-	w.end(pgtype.BinaryFormatCode)
+		return append(append(b, 1), d...), true
+	})
 }
 
 // arraysSize is the encoded size of a batch's per-event arrays (ids, types,
@@ -499,7 +474,7 @@ func prepareWire(ctx context.Context, conn *pgx.Conn, st *wireStmt) (*pgconn.Sta
 	return sd, nil
 }
 
-// wireInt8 reads a binary int8 (or int4, when width is 4) result value.
+// wireInt reads a binary int8 (or int4, when width is 4) result value.
 func wireInt(v []byte, width int) (int64, error) {
 	if len(v) != width {
 		return 0, errWireResult
@@ -525,8 +500,17 @@ func wireInts(vals [][]byte, dst ...*int64) error {
 	return nil
 }
 
-// appendOne sends p through append_event.
-func (r *wireRoute) appendOne(ctx context.Context, s *Store, p *db.EventsAppendOneParams) (db.EventsAppendOneRow, error) {
+// appendOne sends p through append_event, with the store's encoding; a nil
+// route runs q's generated query instead. (So do appendMany and
+// appendBatch.)
+func (r *wireRoute) appendOne(ctx context.Context, s *Store, q *db.Queries, p *db.EventsAppendOneParams) (db.EventsAppendOneRow, error) {
+	if r == nil {
+		row, err := q.EventsAppendOne(ctx, *p)
+		if err != nil {
+			return db.EventsAppendOneRow{}, err
+		}
+		return *row, nil
+	}
 	var out db.EventsAppendOneRow
 	rows := 0
 	err := r.exec(ctx, s, wireAppendOne, encodeAppendOne(p), func() []any { return appendOneArgs(p) }, func(vals [][]byte) error {
@@ -540,7 +524,14 @@ func (r *wireRoute) appendOne(ctx context.Context, s *Store, p *db.EventsAppendO
 }
 
 // appendMany sends p through append_events.
-func (r *wireRoute) appendMany(ctx context.Context, s *Store, p *db.EventsAppendParams) (db.EventsAppendRow, error) {
+func (r *wireRoute) appendMany(ctx context.Context, s *Store, q *db.Queries, p *db.EventsAppendParams) (db.EventsAppendRow, error) {
+	if r == nil {
+		row, err := q.EventsAppend(ctx, *p)
+		if err != nil {
+			return db.EventsAppendRow{}, err
+		}
+		return *row, nil
+	}
 	var out db.EventsAppendRow
 	rows := 0
 	err := r.exec(ctx, s, wireAppend, encodeAppend(p), func() []any { return appendArgs(p) }, func(vals [][]byte) error {
@@ -553,9 +544,11 @@ func (r *wireRoute) appendMany(ctx context.Context, s *Store, p *db.EventsAppend
 	return out, err
 }
 
-// appendBatch sends a coalesced flush's group through append_batch on the
-// pool.
-func (r *wireRoute) appendBatch(ctx context.Context, s *Store, p *db.EventsAppendBatchParams) ([]*db.EventsAppendBatchRow, error) {
+// appendBatch sends a coalesced flush's group through append_batch.
+func (r *wireRoute) appendBatch(ctx context.Context, s *Store, q *db.Queries, p *db.EventsAppendBatchParams) ([]*db.EventsAppendBatchRow, error) {
+	if r == nil {
+		return q.EventsAppendBatch(ctx, *p)
+	}
 	out := make([]*db.EventsAppendBatchRow, 0, len(p.StreamIds))
 	err := r.exec(ctx, s, wireAppendBatch, encodeAppendBatch(p), func() []any { return appendBatchArgs(p) }, func(vals [][]byte) error {
 		if len(vals) != 9 {

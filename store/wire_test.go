@@ -171,13 +171,9 @@ func TestWireParamsMatchPgx(t *testing.T) {
 // DISCARD ALL on it), the next appends on it prepare them again and
 // succeed, single, batched and coalesced.
 func TestWireStatementPreparedAgain(t *testing.T) {
-	tdb := testdb.NewDB(t)
-	cfg, err := pgxpool.ParseConfig(tdb.URL)
-	require.NoError(t, err)
-	cfg.MaxConns = 1 // every statement on the one connection
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := testdb.ConnectWith(t, testdb.NewDB(t).URL, func(cfg *pgxpool.Config) {
+		cfg.MaxConns = 1 // every statement on the one connection
+	})
 	s := store.New(pool, store.Config{DisableNotify: true})
 	t.Cleanup(s.Close)
 	require.True(t, store.PreparesAppends(s))
@@ -232,18 +228,15 @@ func TestAppendsWithoutStatementCache(t *testing.T) {
 	tdb := testdb.NewDB(t)
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheDescribe, pgx.QueryExecModeExec} {
 		t.Run(mode.String(), func(t *testing.T) {
-			cfg, err := pgxpool.ParseConfig(tdb.URL)
-			require.NoError(t, err)
-			cfg.ConnConfig.DefaultQueryExecMode = mode
-			pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-			require.NoError(t, err)
-			t.Cleanup(pool.Close)
+			pool := testdb.ConnectWith(t, tdb.URL, func(cfg *pgxpool.Config) {
+				cfg.ConnConfig.DefaultQueryExecMode = mode
+			})
 			s := store.New(pool, store.Config{DisableNotify: true})
 			t.Cleanup(s.Close)
 			require.False(t, store.PreparesAppends(s))
 			ctx := store.WithGuild(t.Context(), testGuild)
 			stream := "nocache-" + mode.String()
-			_, err = s.Append(ctx, stream, store.NoStream, rawEvent("test_event", 1))
+			_, err := s.Append(ctx, stream, store.NoStream, rawEvent("test_event", 1))
 			require.NoError(t, err)
 			res, err := s.Append(ctx, stream, store.Exact(1), rawEvents(3, 2)...)
 			require.NoError(t, err)

@@ -71,11 +71,21 @@ func NewDB(t testing.TB) *DB {
 // Connect opens a pool on dbURL that is closed when the test ends.
 func Connect(t testing.TB, dbURL string) *pgxpool.Pool {
 	t.Helper()
+	return ConnectWith(t, dbURL, nil)
+}
+
+// ConnectWith is Connect with configure, when not nil, applied to the
+// pool's configuration first.
+func ConnectWith(t testing.TB, dbURL string, configure func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		t.Fatalf("parse %s: %v", dbURL, err)
 	}
 	cfg.MaxConns = 20
+	if configure != nil {
+		configure(cfg)
+	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("connect %s: %v", dbURL, err)
