@@ -663,8 +663,12 @@ func TestCoalescedHandOffKeepsSessionLockTimeout(t *testing.T) {
 }
 
 // heldStreamsStore returns a Store on a pool of four connections that
-// waits at most a second for a stream's lock in a flush, and the gates of
-// its streams gate-1, gate-2 and held (one event each), locked outside it.
+// waits at most five seconds for a stream's lock in a flush, and the gates
+// of its streams gate-1, gate-2 and held (one event each), locked outside
+// it. The bound is the window in which the tests' other appends must
+// queue behind the two flushers waiting for the gates: a second was too
+// short on a loaded machine (the first flusher's bound could run out
+// before the appends had queued).
 func heldStreamsStore(t *testing.T, b *bundle) (*store.Store, []*gate) {
 	t.Helper()
 	cfg := b.pool.Config().Copy()
@@ -672,7 +676,7 @@ func heldStreamsStore(t *testing.T, b *bundle) (*store.Store, []*gate) {
 	pool, err := pgxpool.NewWithConfig(b.ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	s := store.New(pool, store.Config{FlushLockWait: time.Second, Retry: fastRetry()})
+	s := store.New(pool, store.Config{FlushLockWait: 5 * time.Second, Retry: fastRetry()})
 	t.Cleanup(s.Close)
 	var gates []*gate
 	for _, id := range []string{"gate-1", "gate-2", "held"} {
@@ -746,7 +750,7 @@ func TestCoalescedHandOffOneConnectionPerStream(t *testing.T) {
 	s, gates := heldStreamsStore(t, b)
 	ctx := b.ctx
 
-	// Both flushers wait for a gate (at most a second each); three
+	// Both flushers wait for a gate (at most five seconds each); three
 	// appends to held queue meanwhile and go out in one flush, which
 	// waits for held and hands the three off.
 	var wg sync.WaitGroup
@@ -774,7 +778,7 @@ func TestCoalescedResentHandOffOneConnectionPerStream(t *testing.T) {
 	s, gates := heldStreamsStore(t, b)
 	ctx := b.ctx
 
-	// Both flushers wait for a gate (at most a second each, then handed
+	// Both flushers wait for a gate (at most five seconds each, then handed
 	// off: two connections); meanwhile two appends to held and one whose
 	// document the server refuses queue, and go out in one flush.
 	var wg sync.WaitGroup
