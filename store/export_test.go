@@ -8,6 +8,7 @@ import (
 
 	"github.com/gamebot/eventstore/db"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // CoalescerQueued reports how many appends wait in s's coalescer for a
@@ -75,3 +76,12 @@ func WireParams(p any) (sql string, values [][]byte, formats []int16, args []any
 // PreparesAppends reports whether s prepares its append statements on each
 // connection of its pool (else it sends them unnamed).
 func PreparesAppends(s *Store) bool { return s.wire != nil && s.wire.prepare }
+
+// LendWrite makes room for size more bytes in conn's write buffer, as a
+// large append statement does first, and returns what the statement does
+// after: take the lent buffer back unless the frontend still holds it,
+// reporting whether it did.
+func LendWrite(ctx context.Context, conn *pgconn.PgConn, size int) func() bool {
+	r := reserveWrite(ctx, conn, size)
+	return func() bool { return releaseWrite(conn, r) }
+}

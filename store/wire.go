@@ -434,8 +434,12 @@ func (r *wireRoute) run(ctx context.Context, conn *pgx.Conn, st *wireStmt, w *wi
 		if err != nil {
 			return pgconn.CommandTag{}, err
 		}
+		reserved := reserveWrite(ctx, conn.PgConn(), w.messagesSize(st, false))
+		defer releaseWrite(conn.PgConn(), reserved)
 		rr = conn.PgConn().ExecStatement(ctx, sd, w.values, w.formats, st.formats)
 	} else {
+		reserved := reserveWrite(ctx, conn.PgConn(), w.messagesSize(st, true))
+		defer releaseWrite(conn.PgConn(), reserved)
 		rr = conn.PgConn().ExecParams(ctx, st.sql, w.values, st.params, w.formats, st.formats)
 	}
 	var rowErr error
@@ -449,6 +453,121 @@ func (r *wireRoute) run(ctx context.Context, conn *pgx.Conn, st *wireStmt, w *wi
 		err = rowErr
 	}
 	return tag, err
+}
+
+// The connection's write buffer.
+//
+// pgconn writes a statement's messages into its connection's write buffer
+// and sends them with one write. After every write larger than 1 kB it
+// drops that buffer for a new one of 1 kB, and it grows it by appending:
+// the Bind of a 1000-event append (about 700 kB) was copied into a buffer
+// reallocated about ten times, in fresh memory every statement, which cost
+// more than encoding the parameters. Before a statement larger than that,
+// the store hands the connection's frontend a message of no bytes whose
+// encoding swaps the buffer for one of the store's, large enough for the
+// messages that follow, so they are copied once, into memory used before.
+// After the statement a second message of no bytes tells whether the
+// frontend has let go of the lent buffer (it has, once the statement's
+// messages went out); only then does the buffer go back to the store's
+// pool. Neither message puts anything on the wire
+// (TestWireReserveSendsNoBytes). A protocol trace attached to the
+// connection lists them as unknown messages of length 0.
+
+// smallWrite is the write buffer pgconn keeps between statements.
+const smallWrite = 1024
+
+// writeBuffers holds the write buffers lent to connections (*[]byte).
+var writeBuffers sync.Pool
+
+// writeReserve is a frontend message of no bytes that makes room for n
+// more bytes in the buffer it is encoded into, lending a buffer of the
+// pool when there is not.
+type writeReserve struct {
+	n    int
+	lent *[]byte // the buffer lent, if any
+}
+
+func (*writeReserve) Frontend() {}
+
+func (*writeReserve) Decode([]byte) error {
+	return errors.New("eventstore: a write reservation is never received")
+}
+
+func (r *writeReserve) Encode(dst []byte) ([]byte, error) {
+	if cap(dst)-len(dst) >= r.n {
+		return dst, nil
+	}
+	need := len(dst) + r.n
+	bp, _ := writeBuffers.Get().(*[]byte)
+	if bp == nil || cap(*bp) < need {
+		b := make([]byte, 0, need)
+		bp = &b
+	}
+	r.lent = bp
+	return append((*bp)[:0], dst...), nil
+}
+
+// writeHeld is a frontend message of no bytes that records the buffer it
+// is encoded into: the connection's write buffer.
+type writeHeld struct {
+	seen bool
+	data *byte // the buffer's first byte; nil when it has no capacity
+}
+
+func (*writeHeld) Frontend() {}
+
+func (*writeHeld) Decode([]byte) error {
+	return errors.New("eventstore: a write probe is never received")
+}
+
+func (h *writeHeld) Encode(dst []byte) ([]byte, error) {
+	h.seen = true
+	if cap(dst) > 0 {
+		h.data = &dst[:1][0]
+	}
+	return dst, nil
+}
+
+// reserveWrite makes room in conn's write buffer for size more bytes,
+// when the messages to follow would not fit its small buffer, and returns
+// the reservation to give to releaseWrite once the statement is done
+// (nil when none was needed).
+func reserveWrite(ctx context.Context, conn *pgconn.PgConn, size int) *writeReserve {
+	if size <= smallWrite || ctx.Err() != nil {
+		return nil
+	}
+	r := &writeReserve{n: size}
+	conn.Frontend().Send(r)
+	return r
+}
+
+// releaseWrite takes back r's lent buffer into the pool, if conn's
+// frontend no longer holds it, and reports whether it did. (A statement
+// that never went out, its context done, leaves the buffer to the
+// frontend, and then to the collector.)
+func releaseWrite(conn *pgconn.PgConn, r *writeReserve) bool {
+	if r == nil || r.lent == nil {
+		return false
+	}
+	var h writeHeld
+	conn.Frontend().Send(&h)
+	lent := *r.lent
+	if !h.seen || h.data == &lent[:1][0] || cap(lent) > maxKeptWireBuffer {
+		return false
+	}
+	writeBuffers.Put(r.lent)
+	return true
+}
+
+// messagesSize is, rounded up, the size of the messages that send st with
+// w's values: the Bind (and with parse, the Parse of st's text), the
+// Describe, Execute and Sync.
+func (w *wireParams) messagesSize(st *wireStmt, parse bool) int {
+	n := 64 + len(st.name) + len(w.buf) + 4*len(w.values) + 2*len(w.formats) + 2*len(st.formats)
+	if parse {
+		n += len(st.sql) + 4*len(st.params)
+	}
+	return n
 }
 
 // prepareWire returns st's description on conn, preparing it (through pgx,

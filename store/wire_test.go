@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -272,4 +273,52 @@ func TestAppendsWithoutStatementCache(t *testing.T) {
 			require.Len(t, got, 7)
 		})
 	}
+}
+
+// TestWireLentBufferTakenBackOnlyWhenLetGo: a write buffer lent to a
+// connection before a large statement goes back to the store's pool only
+// once the connection's frontend has let go of it, and a connection that
+// keeps it (its statement never went out) goes on sending correct
+// statements from it.
+func TestWireLentBufferTakenBackOnlyWhenLetGo(t *testing.T) {
+	ctx := t.Context()
+	pool := testdb.New(t)
+	c, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer c.Release()
+	conn := c.Conn().PgConn()
+	big := []byte(strings.Repeat("x", 100_000))
+	length := func(ctx context.Context) (string, error) {
+		rr := conn.ExecParams(ctx, "SELECT length($1::text)", [][]byte{big}, nil, nil, nil)
+		var got string
+		for rr.NextRow() {
+			got = string(rr.Values()[0])
+		}
+		_, err := rr.Close()
+		return got, err
+	}
+
+	release := store.LendWrite(ctx, conn, len(big)+1000)
+	got, err := length(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "100000", got)
+	require.True(t, release(), "the buffer lent for a statement that went out was not taken back")
+
+	cancelled, cancel := context.WithCancel(ctx)
+	release = store.LendWrite(ctx, conn, len(big)+1000)
+	cancel()
+	_, err = length(cancelled)
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, release(), "the buffer lent for a statement that never went out was taken back from the connection")
+
+	for range 3 { // from the buffer the frontend kept, then from lent ones again
+		release = store.LendWrite(ctx, conn, len(big)+1000)
+		got, err = length(ctx)
+		require.NoError(t, err)
+		require.Equal(t, "100000", got)
+		release()
+	}
+	var one int
+	require.NoError(t, c.QueryRow(ctx, "SELECT 1").Scan(&one))
+	require.Equal(t, 1, one)
 }
