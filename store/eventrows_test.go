@@ -61,6 +61,9 @@ func TestEventRowsDecodeAsPgxScans(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.store.Append(ctx, "rows-2", store.NoStream, rawEvents(70, 0)...)
 	require.NoError(t, err)
+	// The feed's horizon is cluster-wide: a transaction another test holds
+	// open keeps the appends out of the feed until it ends.
+	waitFeed(t, b, 74)
 
 	feed := func(opts ...any) []any {
 		return append(opts, uint64(0), int64(0), int32(10_000))
