@@ -15,6 +15,9 @@ WITH_DB := $(DEVDB) run --
 WITH_STANDBY := $(DEVDB) run --standby --
 REPLICA_TESTS := ^TestReplica
 PKGS := ./...
+# The packages whose tests test/exec-modes runs again under pgx's other query
+# exec modes (TEST_QUERY_EXEC_MODE).
+EXEC_MODE_PKGS := ./store/ ./otelstore/ ./game/
 TEST_FLAGS ?= -count=1 -parallel 8 -timeout 20m
 DEMO_FLAGS ?=
 BENCH_FLAGS ?=
@@ -90,6 +93,11 @@ db/reset: ## Reset the dev database through goose (down to 0, then up)
 test/soak: ## Soak test: writers, readers, subscribers and killed backends for SOAK (default 5m), then every invariant
 	$(WITH_DB) env EVENTSTORE_SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -run Soak -v ./internal/reliability/...
 
+.PHONY: test/exec-modes
+test/exec-modes: ## Run the store's, otelstore's and game's tests on pools without pgx's statement cache (exec, simple_protocol)
+	$(WITH_DB) env TEST_QUERY_EXEC_MODE=exec $(GO) test $(TEST_FLAGS) -skip '$(REPLICA_TESTS)' $(EXEC_MODE_PKGS)
+	$(WITH_DB) env TEST_QUERY_EXEC_MODE=simple_protocol $(GO) test $(TEST_FLAGS) -skip '$(REPLICA_TESTS)' $(EXEC_MODE_PKGS)
+
 .PHONY: test/race-core
 test/race-core: ## Run the store package's tests with the race detector
 	$(WITH_DB) $(GO) test -race $(TEST_FLAGS) -skip '$(REPLICA_TESTS)' ./store/...
@@ -100,5 +108,5 @@ bench: ## Benchmarks against raw PostgreSQL baselines, side by side (BENCH_FLAGS
 	$(if $(findstring --replica,$(BENCH_FLAGS)),$(WITH_STANDBY),$(WITH_DB)) $(GO) run ./cmd/eventstore bench $(BENCH_FLAGS)
 
 .PHONY: ci
-ci: verify test test/race-core ## What .ci/run runs: verify, make test, a race run of the store, a small demo
+ci: verify test test/race-core test/exec-modes ## What .ci/run runs: verify, make test, a race run of the store, the store under pgx's other query modes, a small demo
 	$(MAKE) demo DEMO_FLAGS="--games 30 --progress=false"

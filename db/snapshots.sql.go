@@ -82,7 +82,7 @@ SELECT r.stored::boolean        AS stored,
        r.schema_version::int    AS schema_version
   FROM eventstore.record_snapshot(
         $1::text, $2::text, $3::bigint,
-        $4::text, $5::int, $6::jsonb, $7::jsonb) AS r
+        $4::text, $5::int, ($6::text)::jsonb, ($7::text)::jsonb) AS r
 `
 
 type SnapshotSaveParams struct {
@@ -91,8 +91,8 @@ type SnapshotSaveParams struct {
 	StreamVersion int64
 	SnapshotType  string
 	SchemaVersion int32
-	Data          []byte
-	Metadata      []byte
+	Data          string
+	Metadata      pgtype.Text
 }
 
 type SnapshotSaveRow struct {

@@ -150,7 +150,7 @@ SELECT c.granted::boolean            AS granted,
        (c.sub).checkpoint_position::bigint     AS checkpoint_position,
        (c.sub).checkpoint_version::bigint      AS checkpoint_version
   FROM eventstore.subscription_claim($1::text, $2::int, $3::text,
-                                     $4::text, $5::jsonb, $6::float8) AS c
+                                     $4::text, ($5::text)::jsonb, $6::float8) AS c
 `
 
 type SubscriptionClaimParams struct {
@@ -158,7 +158,7 @@ type SubscriptionClaimParams struct {
 	PartitionMember int32
 	GuildID         pgtype.Text
 	Holder          string
-	Filter          []byte
+	Filter          string
 	LeaseSeconds    float64
 }
 
@@ -329,7 +329,7 @@ func (q *Queries) SubscriptionGroupHeartbeat(ctx context.Context, arg Subscripti
 
 const SubscriptionGroupJoin = `-- name: SubscriptionGroupJoin :exec
 SELECT eventstore.subscription_group_join($1::text, $2::text, $3::int,
-        $4::xid8, $5::bigint, $6::jsonb)
+        $4::xid8, $5::bigint, ($6::text)::jsonb)
 `
 
 type SubscriptionGroupJoinParams struct {
@@ -338,7 +338,7 @@ type SubscriptionGroupJoinParams struct {
 	Partitions              int32
 	CheckpointTransactionID uint64
 	CheckpointPosition      int64
-	Filter                  []byte
+	Filter                  string
 }
 
 // Registers the partitions of a consumer group when it is new
@@ -427,7 +427,7 @@ SELECT r.name, r.partition_member, r.partition_count, r.stream_id,
   FROM eventstore.subscription_register(
         $1::text, $2::int, $3::int, $4::text,
         $5::xid8, $6::bigint, $7::bigint,
-        $8::jsonb, $9::text) AS r
+        ($8::text)::jsonb, $9::text) AS r
 `
 
 type SubscriptionRegisterParams struct {
@@ -438,7 +438,7 @@ type SubscriptionRegisterParams struct {
 	CheckpointTransactionID uint64
 	CheckpointPosition      int64
 	CheckpointVersion       int64
-	Filter                  []byte
+	Filter                  string
 	GuildID                 pgtype.Text
 }
 

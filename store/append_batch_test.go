@@ -40,7 +40,7 @@ func appendBatchSQL(t *testing.T, ctx context.Context, q interface {
 		ids      []uuid.UUID
 		types    []string
 		versions []int32
-		data     [][]byte
+		data     []string
 	)
 	for _, c := range calls {
 		cids := c.ids
@@ -54,13 +54,14 @@ func appendBatchSQL(t *testing.T, ctx context.Context, q interface {
 			ids = append(ids, id)
 			types = append(types, "e")
 			versions = append(versions, 1)
-			data = append(data, []byte(fmt.Sprintf(`{"n": %d}`, len(ids))))
+			data = append(data, fmt.Sprintf(`{"n": %d}`, len(ids)))
 		}
 	}
 	rows, err := q.Query(ctx, `SELECT r.new_version, r.first_position, r.last_position, r.error_code,
 			r.error_message, r.error_detail, r.error_constraint, r.error_table
-		FROM eventstore.append_batch($1, $2, $3, $4, $5, $6, $7, $8::jsonb[], p_max_stream_events => $9) AS r
-		ORDER BY r.call_index`, testGuild, streams, expected, counts, ids, types, versions, data, limit)
+		FROM eventstore.append_batch($1, $2, $3, $4, $5::text[]::uuid[], $6, $7, $8::text[]::jsonb[],
+			p_max_stream_events => $9) AS r
+		ORDER BY r.call_index`, testGuild, streams, expected, counts, idTexts(ids), types, versions, data, limit)
 	if err != nil {
 		return nil, err
 	}

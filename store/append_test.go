@@ -277,13 +277,13 @@ func TestAppendNewStreamRefusals(t *testing.T) {
 	for _, tt := range newStreamRefusals(t, b) {
 		for _, probe := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/probe=%v", tt.name, probe), func(t *testing.T) {
-				types, versions, data := make([]string, len(tt.ids)), make([]int32, len(tt.ids)), make([][]byte, len(tt.ids))
+				types, versions, data := make([]string, len(tt.ids)), make([]int32, len(tt.ids)), make([]string, len(tt.ids))
 				for i := range tt.ids {
-					types[i], versions[i], data[i] = "e", 1, []byte(`{"n": 1}`)
+					types[i], versions[i], data[i] = "e", 1, `{"n": 1}`
 				}
-				_, err := b.pool.Exec(b.ctx, `SELECT * FROM eventstore.append_events($1, $2, $3, $4, $5, $6, $7::jsonb[],
-					p_max_stream_events => $8, p_probe_ids => $9)`,
-					tt.stream, testGuild, int64(tt.expected), tt.ids, types, versions, data, tt.limit, probe)
+				_, err := b.pool.Exec(b.ctx, `SELECT * FROM eventstore.append_events($1, $2, $3, $4::text[]::uuid[], $5, $6,
+					$7::text[]::jsonb[], p_max_stream_events => $8, p_probe_ids => $9)`,
+					tt.stream, testGuild, int64(tt.expected), idTexts(tt.ids), types, versions, data, tt.limit, probe)
 				require.ErrorIs(t, store.MapError(err), tt.want, "%v", err)
 				tt.requireNothingStored(t, b)
 			})
@@ -347,7 +347,7 @@ func (tt newStreamRefusal) requireNothingStored(t *testing.T, b *bundle) {
 		WHERE stream_id = $1 AND guild_id = $2 AND deleted_at IS NULL`, tt.stream, testGuild).Scan(&rows))
 	require.Zero(t, rows, "a stream row was left behind")
 	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM eventstore.events
-		WHERE event_id = ANY ($1) AND stream_id <> 'has-id'`, tt.ids).Scan(&rows))
+		WHERE event_id = ANY ($1::text[]::uuid[]) AND stream_id <> 'has-id'`, idTexts(tt.ids)).Scan(&rows))
 	require.Zero(t, rows, "an event was stored")
 }
 
@@ -501,8 +501,8 @@ func TestAppendLeanPathOpensNoLookup(t *testing.T) {
 		tx, err := b.pool.Begin(b.ctx)
 		require.NoError(t, err)
 		defer func() { _ = tx.Rollback(context.Background()) }()
-		_, err = tx.Exec(b.ctx, `SELECT * FROM eventstore.append_events($1, $2, $3, $4, ARRAY['e'], ARRAY[1], ARRAY['{"n": 1}'::jsonb],
-			p_probe_ids => $5)`, "game-lean", testGuild, version, []uuid.UUID{uuid.New()}, probe)
+		_, err = tx.Exec(b.ctx, `SELECT * FROM eventstore.append_events($1, $2, $3, $4::text[]::uuid[], ARRAY['e'], ARRAY[1],
+			ARRAY['{"n": 1}'::jsonb], p_probe_ids => $5)`, "game-lean", testGuild, version, []string{uuid.NewString()}, probe)
 		require.NoError(t, err)
 		var locked bool
 		require.NoError(t, tx.QueryRow(b.ctx, `SELECT EXISTS (SELECT FROM pg_locks l

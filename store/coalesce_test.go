@@ -304,7 +304,7 @@ func TestCoalescedAppendsUnderLoad(t *testing.T) {
 		ids = append(ids, id)
 	}
 	require.NoError(t, b.pool.QueryRow(t.Context(),
-		`SELECT count(*) FROM eventstore.events WHERE event_id = ANY ($1)`, ids).Scan(&stored))
+		`SELECT count(*) FROM eventstore.events WHERE event_id = ANY ($1::text[]::uuid[])`, idTexts(ids)).Scan(&stored))
 	require.Zero(t, stored, "a refused event was stored")
 	require.Equal(t, int32(writers*rounds-(limit-1)), fullSeen.Load(), "the limited stream filled up exactly")
 	require.Positive(t, len(perStream["raced"]))
@@ -398,7 +398,7 @@ func TestCoalescedFlushConnectionKilled(t *testing.T) {
 	}
 	var n int
 	require.NoError(t, b.pool.QueryRow(t.Context(),
-		`SELECT count(*) FROM eventstore.events WHERE event_id = ANY ($1)`, ids).Scan(&n))
+		`SELECT count(*) FROM eventstore.events WHERE event_id = ANY ($1::text[]::uuid[])`, idTexts(ids)).Scan(&n))
 	require.Equal(t, len(ids), n, "every acknowledged event once")
 	require.NoError(t, b.pool.QueryRow(t.Context(),
 		`SELECT count(*) FROM eventstore.events WHERE event_id = $1`, calls[3].ev.ID).Scan(&n))

@@ -247,7 +247,7 @@ func countIDs(t *testing.T, pool *pgxpool.Pool, ids []uuid.UUID) int {
 	t.Helper()
 	var n int
 	require.NoError(t, pool.QueryRow(context.Background(),
-		`SELECT count(*) FROM eventstore.events WHERE event_id = ANY($1)`, ids).Scan(&n))
+		`SELECT count(*) FROM eventstore.events WHERE event_id = ANY($1::text[]::uuid[])`, idTexts(ids)).Scan(&n))
 	return n
 }
 

@@ -142,7 +142,7 @@ func (s *Store) SubscribeGroup(ctx context.Context, opts GroupOptions, handler H
 		}
 		return mapError(m.q.SubscriptionGroupJoin(ctx, db.SubscriptionGroupJoinParams{
 			Name: opts.Name, GuildID: m.guild, Partitions: int32(opts.Partitions),
-			CheckpointTransactionID: start.cp.TransactionID, CheckpointPosition: start.cp.Position, Filter: filter,
+			CheckpointTransactionID: start.cp.TransactionID, CheckpointPosition: start.cp.Position, Filter: string(filter),
 		}))
 	})
 	if err != nil {

@@ -148,7 +148,7 @@ func (sub *Subscription) register(ctx context.Context, l *subscriptionLease, sta
 		CheckpointTransactionID: start.cp.TransactionID,
 		CheckpointPosition:      start.cp.Position,
 		CheckpointVersion:       start.version,
-		Filter:                  filter,
+		Filter:                  string(filter),
 		GuildID:                 l.guild,
 	})
 	if err != nil {
@@ -184,7 +184,7 @@ func (l *subscriptionLease) claim(ctx context.Context, filter FeedFilter) (bool,
 	}
 	row, err := l.q.SubscriptionClaim(ctx, db.SubscriptionClaimParams{
 		Name: l.name, PartitionMember: int32(l.member), GuildID: l.guild,
-		Holder: l.holder, Filter: f, LeaseSeconds: l.ttl.Seconds(),
+		Holder: l.holder, Filter: string(f), LeaseSeconds: l.ttl.Seconds(),
 	})
 	if err != nil {
 		return false, subPosition{}, mapError(err)

@@ -95,3 +95,15 @@ func offlineStore(t *testing.T) *store.Store {
 	t.Cleanup(s.Close)
 	return s
 }
+
+// idTexts is ids as text, for tests' own SQL ($1::text[]::uuid[]): pgx
+// encodes []uuid.UUID only when the server has described the parameter,
+// which it does not under QueryExecModeExec or QueryExecModeSimpleProtocol
+// (TEST_QUERY_EXEC_MODE).
+func idTexts(ids []uuid.UUID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}

@@ -132,12 +132,14 @@ func (s *Store) saveSnapshot(ctx context.Context, snap Snapshot) (bool, error) {
 		StreamVersion: snap.Version,
 		SnapshotType:  snap.Type,
 		SchemaVersion: int32(snap.SchemaVersion),
-		Data:          snap.Data,
+		Data:          string(snap.Data),
 	}
 	if len(snap.Metadata) > 0 || len(snap.RawMetadata) > 0 {
-		if p.Metadata, err = encodeAnyMetadata(snap.Metadata, snap.RawMetadata); err != nil {
+		meta, err := encodeAnyMetadata(snap.Metadata, snap.RawMetadata)
+		if err != nil {
 			return false, fmt.Errorf("%w: snapshot metadata: %w", ErrInvalidArgument, err)
 		}
+		p.Metadata = pgtype.Text{String: string(meta), Valid: true}
 	}
 	q, _ := s.queries(ctx)
 	row, err := q.SnapshotSave(ctx, p)

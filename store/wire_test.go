@@ -174,6 +174,9 @@ func TestWireParamsMatchPgx(t *testing.T) {
 func TestWireStatementPreparedAgain(t *testing.T) {
 	pool := testdb.ConnectWith(t, testdb.NewDB(t).URL, func(cfg *pgxpool.Config) {
 		cfg.MaxConns = 1 // every statement on the one connection
+		// The statements prepared on each connection: pgx's default mode,
+		// whatever TEST_QUERY_EXEC_MODE says.
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
 	})
 	s := store.New(pool, store.Config{DisableNotify: true})
 	t.Cleanup(s.Close)

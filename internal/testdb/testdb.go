@@ -68,6 +68,23 @@ func NewDB(t testing.TB) *DB {
 	return &DB{URL: inst.URL(), Pool: pool, Config: *inst}
 }
 
+// EnvQueryExecMode names the environment variable that sets every test
+// pool's pgx DefaultQueryExecMode, by the name pgx's connection strings
+// give it ("exec", "simple_protocol", ...): `make test/exec-modes` runs the store's tests
+// under the modes without pgx's statement cache, as a pool behind a
+// transaction pooler is configured. Unset: pgx's default.
+const EnvQueryExecMode = "TEST_QUERY_EXEC_MODE"
+
+// queryExecModes are pgx's modes by the names its connection strings give
+// them (default_query_exec_mode).
+var queryExecModes = map[string]pgx.QueryExecMode{
+	"cache_statement": pgx.QueryExecModeCacheStatement,
+	"cache_describe":  pgx.QueryExecModeCacheDescribe,
+	"describe_exec":   pgx.QueryExecModeDescribeExec,
+	"exec":            pgx.QueryExecModeExec,
+	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
+}
+
 // Connect opens a pool on dbURL that is closed when the test ends.
 func Connect(t testing.TB, dbURL string) *pgxpool.Pool {
 	t.Helper()
@@ -75,7 +92,7 @@ func Connect(t testing.TB, dbURL string) *pgxpool.Pool {
 }
 
 // ConnectWith is Connect with configure, when not nil, applied to the
-// pool's configuration first.
+// pool's configuration first (after TEST_QUERY_EXEC_MODE).
 func ConnectWith(t testing.TB, dbURL string, configure func(*pgxpool.Config)) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dbURL)
@@ -83,6 +100,14 @@ func ConnectWith(t testing.TB, dbURL string, configure func(*pgxpool.Config)) *p
 		t.Fatalf("parse %s: %v", dbURL, err)
 	}
 	cfg.MaxConns = 20
+	if mode := os.Getenv(EnvQueryExecMode); mode != "" {
+		m, ok := queryExecModes[mode]
+		if !ok {
+			t.Fatalf("%s=%q: not a pgx query exec mode (cache_statement, cache_describe, describe_exec, exec, simple_protocol)",
+				EnvQueryExecMode, mode)
+		}
+		cfg.ConnConfig.DefaultQueryExecMode = m
+	}
 	if configure != nil {
 		configure(cfg)
 	}

@@ -6,7 +6,7 @@ SELECT r.stored::boolean        AS stored,
        r.schema_version::int    AS schema_version
   FROM eventstore.record_snapshot(
         @stream_id::text, sqlc.narg('guild_id')::text, @stream_version::bigint,
-        @snapshot_type::text, @schema_version::int, @data::jsonb, sqlc.narg('metadata')::jsonb) AS r;
+        @snapshot_type::text, @schema_version::int, (@data::text)::jsonb, (sqlc.narg('metadata')::text)::jsonb) AS r;
 
 -- name: SnapshotGet :one
 -- The latest snapshot of a stream (of guild_id, unless it is empty), with

@@ -8,7 +8,7 @@ SELECT r.name, r.partition_member, r.partition_count, r.stream_id,
   FROM eventstore.subscription_register(
         @name::text, @partition_member::int, @partition_count::int, sqlc.narg('stream_id')::text,
         @checkpoint_transaction_id::xid8, @checkpoint_position::bigint, @checkpoint_version::bigint,
-        @filter::jsonb, sqlc.narg('guild_id')::text) AS r;
+        (@filter::text)::jsonb, sqlc.narg('guild_id')::text) AS r;
 
 -- name: SubscriptionClaim :one
 -- Takes the member's lease for holder when it is free (or already holder's)
@@ -21,7 +21,7 @@ SELECT c.granted::boolean            AS granted,
        (c.sub).checkpoint_position::bigint     AS checkpoint_position,
        (c.sub).checkpoint_version::bigint      AS checkpoint_version
   FROM eventstore.subscription_claim(@name::text, @partition_member::int, sqlc.narg('guild_id')::text,
-                                     @holder::text, @filter::jsonb, @lease_seconds::float8) AS c;
+                                     @holder::text, (@filter::text)::jsonb, @lease_seconds::float8) AS c;
 
 -- name: SubscriptionRenew :one
 -- Extends the lease of the holder of lease_token; false when it was lost.
@@ -70,7 +70,7 @@ SELECT eventstore.subscription_delete(@name::text)::bigint AS deleted;
 -- Registers the partitions of a consumer group when it is new
 -- (eventstore.subscription_group_join).
 SELECT eventstore.subscription_group_join(@name::text, sqlc.narg('guild_id')::text, @partitions::int,
-        @checkpoint_transaction_id::xid8, @checkpoint_position::bigint, @filter::jsonb);
+        @checkpoint_transaction_id::xid8, @checkpoint_position::bigint, (@filter::text)::jsonb);
 
 -- name: SubscriptionGroupHeartbeat :many
 -- One heartbeat of a consumer group member: the partitions it holds after
