@@ -102,7 +102,10 @@ type SnapshotSaveRow struct {
 }
 
 // Stores a stream's snapshot through eventstore.record_snapshot; reports
-// whether it was stored and which snapshot the stream now holds.
+// whether it was stored and which snapshot the stream now holds. The
+// documents are text parameters cast to jsonb: every pgx query mode sends
+// text as it is, where a []byte goes as bytea text in the exec and simple
+// protocol modes.
 func (q *Queries) SnapshotSave(ctx context.Context, arg SnapshotSaveParams) (*SnapshotSaveRow, error) {
 	row := q.db.QueryRow(ctx, SnapshotSave,
 		arg.StreamID,

@@ -174,6 +174,7 @@ type SubscriptionClaimRow struct {
 
 // Takes the member's lease for holder when it is free (or already holder's)
 // and returns whether it was granted, the lease token and the checkpoint.
+// The filter is a text parameter cast to jsonb, as in SnapshotSave.
 func (q *Queries) SubscriptionClaim(ctx context.Context, arg SubscriptionClaimParams) (*SubscriptionClaimRow, error) {
 	row := q.db.QueryRow(ctx, SubscriptionClaim,
 		arg.Name,
@@ -342,7 +343,8 @@ type SubscriptionGroupJoinParams struct {
 }
 
 // Registers the partitions of a consumer group when it is new
-// (eventstore.subscription_group_join).
+// (eventstore.subscription_group_join). The filter is a text parameter cast
+// to jsonb, as in SnapshotSave.
 func (q *Queries) SubscriptionGroupJoin(ctx context.Context, arg SubscriptionGroupJoinParams) error {
 	_, err := q.db.Exec(ctx, SubscriptionGroupJoin,
 		arg.Name,
@@ -444,6 +446,7 @@ type SubscriptionRegisterParams struct {
 
 // Registers a persistent subscription member at its start position when it
 // is new (eventstore.subscription_register) and returns the stored row.
+// The filter is a text parameter cast to jsonb, as in SnapshotSave.
 func (q *Queries) SubscriptionRegister(ctx context.Context, arg SubscriptionRegisterParams) (*EventstoreSubscription, error) {
 	row := q.db.QueryRow(ctx, SubscriptionRegister,
 		arg.Name,

@@ -1,6 +1,9 @@
 -- name: SnapshotSave :one
 -- Stores a stream's snapshot through eventstore.record_snapshot; reports
--- whether it was stored and which snapshot the stream now holds.
+-- whether it was stored and which snapshot the stream now holds. The
+-- documents are text parameters cast to jsonb: every pgx query mode sends
+-- text as it is, where a []byte goes as bytea text in the exec and simple
+-- protocol modes.
 SELECT r.stored::boolean        AS stored,
        r.stream_version::bigint AS stream_version,
        r.schema_version::int    AS schema_version

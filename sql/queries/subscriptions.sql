@@ -1,6 +1,7 @@
 -- name: SubscriptionRegister :one
 -- Registers a persistent subscription member at its start position when it
 -- is new (eventstore.subscription_register) and returns the stored row.
+-- The filter is a text parameter cast to jsonb, as in SnapshotSave.
 SELECT r.name, r.partition_member, r.partition_count, r.stream_id,
        r.checkpoint_transaction_id, r.checkpoint_position, r.checkpoint_version,
        r.filter, r.guild_id, r.handled_count, r.holder, r.lease_token, r.lease_expires_at,
@@ -13,6 +14,7 @@ SELECT r.name, r.partition_member, r.partition_count, r.stream_id,
 -- name: SubscriptionClaim :one
 -- Takes the member's lease for holder when it is free (or already holder's)
 -- and returns whether it was granted, the lease token and the checkpoint.
+-- The filter is a text parameter cast to jsonb, as in SnapshotSave.
 SELECT c.granted::boolean            AS granted,
        (c.sub).lease_token::bigint   AS lease_token,
        (c.sub).lease_expires_at::timestamptz AS lease_expires_at,
@@ -68,7 +70,8 @@ SELECT eventstore.subscription_delete(@name::text)::bigint AS deleted;
 
 -- name: SubscriptionGroupJoin :exec
 -- Registers the partitions of a consumer group when it is new
--- (eventstore.subscription_group_join).
+-- (eventstore.subscription_group_join). The filter is a text parameter cast
+-- to jsonb, as in SnapshotSave.
 SELECT eventstore.subscription_group_join(@name::text, sqlc.narg('guild_id')::text, @partitions::int,
         @checkpoint_transaction_id::xid8, @checkpoint_position::bigint, (@filter::text)::jsonb);
 
