@@ -428,19 +428,22 @@ func isPgCode(err error, code string) bool {
 }
 
 func (r *wireRoute) run(ctx context.Context, conn *pgx.Conn, st *wireStmt, w *wireParams, row func([][]byte) error) (pgconn.CommandTag, error) {
-	var rr *pgconn.ResultReader
+	var sd *pgconn.StatementDescription
 	if r.prepare {
-		sd, err := prepareWire(ctx, conn, st)
-		if err != nil {
+		var err error
+		if sd, err = prepareWire(ctx, conn, st); err != nil {
 			return pgconn.CommandTag{}, err
 		}
-		reserved := reserveWrite(ctx, conn.PgConn(), w.messagesSize(st, false))
-		defer releaseWrite(conn.PgConn(), reserved)
-		rr = conn.PgConn().ExecStatement(ctx, sd, w.values, w.formats, st.formats)
+	}
+	// After the prepare, which writes messages of its own.
+	pc := conn.PgConn()
+	reserved := reserveWrite(ctx, pc, w.messagesSize(st, sd == nil))
+	defer releaseWrite(pc, reserved)
+	var rr *pgconn.ResultReader
+	if sd != nil {
+		rr = pc.ExecStatement(ctx, sd, w.values, w.formats, st.formats)
 	} else {
-		reserved := reserveWrite(ctx, conn.PgConn(), w.messagesSize(st, true))
-		defer releaseWrite(conn.PgConn(), reserved)
-		rr = conn.PgConn().ExecParams(ctx, st.sql, w.values, st.params, w.formats, st.formats)
+		rr = pc.ExecParams(ctx, st.sql, w.values, st.params, w.formats, st.formats)
 	}
 	var rowErr error
 	for rr.NextRow() {
@@ -479,51 +482,36 @@ const smallWrite = 1024
 // writeBuffers holds the write buffers lent to connections (*[]byte).
 var writeBuffers sync.Pool
 
-// writeReserve is a frontend message of no bytes that makes room for n
-// more bytes in the buffer it is encoded into, lending a buffer of the
-// pool when there is not.
-type writeReserve struct {
+// writeBuffer is a frontend message of no bytes. Encoded into the
+// connection's write buffer, it makes room for n more bytes there, lending
+// a buffer of the pool when there is not, and records which buffer the
+// connection then holds. With n 0 it only records.
+type writeBuffer struct {
 	n    int
 	lent *[]byte // the buffer lent, if any
+	seen bool    // it was encoded
+	held *byte   // the first byte of the buffer it left; nil when that has no capacity
 }
 
-func (*writeReserve) Frontend() {}
+func (*writeBuffer) Frontend() {}
 
-func (*writeReserve) Decode([]byte) error {
-	return errors.New("eventstore: a write reservation is never received")
+func (*writeBuffer) Decode([]byte) error {
+	return errors.New("eventstore: a write buffer message is never received")
 }
 
-func (r *writeReserve) Encode(dst []byte) ([]byte, error) {
-	if cap(dst)-len(dst) >= r.n {
-		return dst, nil
+func (m *writeBuffer) Encode(dst []byte) ([]byte, error) {
+	m.seen = true
+	if need := len(dst) + m.n; cap(dst) < need {
+		bp, _ := writeBuffers.Get().(*[]byte)
+		if bp == nil || cap(*bp) < need {
+			b := make([]byte, 0, need)
+			bp = &b
+		}
+		m.lent = bp
+		dst = append((*bp)[:0], dst...)
 	}
-	need := len(dst) + r.n
-	bp, _ := writeBuffers.Get().(*[]byte)
-	if bp == nil || cap(*bp) < need {
-		b := make([]byte, 0, need)
-		bp = &b
-	}
-	r.lent = bp
-	return append((*bp)[:0], dst...), nil
-}
-
-// writeHeld is a frontend message of no bytes that records the buffer it
-// is encoded into: the connection's write buffer.
-type writeHeld struct {
-	seen bool
-	data *byte // the buffer's first byte; nil when it has no capacity
-}
-
-func (*writeHeld) Frontend() {}
-
-func (*writeHeld) Decode([]byte) error {
-	return errors.New("eventstore: a write probe is never received")
-}
-
-func (h *writeHeld) Encode(dst []byte) ([]byte, error) {
-	h.seen = true
 	if cap(dst) > 0 {
-		h.data = &dst[:1][0]
+		m.held = &dst[:1][0]
 	}
 	return dst, nil
 }
@@ -532,11 +520,11 @@ func (h *writeHeld) Encode(dst []byte) ([]byte, error) {
 // when the messages to follow would not fit its small buffer, and returns
 // the reservation to give to releaseWrite once the statement is done
 // (nil when none was needed).
-func reserveWrite(ctx context.Context, conn *pgconn.PgConn, size int) *writeReserve {
+func reserveWrite(ctx context.Context, conn *pgconn.PgConn, size int) *writeBuffer {
 	if size <= smallWrite || ctx.Err() != nil {
 		return nil
 	}
-	r := &writeReserve{n: size}
+	r := &writeBuffer{n: size}
 	conn.Frontend().Send(r)
 	return r
 }
@@ -545,14 +533,14 @@ func reserveWrite(ctx context.Context, conn *pgconn.PgConn, size int) *writeRese
 // frontend no longer holds it, and reports whether it did. (A statement
 // that never went out, its context done, leaves the buffer to the
 // frontend, and then to the collector.)
-func releaseWrite(conn *pgconn.PgConn, r *writeReserve) bool {
+func releaseWrite(conn *pgconn.PgConn, r *writeBuffer) bool {
 	if r == nil || r.lent == nil {
 		return false
 	}
-	var h writeHeld
-	conn.Frontend().Send(&h)
+	var now writeBuffer
+	conn.Frontend().Send(&now)
 	lent := *r.lent
-	if !h.seen || h.data == &lent[:1][0] || cap(lent) > maxKeptWireBuffer {
+	if !now.seen || now.held == &lent[:1][0] || cap(lent) > maxKeptWireBuffer {
 		return false
 	}
 	writeBuffers.Put(r.lent)

@@ -21,7 +21,7 @@ import (
 // into the buffer once; and the probe tells whether the frontend still
 // holds the lent buffer.
 func TestWireReserveSendsNoBytes(t *testing.T) {
-	r := &writeReserve{n: 100}
+	r := &writeBuffer{n: 100}
 	grown, err := r.Encode([]byte("abc"))
 	require.NoError(t, err)
 	require.Equal(t, "abc", string(grown))
@@ -29,7 +29,7 @@ func TestWireReserveSendsNoBytes(t *testing.T) {
 	require.NotNil(t, r.lent, "no buffer lent")
 	require.Same(t, &(*r.lent)[:1][0], &grown[:1][0], "the buffer returned is not the one lent")
 	roomy := make([]byte, 3, 200)
-	r = &writeReserve{n: 100}
+	r = &writeBuffer{n: 100}
 	same, err := r.Encode(roomy)
 	require.NoError(t, err)
 	require.Same(t, &roomy[:1][0], &same[:1][0], "a buffer with room enough was replaced")
@@ -89,9 +89,9 @@ func writeStatement(t *testing.T, st *wireStmt, w *wireParams, parse bool, reser
 	t.Helper()
 	var out bytes.Buffer
 	f := pgproto3.NewFrontend(strings.NewReader(""), &out)
-	var r *writeReserve
+	var r *writeBuffer
 	if reserve > 0 {
-		r = &writeReserve{n: reserve}
+		r = &writeBuffer{n: reserve}
 		f.Send(r)
 		require.NotNil(t, r.lent, "a fresh frontend's buffer has room for %d bytes", reserve)
 	}
@@ -108,20 +108,20 @@ func writeStatement(t *testing.T, st *wireStmt, w *wireParams, parse bool, reser
 	f.SendExecute(&pgproto3.Execute{})
 	f.SendSync(&pgproto3.Sync{})
 	if r != nil {
-		var before writeHeld
+		var before writeBuffer
 		f.Send(&before)
 		require.True(t, before.seen)
-		require.Same(t, &(*r.lent)[:1][0], before.data, "the messages were not written into the lent buffer")
+		require.Same(t, &(*r.lent)[:1][0], before.held, "the messages were not written into the lent buffer")
 	}
 	require.NoError(t, f.Flush())
 	if r != nil {
-		var after writeHeld
+		var after writeBuffer
 		f.Send(&after)
 		require.True(t, after.seen)
 		if out.Len() > smallWrite {
-			require.NotSame(t, &(*r.lent)[:1][0], after.data, "the frontend still holds the lent buffer after the write")
+			require.NotSame(t, &(*r.lent)[:1][0], after.held, "the frontend still holds the lent buffer after the write")
 		} else { // the frontend keeps a buffer of a small write: it must not go back to the pool
-			require.Same(t, &(*r.lent)[:1][0], after.data, "the frontend let go of the buffer of a small write")
+			require.Same(t, &(*r.lent)[:1][0], after.held, "the frontend let go of the buffer of a small write")
 		}
 	}
 	return out.Bytes()

@@ -69,21 +69,12 @@ func NewDB(t testing.TB) *DB {
 }
 
 // EnvQueryExecMode names the environment variable that sets every test
-// pool's pgx DefaultQueryExecMode, by the name pgx's connection strings
-// give it ("exec", "simple_protocol", ...): `make test/exec-modes` runs the store's tests
-// under the modes without pgx's statement cache, as a pool behind a
-// transaction pooler is configured. Unset: pgx's default.
+// pool's pgx query exec mode, by the name pgx's connection strings give it
+// (default_query_exec_mode: "exec", "simple_protocol", ...). `make
+// test/exec-modes` runs the store's tests under the modes without pgx's
+// statement cache, as a pool behind a transaction pooler is configured.
+// Unset: pgx's default.
 const EnvQueryExecMode = "TEST_QUERY_EXEC_MODE"
-
-// queryExecModes are pgx's modes by the names its connection strings give
-// them (default_query_exec_mode).
-var queryExecModes = map[string]pgx.QueryExecMode{
-	"cache_statement": pgx.QueryExecModeCacheStatement,
-	"cache_describe":  pgx.QueryExecModeCacheDescribe,
-	"describe_exec":   pgx.QueryExecModeDescribeExec,
-	"exec":            pgx.QueryExecModeExec,
-	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
-}
 
 // Connect opens a pool on dbURL that is closed when the test ends.
 func Connect(t testing.TB, dbURL string) *pgxpool.Pool {
@@ -95,19 +86,21 @@ func Connect(t testing.TB, dbURL string) *pgxpool.Pool {
 // pool's configuration first (after TEST_QUERY_EXEC_MODE).
 func ConnectWith(t testing.TB, dbURL string, configure func(*pgxpool.Config)) *pgxpool.Pool {
 	t.Helper()
+	if mode := os.Getenv(EnvQueryExecMode); mode != "" {
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			t.Fatalf("%s: %v", EnvQueryExecMode, err)
+		}
+		q := u.Query()
+		q.Set("default_query_exec_mode", mode) // pgx refuses a name it does not know
+		u.RawQuery = q.Encode()
+		dbURL = u.String()
+	}
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		t.Fatalf("parse %s: %v", dbURL, err)
 	}
 	cfg.MaxConns = 20
-	if mode := os.Getenv(EnvQueryExecMode); mode != "" {
-		m, ok := queryExecModes[mode]
-		if !ok {
-			t.Fatalf("%s=%q: not a pgx query exec mode (cache_statement, cache_describe, describe_exec, exec, simple_protocol)",
-				EnvQueryExecMode, mode)
-		}
-		cfg.ConnConfig.DefaultQueryExecMode = m
-	}
 	if configure != nil {
 		configure(cfg)
 	}
