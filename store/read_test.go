@@ -207,8 +207,6 @@ func TestStreamReadAhead(t *testing.T) {
 	_, err := b.store.Append(b.ctx, "long", store.NoStream, rawEvents(3000, 1)...)
 	require.NoError(t, err)
 	ignore := goleak.IgnoreCurrent()
-	// pgx's background reader of a pooled connection (see TestFeedReadAhead).
-	pooled := goleak.IgnoreTopFunction("github.com/jackc/pgx/v5/pgconn/internal/bgreader.(*BGReader).bgRead")
 
 	for _, stop := range []int{1, 15, 1000, 1001, 2999} {
 		n := 0
@@ -221,7 +219,7 @@ func TestStreamReadAhead(t *testing.T) {
 			}
 		}
 		require.Equal(t, stop, n)
-		goleak.VerifyNone(t, ignore, pooled)
+		goleak.VerifyNone(t, ignore, pgxReader)
 	}
 
 	err = b.store.InTx(b.ctx, func(ctx context.Context) error {
@@ -242,5 +240,5 @@ func TestStreamReadAhead(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	goleak.VerifyNone(t, ignore, pooled)
+	goleak.VerifyNone(t, ignore, pgxReader)
 }
