@@ -59,7 +59,7 @@ func waitFeedOp(t *testing.T, b *bundle, n int) []store.Recorded {
 		var err error
 		page, err = b.store.ReadFeed(b.admin, store.Checkpoint{}, store.FeedOptions{Limit: n + 1})
 		return err == nil && len(page.Events) >= n
-	}, 30*time.Second, 5*time.Millisecond)
+	}, deliveryLimit, 5*time.Millisecond)
 	return page.Events
 }
 

@@ -16,10 +16,13 @@ import (
 )
 
 // Test-sized subscription timing: every wait in these tests is a few of
-// these intervals at most.
+// these intervals at most. deliveryLimit only turns a hang into a failure:
+// the feed's horizon is cluster-wide, so a transaction of another test or
+// package (a held row lock, a dropped test database) holds back every test's
+// feed and subscriptions for as long as it runs, seconds on a loaded machine.
 const (
 	testPoll      = 100 * time.Millisecond
-	deliveryLimit = 20 * time.Second
+	deliveryLimit = time.Minute
 )
 
 // fast returns opts with test-sized intervals.

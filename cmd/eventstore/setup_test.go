@@ -135,7 +135,7 @@ func (b *bundle) waitFeed(t *testing.T) {
 		var pending int64
 		err := b.pool.QueryRow(t.Context(), `SELECT held_events FROM eventstore.feed_lag`).Scan(&pending)
 		return err == nil && pending == 0
-	}, 30*time.Second, 5*time.Millisecond, "the feed holds events back")
+	}, 2*time.Minute, 5*time.Millisecond, "the feed holds events back")
 }
 
 // countEvents counts stored events, directly in SQL (also from a Cleanup).

@@ -126,7 +126,7 @@ func TestStatsConsumerGroups(t *testing.T) {
 	}, func(context.Context, store.Recorded) error { return nil })
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Stop() })
-	require.Eventually(t, func() bool { return len(m.Partitions()) == 4 }, 20*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(m.Partitions()) == 4 }, time.Minute, 10*time.Millisecond)
 
 	r := b.cli(t, "stats", "--json")
 	requireOK(t, r)

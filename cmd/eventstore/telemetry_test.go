@@ -140,7 +140,7 @@ func subscriptionBehind(t *testing.T, b *bundle, name, guild, stream string, n i
 	require.Eventually(t, func() bool {
 		got, err := b.store.SubscriptionInfo(ctx, name)
 		return err == nil && got[0].Version == info.Version
-	}, 20*time.Second, 5*time.Millisecond, "subscription %s catches up", name)
+	}, time.Minute, 5*time.Millisecond, "subscription %s catches up", name)
 	require.NoError(t, sub.Stop())
 	b.numbered(t, guild, stream, n)
 }

@@ -30,8 +30,9 @@
 # of its own; every database of the primary is replicated to it.
 #
 # Settings: EVENTSTORE_DEVDB_DIR overrides the folder; EVENTSTORE_DEVDB_PORT
-# the port (of the primary); EVENTSTORE_DEVDB_STANDBY_OPTS adds server
-# options to the standby's command line. When no PostgreSQL server binaries
+# the port (of the primary); EVENTSTORE_DEVDB_OPTS adds server options to
+# the primary's command line when this call starts it, and
+# EVENTSTORE_DEVDB_STANDBY_OPTS to the standby's. When no PostgreSQL server binaries
 # are found and we are root, Debian's postgresql package is installed.
 set -euo pipefail
 
@@ -173,7 +174,7 @@ start() {
 		offset=$(($(stat -c %s "$LOG" 2>/dev/null || echo 0) + 1))
 		say "starting PostgreSQL ($("$BIN/postgres" --version | awk '{print $3}')) on 127.0.0.1:$port, data in $DATA"
 		if out=$(as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start -o \
-			"-p $port -k $SOCK $(server_opts) -c shared_buffers=512MB" \
+			"-p $port -k $SOCK $(server_opts) -c shared_buffers=512MB ${EVENTSTORE_DEVDB_OPTS:-}" \
 			2>&1); then
 			break
 		fi

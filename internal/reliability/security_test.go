@@ -239,7 +239,7 @@ func feedWith(t *testing.T, s *store.Store, filter store.FeedFilter) []store.Rec
 		require.NoError(t, err)
 		events = page.Events
 		return len(events) > 0
-	}, 30*time.Second, 5*time.Millisecond, "the feed filtered by %+v delivers nothing", filter)
+	}, 2*time.Minute, 5*time.Millisecond, "the feed filtered by %+v delivers nothing", filter)
 	return events
 }
 
@@ -481,7 +481,7 @@ func TestAppRoleBoundaries(t *testing.T) {
 			require.Equal(t, 0, app.count(t, `guild-a' OR '1'='1`, sql), "injected guild: %s", sql)
 			// The feed delivers once the cluster-wide horizon has passed.
 			require.Eventually(t, func() bool { return app.count(t, "guild-a", sql) > 0 },
-				30*time.Second, 5*time.Millisecond, "guild-a: %s", sql)
+				2*time.Minute, 5*time.Millisecond, "guild-a: %s", sql)
 		}
 		require.Equal(t, 2, app.count(t, "guild-a", `SELECT count(*) FROM eventstore.events`))
 		require.Equal(t, 0, app.count(t, "guild-a", `SELECT count(*) FROM eventstore.events WHERE guild_id = 'guild-b'`))
