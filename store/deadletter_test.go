@@ -75,7 +75,7 @@ func TestDeadLettersStoredAndRetried(t *testing.T) {
 		},
 	}, h.handle(t))
 	dls := waitDeadLetters(t, b, b.ctx, "proj", func(d []store.DeadLetter) bool { return len(d) == 2 })
-	require.Eventually(t, func() bool { return len(h.handled()) == 2 }, 20*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(h.handled()) == 2 }, deliveryLimit, 5*time.Millisecond)
 	require.Equal(t, []int{1, 4}, h.handled(), "the subscription went on past its dead letters")
 	require.EqualValues(t, 2, callbacks.Load())
 	d := dls[0]
@@ -184,7 +184,7 @@ func TestDeadLetterInMemorySubscription(t *testing.T) {
 	h.broken.Store(true)
 	opSubscribe(t, b.store, b.ctx, store.SubscriptionOptions{StreamID: "game-1", Retry: store.RetryPolicy{MaxAttempts: 1},
 		DeadLetterFunc: store.ContinueAfterDeadLetter}, h.handle(t))
-	require.Eventually(t, func() bool { return len(h.handled()) == 1 }, 20*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(h.handled()) == 1 }, deliveryLimit, 5*time.Millisecond)
 	var n int
 	require.NoError(t, b.pool.QueryRow(b.admin, `SELECT count(*) FROM eventstore.dead_letters`).Scan(&n))
 	require.Zero(t, n)

@@ -115,7 +115,7 @@ func TestReplicaFeedOrderOnStandby(t *testing.T) {
 	require.NoError(t, appended.Commit(ctx))
 	read()
 	require.NoError(t, idOnly.Commit(ctx))
-	require.Eventually(t, func() bool { read(); return len(seen) >= later+2 }, 30*time.Second, 5*time.Millisecond,
+	require.Eventually(t, func() bool { read(); return len(seen) >= later+2 }, deliveryLimit, 5*time.Millisecond,
 		"the standby's feed delivered %d of %d events", len(seen), later+2)
 	require.Len(t, seen, later+2, "an event was delivered twice")
 
