@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/gamebot/eventstore/db"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -32,6 +33,20 @@ import (
 // replay); when it fails for a reason that belongs to one call (a stored
 // event id: a replay or a duplicate; a document PostgreSQL refuses to
 // parse), each call is sent again alone so that only that call fails.
+//
+// A guild's calls that each append one event (GameBot's commands) go out
+// first as a pipeline instead: one prepared append_event statement per call,
+// as each would go alone, and one Sync, so PostgreSQL runs them in one
+// implicit transaction with one commit. Per call that costs the server less
+// than append_batch's arrays and its statements (docs/PERFORMANCE.md,
+// "Single appends of a flush as one pipeline"). A statement that fails
+// aborts the pipeline and nothing is stored; the calls then go out through
+// append_batch, which decides each one, except when the failure is the
+// flush's lock wait: the calls on the locked stream are handed off (below)
+// and the others go again. A failure of the connection leaves every call's
+// outcome unknown, as for append_batch's statement. The pipeline is used
+// when the store prepares its statements (pgx's default mode) and the pool's
+// tracer, if any, traces batches.
 //
 // Calls are sorted by guild and stream within a flush, so two flushes (of
 // two Stores) lock stream rows in the same order and cannot deadlock each
@@ -298,24 +313,14 @@ func (c *coalescer) flush(ctx context.Context, calls []*appendCall) {
 	})
 	var groups []db.EventsAppendBatchParams
 	var members [][]*appendCall
-	for _, call := range calls {
-		if len(groups) == 0 || groups[len(groups)-1].GuildID != call.params.GuildID {
-			groups = append(groups, db.EventsAppendBatchParams{GuildID: call.params.GuildID, MaxStreamEvents: call.params.MaxStreamEvents})
-			members = append(members, nil)
+	for start := 0; start < len(calls); {
+		end := start + 1
+		for end < len(calls) && calls[end].params.GuildID == calls[start].params.GuildID {
+			end++
 		}
-		g := &groups[len(groups)-1]
-		p := &call.params
-		g.StreamIds = append(g.StreamIds, p.StreamID)
-		g.ExpectedVersions = append(g.ExpectedVersions, p.ExpectedVersion)
-		g.Counts = append(g.Counts, int32(len(p.EventIds)))
-		g.EventIds = append(g.EventIds, p.EventIds...)
-		g.EventTypes = append(g.EventTypes, p.EventTypes...)
-		g.EventVersions = append(g.EventVersions, p.EventVersions...)
-		g.Data = append(g.Data, p.Data...)
-		g.Metadata = append(g.Metadata, p.Metadata...)
-		g.CausationIds = append(g.CausationIds, p.CausationIds...)
-		g.CorrelationIds = append(g.CorrelationIds, p.CorrelationIds...)
-		members[len(members)-1] = append(members[len(members)-1], call)
+		groups = append(groups, groupParams(calls[start:end]))
+		members = append(members, calls[start:end:end])
+		start = end
 	}
 
 	// One statement per guild (the app role's guild rules hold per
@@ -367,6 +372,40 @@ func (c *coalescer) sendGroup(ctx context.Context, g db.EventsAppendBatchParams,
 		return nil
 	}
 	g.LockWait = c.lockWait
+	if c.pipelines(&g, calls) {
+		failed, err := c.sendPipelined(ctx, calls)
+		var pgErr *pgconn.PgError
+		switch {
+		case err == nil:
+			return nil
+		case c.lockWaitRanOut(err) && failed >= 0:
+			// Nothing was stored. The call whose stream is held, and the
+			// later calls on it, are handed off; the others go again.
+			n := failed + 1
+			for n < len(calls) && calls[n].stream == calls[failed].stream {
+				n++
+			}
+			c.handOff(calls[failed:n:n])
+			if rest := slices.Concat(calls[:failed], calls[n:]); len(rest) > 0 {
+				rg := groupParams(rest)
+				if err := c.sendGroup(ctx, rg, rest); err != nil {
+					c.settleGroup(ctx, rest, err)
+				}
+			}
+			return nil
+		case c.lockWaitRanOut(err):
+			c.handOff(calls)
+			return nil
+		case !errors.As(err, &pgErr) || cmp.Or(pgErr.SeverityUnlocalized, pgErr.Severity) != "ERROR":
+			// The connection failed, or the server ended the session (a
+			// FATAL error, as when the backend is terminated): the outcome
+			// is unknown, as for append_batch's statement, and each call
+			// says so; its Append retries as its policy allows.
+			return err
+		}
+		// One call failed, and with it the pipeline: nothing was stored.
+		// append_batch gives each call its own outcome.
+	}
 	rows, err := c.s.wire.appendBatch(ctx, c.s, c.s.q, &g)
 	if err == nil && len(rows) != len(calls) {
 		err = fmt.Errorf("eventstore: append_batch returned %d rows for %d appends", len(rows), len(calls))
@@ -495,4 +534,65 @@ func (c *coalescer) handOff(calls []*appendCall) {
 			}
 		}()
 	}
+}
+
+// pipelines reports whether a group goes out as a pipeline of single
+// appends (sendPipelined) before append_batch: when every call appends one
+// event, the store sends its statements prepared, and a pool tracer, if
+// any, can see a batch.
+func (c *coalescer) pipelines(g *db.EventsAppendBatchParams, calls []*appendCall) bool {
+	w := c.s.wire
+	if w == nil || !w.prepare || len(g.EventIds) != len(calls) {
+		return false
+	}
+	if w.tracer != nil {
+		if _, ok := w.tracer.(pgx.BatchTracer); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// sendPipelined sends a group of single-event calls as one pipeline of
+// append_event statements, each call's append as it would go alone, that
+// commits once, and settles every call; on an error it settles none.
+func (c *coalescer) sendPipelined(ctx context.Context, calls []*appendCall) (failed int, err error) {
+	ps := make([]db.EventsAppendOneParams, len(calls))
+	for i, call := range calls {
+		p := &call.params
+		ps[i] = db.EventsAppendOneParams{
+			GuildID: p.GuildID, LockWait: c.lockWait, StreamID: p.StreamID, ExpectedVersion: p.ExpectedVersion,
+			EventID: p.EventIds[0], EventType: p.EventTypes[0], EventVersion: p.EventVersions[0],
+			Data: p.Data[0], Metadata: p.Metadata[0], CausationID: p.CausationIds[0], CorrelationID: p.CorrelationIds[0],
+			MaxStreamEvents: p.MaxStreamEvents,
+		}
+	}
+	rows, failed, err := c.s.wire.appendOnes(ctx, c.s, ps)
+	if err != nil {
+		return failed, err
+	}
+	for i, call := range calls {
+		call.res = AppendResult{StreamID: call.stream, Version: rows[i].NewVersion,
+			FirstPosition: rows[i].GlobalPosition, LastPosition: rows[i].GlobalPosition}
+	}
+	return -1, nil
+}
+
+// groupParams is append_batch's arguments for calls of one guild.
+func groupParams(calls []*appendCall) db.EventsAppendBatchParams {
+	g := db.EventsAppendBatchParams{GuildID: calls[0].params.GuildID, MaxStreamEvents: calls[0].params.MaxStreamEvents}
+	for _, call := range calls {
+		p := &call.params
+		g.StreamIds = append(g.StreamIds, p.StreamID)
+		g.ExpectedVersions = append(g.ExpectedVersions, p.ExpectedVersion)
+		g.Counts = append(g.Counts, int32(len(p.EventIds)))
+		g.EventIds = append(g.EventIds, p.EventIds...)
+		g.EventTypes = append(g.EventTypes, p.EventTypes...)
+		g.EventVersions = append(g.EventVersions, p.EventVersions...)
+		g.Data = append(g.Data, p.Data...)
+		g.Metadata = append(g.Metadata, p.Metadata...)
+		g.CausationIds = append(g.CausationIds, p.CausationIds...)
+		g.CorrelationIds = append(g.CorrelationIds, p.CorrelationIds...)
+	}
+	return g
 }

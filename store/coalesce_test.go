@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gamebot/eventstore/internal/testdb"
 	"github.com/gamebot/eventstore/store"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -355,21 +356,20 @@ func TestCoalescedFlushConnectionKilled(t *testing.T) {
 	// for gate-3, held outside the store, while the first flusher's call
 	// waits for gate-1.
 	gates[1].open(t)
+	// The five are out of the queue, in one flush (the other flusher waits
+	// for gate-1), when two statements wait for locks.
 	var pids []uint32
 	require.Eventually(t, func() bool {
+		if store.CoalescerQueued(b.store) != 0 {
+			return false
+		}
 		rows, err := b.pool.Query(t.Context(), `SELECT pid FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'
-			ORDER BY query LIKE '%append_batch%'`)
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`)
 		if err != nil {
 			return false
 		}
 		pids, err = pgx.CollectRows(rows, pgx.RowTo[uint32])
-		if err != nil || len(pids) != 2 {
-			return false
-		}
-		var batch bool
-		err = b.pool.QueryRow(t.Context(), `SELECT query LIKE '%append_batch%' FROM pg_stat_activity WHERE pid = $1`, pids[1]).Scan(&batch)
-		return err == nil && batch
+		return err == nil && len(pids) == 2
 	}, 20*time.Second, 2*time.Millisecond)
 	for _, pid := range pids {
 		var gone bool
@@ -414,6 +414,74 @@ func TestCoalescedFlushConnectionKilled(t *testing.T) {
 			require.Equal(t, int64(i+1), r.Version)
 		}
 	}
+}
+
+// TestCoalescedFlushKilledWithoutRetries: the server process of a flush of
+// four single-event appends is terminated while the flush waits for a
+// stream lock. With retries off, each of the four returns the connection
+// error at once, an outcome unknown to the caller, and nothing of the flush
+// is stored; the store does not send the calls again on its own (which
+// would wait for the lock a second time).
+func TestCoalescedFlushKilledWithoutRetries(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.Config{FlushLockWait: -1, Retry: store.RetryPolicy{MaxAttempts: 1}})
+	ctx := b.ctx
+	_, err := b.store.Append(ctx, "gate-3", store.Any, rawEvent("gate", 0))
+	require.NoError(t, err)
+	held := lockStream(t, b.pool, "gate-3")
+	var heldPID uint32
+	require.NoError(t, held.tx.QueryRow(t.Context(), `SELECT pg_backend_pid()`).Scan(&heldPID))
+	var wg sync.WaitGroup
+	gates := occupyFlushers(t, b, &wg) // gate-1 waits alone; gate-2 holds the other flusher
+
+	type call struct {
+		stream   string
+		expected store.ExpectedVersion
+		ev       store.Event
+		err      error
+	}
+	calls := []*call{
+		{stream: "gate-3", expected: store.Any},
+		{stream: "b", expected: store.NoStream},
+		{stream: "c", expected: store.NoStream},
+		{stream: "d", expected: store.Any},
+	}
+	var settled sync.WaitGroup
+	for _, c := range calls {
+		c.ev = withID(rawEvent("x", 1))
+		settled.Go(func() { _, c.err = b.store.Append(ctx, c.stream, c.expected, c.ev) })
+	}
+	require.Eventually(t, func() bool { return store.CoalescerQueued(b.store) == len(calls) }, 20*time.Second, time.Millisecond)
+	gates[1].open(t) // the second flusher takes the four, which wait for gate-3
+	var pid uint32
+	require.Eventually(t, func() bool {
+		return store.CoalescerQueued(b.store) == 0 && b.pool.QueryRow(t.Context(), `SELECT pid FROM pg_stat_activity
+			WHERE datname = current_database() AND $1 = ANY (pg_blocking_pids(pid))`, heldPID).Scan(&pid) == nil
+	}, 20*time.Second, 2*time.Millisecond)
+	var gone bool
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT pg_terminate_backend($1, 10000)`, pid).Scan(&gone))
+	require.True(t, gone)
+
+	// Every call returns while gate-3 is still held.
+	returned := make(chan struct{})
+	go func() { settled.Wait(); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(deliveryLimit):
+		t.Fatal("the calls of the killed flush did not return while the stream stayed locked: the store sent them again")
+	}
+	ids := make([]uuid.UUID, 0, len(calls))
+	for _, c := range calls {
+		require.ErrorIs(t, c.err, store.ErrConnection, c.stream)
+		ids = append(ids, c.ev.ID)
+	}
+	gates[0].open(t)
+	held.open(t)
+	wg.Wait()
+	var n int
+	require.NoError(t, b.pool.QueryRow(t.Context(),
+		`SELECT count(*) FROM eventstore.events WHERE event_id = ANY ($1::text[]::uuid[])`, idTexts(ids)).Scan(&n))
+	require.Zero(t, n, "nothing of the killed flush is stored")
 }
 
 // TestCoalescedBusyStreamWaitsInQueue: an append to a stream that one of
@@ -874,4 +942,69 @@ func TestCoalescedHandOffConnectionKilled(t *testing.T) {
 	require.Equal(t, 1, n, "stored exactly once")
 	require.Equal(t, 2, countRows(t, b, "held"))
 	require.GreaterOrEqual(t, b.store.Stats().Retries, int64(1))
+}
+
+// TestCoalescedSingleAppendsPipelined: a flush of single-event appends goes
+// out as one pipeline of append_event statements, which the pool's tracer
+// sees as one batch, and commits once: its events share one transaction.
+// A call that fails in the pipeline (here a wrong expected version) fails
+// alone: the flush's other calls are stored, in one transaction again.
+func TestCoalescedSingleAppendsPipelined(t *testing.T) {
+	t.Parallel()
+	tr := &traces{}
+	cfg, err := pgxpool.ParseConfig(testdb.NewDB(t).URL) // pgx's default mode: prepared statements
+	require.NoError(t, err)
+	(&store.Tracer{TraceFunc: tr.add}).Install(cfg)
+	cfg.MaxConns = 20 // two gates, their appends, the flush and the test's own queries
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	s := store.New(pool, store.Config{FlushLockWait: -1})
+	t.Cleanup(s.Close)
+	b := &bundle{store: s, pool: pool, ctx: store.WithGuild(t.Context(), testGuild), admin: t.Context()}
+	_, err = s.Append(b.ctx, "p-wrong", store.NoStream, rawEvent("x", 0))
+	require.NoError(t, err)
+
+	flush := func(streams []string, expected []store.ExpectedVersion) []error {
+		var wg sync.WaitGroup
+		gates := occupyFlushers(t, b, &wg)
+		errs := make([]error, len(streams))
+		for i, id := range streams {
+			wg.Go(func() { _, errs[i] = s.Append(b.ctx, id, expected[i], rawEvent("x", i+1)) })
+		}
+		require.Eventually(t, func() bool { return store.CoalescerQueued(s) == len(streams) }, deliveryLimit, time.Millisecond)
+		tr.reset()
+		gates[1].open(t) // the second flusher takes the queued calls
+		require.Eventually(t, func() bool { return store.CoalescerQueued(s) == 0 }, deliveryLimit, time.Millisecond)
+		gates[0].open(t)
+		wg.Wait()
+		return errs
+	}
+	txOf := func(streams ...string) []string {
+		rows, err := pool.Query(t.Context(), `SELECT DISTINCT transaction_id::text FROM eventstore.events
+			WHERE stream_id = ANY ($1::text[]) AND stream_version > 0 AND event_type = 'x' AND data->>'n' <> '0'`, streams)
+		require.NoError(t, err)
+		txs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return txs
+	}
+
+	streams := []string{"p-1", "p-2", "p-3", "p-4"}
+	errs := flush(streams, []store.ExpectedVersion{store.NoStream, store.NoStream, store.Any, store.NoStream})
+	for i, err := range errs {
+		require.NoError(t, err, streams[i])
+	}
+	require.Len(t, txOf(streams...), 1, "the flush committed once")
+	batches := tr.find(store.TraceBatch, "")
+	require.Len(t, batches, 1, "one pipeline")
+	require.Equal(t, len(streams), batches[0].BatchSize)
+	require.Len(t, tr.find(store.TraceBatchQuery, "name: EventsAppendOne "), len(streams))
+
+	streams = []string{"q-1", "p-wrong", "q-2"}
+	errs = flush(streams, []store.ExpectedVersion{store.NoStream, store.Exact(7), store.NoStream})
+	require.NoError(t, errs[0])
+	require.ErrorIs(t, errs[1], store.ErrWrongExpectedVersion)
+	require.NoError(t, errs[2])
+	require.Len(t, txOf("q-1", "q-2"), 1, "the others committed together")
+	require.Equal(t, 1, countRows(t, b, "p-wrong"))
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/gamebot/eventstore/db"
 	"github.com/jackc/pgx/v5"
@@ -679,4 +681,120 @@ func (r *wireRoute) appendBatch(ctx context.Context, s *Store, q *db.Queries, p 
 		return nil, err
 	}
 	return out, nil
+}
+
+// appendOnes sends each of ps through append_event, one statement each, in
+// one pipeline with one Sync at its end. PostgreSQL runs the statements in
+// one implicit transaction: they commit together, once, or not at all. The
+// rows come back only after that commit; on any error nothing was stored,
+// unless the error is the connection's (then the outcome is unknown). A
+// pool tracer that is a pgx.BatchTracer sees the pipeline as a batch.
+// failed is the index of the statement that failed, -1 when none did.
+func (r *wireRoute) appendOnes(ctx context.Context, s *Store, ps []db.EventsAppendOneParams) (rows []db.EventsAppendOneRow, failed int, err error) {
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, -1, err
+	}
+	defer pc.Release()
+	conn := pc.Conn()
+	sd, err := prepareWire(ctx, conn, wireAppendOne)
+	if err != nil {
+		return nil, -1, err
+	}
+	bt, _ := r.tracer.(pgx.BatchTracer)
+	if bt != nil {
+		var batch pgx.Batch
+		for i := range ps {
+			batch.Queue(wireAppendOne.sql, appendOneArgs(&ps[i])...)
+		}
+		ctx = bt.TraceBatchStart(ctx, conn, pgx.TraceBatchStartData{Batch: &batch})
+	}
+	rows, failed, err = r.pipeline(ctx, conn, sd, ps, bt)
+	if bt != nil {
+		bt.TraceBatchEnd(ctx, conn, pgx.TraceBatchEndData{Err: err})
+	}
+	if isPgCode(err, sqlstateNoPreparedStatement) {
+		// The connection lost the statement (see exec): it is prepared
+		// again next time.
+		delete(conn.PgConn().CustomData(), wireAppendOne.name)
+		_ = conn.Deallocate(ctx, wireAppendOne.name)
+	}
+	return rows, failed, err
+}
+
+func (r *wireRoute) pipeline(ctx context.Context, conn *pgx.Conn, sd *pgconn.StatementDescription, ps []db.EventsAppendOneParams, bt pgx.BatchTracer) ([]db.EventsAppendOneRow, int, error) {
+	ws := make([]*wireParams, len(ps))
+	size := 0
+	for i := range ps {
+		ws[i] = encodeAppendOne(&ps[i])
+		size += ws[i].messagesSize(wireAppendOne, false)
+	}
+	defer func() {
+		for _, w := range ws {
+			putWireParams(w)
+		}
+	}()
+	pgc := conn.PgConn()
+	reserved := reserveWrite(ctx, pgc, size+pipelineSyncSize)
+	defer releaseWrite(pgc, reserved)
+	p := pgc.StartPipeline(ctx)
+	for i := range ps {
+		p.SendQueryStatement(sd, ws[i].values, ws[i].formats, wireAppendOne.formats)
+	}
+	if err := p.Sync(); err != nil {
+		_ = p.Close()
+		return nil, -1, err
+	}
+	out := make([]db.EventsAppendOneRow, len(ps))
+	var firstErr error
+	failed := -1
+	for i := range ps {
+		start := time.Now()
+		tag, err := pipelinedRow(p, &out[i])
+		if bt != nil {
+			bt.TraceBatchQuery(ctx, conn, pgx.TraceBatchQueryData{SQL: wireAppendOne.sql, Args: appendOneArgs(&ps[i]),
+				CommandTag: tag, Err: err, ReadStartTime: start})
+		}
+		if err != nil {
+			firstErr, failed = err, i
+			break
+		}
+	}
+	// Close reads up to the Sync's ReadyForQuery: the commit, or after an
+	// error the end of the aborted transaction.
+	if err := p.Close(); firstErr == nil {
+		firstErr = err
+	}
+	if firstErr != nil {
+		return nil, failed, firstErr
+	}
+	return out, -1, nil
+}
+
+// pipelineSyncSize is the bytes of a Sync message.
+const pipelineSyncSize = 5
+
+// pipelinedRow reads one append_event statement's result from p into row.
+func pipelinedRow(p *pgconn.Pipeline, row *db.EventsAppendOneRow) (pgconn.CommandTag, error) {
+	res, err := p.GetResults()
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	rr, ok := res.(*pgconn.ResultReader)
+	if !ok {
+		return pgconn.CommandTag{}, errWireResult
+	}
+	rows := 0
+	var rowErr error
+	for rr.NextRow() {
+		rows++
+		if rowErr == nil {
+			rowErr = wireInts(rr.Values(), &row.NewVersion, &row.GlobalPosition)
+		}
+	}
+	tag, err := rr.Close()
+	if err == nil && rowErr == nil && rows != 1 {
+		rowErr = errWireResult
+	}
+	return tag, cmp.Or(err, rowErr)
 }
