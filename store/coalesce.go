@@ -43,8 +43,9 @@ import (
 // aborts the pipeline and nothing is stored; the calls then go out through
 // append_batch, which decides each one, except when the failure is the
 // flush's lock wait: the calls on the locked stream are handed off (below)
-// and the others go again. A failure of the connection leaves every call's
-// outcome unknown, as for append_batch's statement. The pipeline is used
+// and the others go again. A failure of the connection, or a session the
+// server ends (a FATAL error), leaves every call's outcome unknown, as for
+// append_batch's statement. The pipeline is used
 // when the store prepares its statements (pgx's default mode) and the pool's
 // tracer, if any, traces batches.
 //
