@@ -318,6 +318,29 @@ func TestCoalescedAppendsUnderLoad(t *testing.T) {
 	t.Logf("%d conflicts on the raced stream; largest coalesced statement: %d appends", conflict.Load(), maxBatch)
 }
 
+// flushCall is one Append of a test's flush and its outcome.
+type flushCall struct {
+	stream   string
+	expected store.ExpectedVersion
+	ev       store.Event
+	err      error
+}
+
+// gatedFlushRig is a store with cfg whose stream gate-3 (one event) is
+// locked by held, and whose flushers both wait on locked streams: gate-1's
+// append waits alone, gate-2's holds the other flusher until gates[1] opens.
+// wg counts the two gate appends.
+func gatedFlushRig(t *testing.T, cfg store.Config) (b *bundle, held *gate, gates []*gate, wg *sync.WaitGroup) {
+	t.Helper()
+	b = setup(t, cfg)
+	_, err := b.store.Append(b.ctx, "gate-3", store.Any, rawEvent("gate", 0))
+	require.NoError(t, err)
+	held = lockStream(t, b.pool, "gate-3")
+	wg = &sync.WaitGroup{}
+	gates = occupyFlushers(t, b, wg)
+	return b, held, gates, wg
+}
+
 // TestCoalescedFlushConnectionKilled: the server processes of two flushes
 // in flight (one call alone, five together) are terminated while they wait
 // for a stream lock. Every call then has a clear outcome: the appends are
@@ -325,22 +348,10 @@ func TestCoalescedAppendsUnderLoad(t *testing.T) {
 // is refused and not stored.
 func TestCoalescedFlushConnectionKilled(t *testing.T) {
 	t.Parallel()
-	b := setup(t, store.Config{FlushLockWait: -1,
+	b, held, gates, wg := gatedFlushRig(t, store.Config{FlushLockWait: -1,
 		Retry: store.RetryPolicy{MaxAttempts: 20, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
 	ctx := b.ctx
-	_, err := b.store.Append(ctx, "gate-3", store.Any, rawEvent("gate", 0))
-	require.NoError(t, err)
-	held := lockStream(t, b.pool, "gate-3")
-	var wg sync.WaitGroup
-	gates := occupyFlushers(t, b, &wg) // gate-1 waits alone; gate-2 holds the other flusher
-
-	type call struct {
-		stream   string
-		expected store.ExpectedVersion
-		ev       store.Event
-		err      error
-	}
-	calls := []*call{
+	calls := []*flushCall{
 		{stream: "gate-3", expected: store.Any},
 		{stream: "b", expected: store.NoStream},
 		{stream: "c", expected: store.NoStream},
@@ -424,23 +435,11 @@ func TestCoalescedFlushConnectionKilled(t *testing.T) {
 // would wait for the lock a second time).
 func TestCoalescedFlushKilledWithoutRetries(t *testing.T) {
 	t.Parallel()
-	b := setup(t, store.Config{FlushLockWait: -1, Retry: store.RetryPolicy{MaxAttempts: 1}})
+	b, held, gates, wg := gatedFlushRig(t, store.Config{FlushLockWait: -1, Retry: store.RetryPolicy{MaxAttempts: 1}})
 	ctx := b.ctx
-	_, err := b.store.Append(ctx, "gate-3", store.Any, rawEvent("gate", 0))
-	require.NoError(t, err)
-	held := lockStream(t, b.pool, "gate-3")
 	var heldPID uint32
 	require.NoError(t, held.tx.QueryRow(t.Context(), `SELECT pg_backend_pid()`).Scan(&heldPID))
-	var wg sync.WaitGroup
-	gates := occupyFlushers(t, b, &wg) // gate-1 waits alone; gate-2 holds the other flusher
-
-	type call struct {
-		stream   string
-		expected store.ExpectedVersion
-		ev       store.Event
-		err      error
-	}
-	calls := []*call{
+	calls := []*flushCall{
 		{stream: "gate-3", expected: store.Any},
 		{stream: "b", expected: store.NoStream},
 		{stream: "c", expected: store.NoStream},
