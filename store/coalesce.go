@@ -45,9 +45,9 @@ import (
 // flush's lock wait: the calls on the locked stream are handed off (below)
 // and the others go again. A failure of the connection, or a session the
 // server ends (a FATAL error), leaves every call's outcome unknown, as for
-// append_batch's statement. The pipeline is used
-// when the store prepares its statements (pgx's default mode) and the pool's
-// tracer, if any, traces batches.
+// append_batch's statement. The pipeline is used when the store prepares its
+// statements (pgx's default mode) and the pool's tracer, if any, traces
+// batches.
 //
 // Calls are sorted by guild and stream within a flush, so two flushes (of
 // two Stores) lock stream rows in the same order and cannot deadlock each
