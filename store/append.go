@@ -104,16 +104,22 @@ func (s *Store) appendEncoded(ctx context.Context, streamID string, params db.Ev
 	return res, nil
 }
 
-// appendOne sends a batch of one event through append_event, without the
-// stored-id probe, and sets res's version and positions. A non-nil wire
-// sends it with the store's own encoding, else q runs it.
-func appendOne(ctx context.Context, s *Store, wire *wireRoute, q *db.Queries, p db.EventsAppendParams, res *AppendResult) error {
-	row, err := wire.appendOne(ctx, s, q, &db.EventsAppendOneParams{
+// oneParams is append_event's arguments for p, which appends one event.
+func oneParams(p *db.EventsAppendParams) db.EventsAppendOneParams {
+	return db.EventsAppendOneParams{
 		GuildID: p.GuildID, LockWait: p.LockWait, StreamID: p.StreamID, ExpectedVersion: p.ExpectedVersion,
 		EventID: p.EventIds[0], EventType: p.EventTypes[0], EventVersion: p.EventVersions[0],
 		Data: p.Data[0], Metadata: p.Metadata[0], CausationID: p.CausationIds[0], CorrelationID: p.CorrelationIds[0],
 		MaxStreamEvents: p.MaxStreamEvents,
-	})
+	}
+}
+
+// appendOne sends a batch of one event through append_event, without the
+// stored-id probe, and sets res's version and positions. A non-nil wire
+// sends it with the store's own encoding, else q runs it.
+func appendOne(ctx context.Context, s *Store, wire *wireRoute, q *db.Queries, p db.EventsAppendParams, res *AppendResult) error {
+	one := oneParams(&p)
+	row, err := wire.appendOne(ctx, s, q, &one)
 	if err != nil {
 		return err
 	}

@@ -312,31 +312,29 @@ func (c *coalescer) flush(ctx context.Context, calls []*appendCall) {
 	slices.SortStableFunc(calls, func(a, b *appendCall) int {
 		return cmp.Or(cmp.Compare(a.params.GuildID, b.params.GuildID), cmp.Compare(a.stream, b.stream))
 	})
-	var groups []db.EventsAppendBatchParams
-	var members [][]*appendCall
+	var members [][]*appendCall // one guild's calls each
 	for start := 0; start < len(calls); {
 		end := start + 1
 		for end < len(calls) && calls[end].params.GuildID == calls[start].params.GuildID {
 			end++
 		}
-		groups = append(groups, groupParams(calls[start:end]))
 		members = append(members, calls[start:end:end])
 		start = end
 	}
 
 	// One statement per guild (the app role's guild rules hold per
 	// transaction); a flush's guilds go out side by side.
-	errs := make([]error, len(groups))
-	if len(groups) == 1 { // the common case: no goroutine to hand it to
-		errs[0] = c.sendGroup(ctx, groups[0], members[0])
+	errs := make([]error, len(members))
+	if len(members) == 1 { // the common case: no goroutine to hand it to
+		errs[0] = c.sendGroup(ctx, members[0])
 	} else {
 		var wg sync.WaitGroup
 		slots := make(chan struct{}, maxParallelGroups)
-		for gi := range groups {
+		for gi := range members {
 			slots <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-slots }()
-				errs[gi] = c.sendGroup(ctx, groups[gi], members[gi])
+				errs[gi] = c.sendGroup(ctx, members[gi])
 			})
 		}
 		wg.Wait()
@@ -367,13 +365,12 @@ func (c *coalescer) flush(ctx context.Context, calls []*appendCall) {
 // sendGroup sends one guild's calls in one statement and records each
 // call's outcome; it returns the statement's own error (then nothing of
 // the group is stored, or its outcome is unknown).
-func (c *coalescer) sendGroup(ctx context.Context, g db.EventsAppendBatchParams, calls []*appendCall) error {
+func (c *coalescer) sendGroup(ctx context.Context, calls []*appendCall) error {
 	if len(calls) == 1 { // alone: no subtransaction needed
 		c.sendAlone(ctx, calls[0])
 		return nil
 	}
-	g.LockWait = c.lockWait
-	if c.pipelines(&g, calls) {
+	if c.pipelines(calls) {
 		failed, err := c.sendPipelined(ctx, calls)
 		var pgErr *pgconn.PgError
 		switch {
@@ -388,8 +385,7 @@ func (c *coalescer) sendGroup(ctx context.Context, g db.EventsAppendBatchParams,
 			}
 			c.handOff(calls[failed:n:n])
 			if rest := slices.Concat(calls[:failed], calls[n:]); len(rest) > 0 {
-				rg := groupParams(rest)
-				if err := c.sendGroup(ctx, rg, rest); err != nil {
+				if err := c.sendGroup(ctx, rest); err != nil {
 					c.settleGroup(ctx, rest, err)
 				}
 			}
@@ -407,6 +403,8 @@ func (c *coalescer) sendGroup(ctx context.Context, g db.EventsAppendBatchParams,
 		// One call failed, and with it the pipeline: nothing was stored.
 		// append_batch gives each call its own outcome.
 	}
+	g := groupParams(calls)
+	g.LockWait = c.lockWait
 	rows, err := c.s.wire.appendBatch(ctx, c.s, c.s.q, &g)
 	if err == nil && len(rows) != len(calls) {
 		err = fmt.Errorf("eventstore: append_batch returned %d rows for %d appends", len(rows), len(calls))
@@ -541,13 +539,18 @@ func (c *coalescer) handOff(calls []*appendCall) {
 // appends (sendPipelined) before append_batch: when every call appends one
 // event, the store sends its statements prepared, and a pool tracer, if
 // any, can see a batch.
-func (c *coalescer) pipelines(g *db.EventsAppendBatchParams, calls []*appendCall) bool {
+func (c *coalescer) pipelines(calls []*appendCall) bool {
 	w := c.s.wire
-	if w == nil || !w.prepare || len(g.EventIds) != len(calls) {
+	if w == nil || !w.prepare {
 		return false
 	}
 	if w.tracer != nil {
 		if _, ok := w.tracer.(pgx.BatchTracer); !ok {
+			return false
+		}
+	}
+	for _, call := range calls {
+		if len(call.params.EventIds) != 1 {
 			return false
 		}
 	}
@@ -560,13 +563,8 @@ func (c *coalescer) pipelines(g *db.EventsAppendBatchParams, calls []*appendCall
 func (c *coalescer) sendPipelined(ctx context.Context, calls []*appendCall) (failed int, err error) {
 	ps := make([]db.EventsAppendOneParams, len(calls))
 	for i, call := range calls {
-		p := &call.params
-		ps[i] = db.EventsAppendOneParams{
-			GuildID: p.GuildID, LockWait: c.lockWait, StreamID: p.StreamID, ExpectedVersion: p.ExpectedVersion,
-			EventID: p.EventIds[0], EventType: p.EventTypes[0], EventVersion: p.EventVersions[0],
-			Data: p.Data[0], Metadata: p.Metadata[0], CausationID: p.CausationIds[0], CorrelationID: p.CorrelationIds[0],
-			MaxStreamEvents: p.MaxStreamEvents,
-		}
+		ps[i] = oneParams(&call.params)
+		ps[i].LockWait = c.lockWait
 	}
 	rows, failed, err := c.s.wire.appendOnes(ctx, c.s, ps)
 	if err != nil {

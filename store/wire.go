@@ -411,8 +411,7 @@ func (r *wireRoute) exec(ctx context.Context, s *Store, st *wireStmt, w *wirePar
 		// The connection lost the statement (DEALLOCATE or DISCARD ran on
 		// it); the Bind failed, so nothing ran. Prepare it again, once.
 		// (Never in a caller's transaction: the failure aborted it.)
-		delete(conn.PgConn().CustomData(), st.name)
-		if err = conn.Deallocate(ctx, st.name); err == nil {
+		if err = forgetPrepared(ctx, conn, st); err == nil {
 			tag, err = r.run(ctx, conn, st, w, row)
 		}
 	}
@@ -423,6 +422,13 @@ func (r *wireRoute) exec(ctx context.Context, s *Store, st *wireStmt, w *wirePar
 }
 
 const sqlstateNoPreparedStatement = "26000"
+
+// forgetPrepared drops st from conn, on the server and in the store's record
+// of what the connection has prepared, so that it is prepared again.
+func forgetPrepared(ctx context.Context, conn *pgx.Conn, st *wireStmt) error {
+	delete(conn.PgConn().CustomData(), st.name)
+	return conn.Deallocate(ctx, st.name)
+}
 
 func isPgCode(err error, code string) bool {
 	var pgErr *pgconn.PgError
@@ -716,8 +722,7 @@ func (r *wireRoute) appendOnes(ctx context.Context, s *Store, ps []db.EventsAppe
 	if isPgCode(err, sqlstateNoPreparedStatement) {
 		// The connection lost the statement (see exec): it is prepared
 		// again next time.
-		delete(conn.PgConn().CustomData(), wireAppendOne.name)
-		_ = conn.Deallocate(ctx, wireAppendOne.name)
+		_ = forgetPrepared(ctx, conn, wireAppendOne)
 	}
 	return rows, failed, err
 }
