@@ -123,11 +123,12 @@ func TestBenchTableOnly(t *testing.T) {
 	requireOK(t, r)
 	var rows []string
 	for _, line := range strings.Split(r.stdout, "\n") {
-		if f := strings.Fields(line); len(f) > 0 && slices.Contains(bench.Scenarios(), f[0]) {
+		if f := strings.Fields(line); len(f) > 1 && slices.Contains(bench.Scenarios(), f[0]) && f[1] != "ratios:" {
 			rows = append(rows, f[0])
 		}
 	}
 	require.Equal(t, []string{"append_single", "read_stream_raw"}, rows)
+	require.Regexp(t, `(?m)^append_single +ratios: of_medians \d`, r.stdout, "the ratio of the medians beside the paired one")
 	require.Contains(t, r.stdout, "ratio")
 }
 

@@ -193,8 +193,15 @@ func appendSingle1w(ctx context.Context, r *runner) (Result, error) {
 	p50 := *res.P50Ms / *res.Baseline.P50Ms
 	p99 := *res.P99Ms / *res.Baseline.P99Ms
 	res.RatioOf = "latency"
+	if res.Ratios == nil {
+		res.Ratios = map[string]float64{}
+	}
+	res.Ratios["p50"], res.Ratios["p99"], res.Ratios["events_per_sec"] = p50, p99, res.Ratio
+	if m, ok := res.Ratios["of_medians"]; ok { // the rates', not the latencies'
+		res.Ratios["events_per_sec_of_medians"] = m
+		delete(res.Ratios, "of_medians")
+	}
 	res.Ratio = max(p50, p99)
-	res.Ratios = map[string]float64{"p50": p50, "p99": p99, "events_per_sec": res.EventsPerSec / res.Baseline.EventsPerSec}
 	res.Target = &Target{Op: "<=", Value: 1.2}
 	return res, nil
 }

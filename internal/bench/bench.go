@@ -138,10 +138,14 @@ type Result struct {
 	// "p99" (ours/baseline latency) or "latency" (the larger of the p50 and
 	// p99 latency ratios).
 	RatioOf string `json:"ratio_of"`
-	// Ratio is ours divided by the baseline.
+	// Ratio is ours divided by the baseline: for "events_per_sec", the
+	// median of the repeats' own ratios (repeat i of ours over repeat i of
+	// the baseline, run next to it), except for append_single_prefill,
+	// whose sides ran apart (the ratio of their medians).
 	Ratio float64 `json:"ratio"`
-	// Ratios are further ratios of the same measurement, by name (e.g. p50
-	// and p99 for "latency"; vs_append_single for append_contended).
+	// Ratios are further ratios of the same measurement, by name: of_medians
+	// (the median rate over the baseline's median rate), p50 and p99 for
+	// "latency", vs_append_single for append_contended.
 	Ratios map[string]float64 `json:"ratios,omitempty"`
 	// Target is the goal for Ratio and Met says whether it was reached;
 	// both are null for a scenario that is reported without a target.
@@ -417,7 +421,8 @@ func addDerived(rep *Report, beforePrefill *Result, prefill int64) {
 	if beforePrefill == nil {
 		return
 	}
-	res := rateResult(map[string]any{"prefill_events": prefill, "workload": "append_single"},
+	// The two runs of append_single are minutes apart, not side by side.
+	res := unpairedRateResult(map[string]any{"prefill_events": prefill, "workload": "append_single"},
 		after.Measure, beforePrefill.Measure, &Target{Op: ">=", Value: 0.9})
 	res.Name = "append_single_prefill"
 	res.StoreEvents = after.StoreEvents
@@ -550,11 +555,44 @@ func measureOf(what string, s summary) Measure {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// rateResult builds a Result whose ratio is ours/baseline events per second.
+// rateResult builds a Result whose ratio compares ours and base in events
+// per second, side by side: compare ran repeat i of both sides one after
+// the other, so each repeat gives a ratio of its own, and Ratio is the
+// median of those. A stall or a neighbour's load that lasts a repeat or two
+// slows both sides of it together and drops out of its ratio; the ratio of
+// the two medians, reported too (Ratios["of_medians"]), mixes repeats that
+// ran minutes apart.
 func rateResult(params map[string]any, ours Measure, base Measure, target *Target) Result {
+	res := unpairedRateResult(params, ours, base, target)
+	if r, ok := pairedRatio(ours.Samples, base.Samples); ok {
+		res.Ratios = map[string]float64{"of_medians": res.Ratio}
+		res.Ratio = r
+	}
+	return res
+}
+
+// unpairedRateResult builds a Result whose ratio is ours' median rate over
+// base's, for two sides that did not run side by side.
+func unpairedRateResult(params map[string]any, ours Measure, base Measure, target *Target) Result {
 	res := Result{Parameters: params, Measure: ours, Baseline: base, RatioOf: "events_per_sec", Target: target}
 	if base.EventsPerSec > 0 {
 		res.Ratio = ours.EventsPerSec / base.EventsPerSec
 	}
 	return res
+}
+
+// pairedRatio returns the median of ours[i]/base[i]; false unless both hold
+// the same number of repeats, all of them positive.
+func pairedRatio(ours, base []float64) (float64, bool) {
+	if len(ours) == 0 || len(ours) != len(base) {
+		return 0, false
+	}
+	ratios := make([]float64, len(ours))
+	for i := range ours {
+		if ours[i] <= 0 || base[i] <= 0 {
+			return 0, false
+		}
+		ratios[i] = ours[i] / base[i]
+	}
+	return median(ratios), true
 }

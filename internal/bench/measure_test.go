@@ -74,6 +74,43 @@ func TestSummarize(t *testing.T) {
 	require.Equal(t, time.Duration(3), s.p99)
 }
 
+// TestRateResultPairsRepeats: a rate ratio is the median of the repeats'
+// own ratios, so a stretch of slow repeats that slowed both sides leaves it
+// where it was, while the ratio of the medians moves.
+func TestRateResultPairsRepeats(t *testing.T) {
+	t.Parallel()
+	// Repeats 3 and 4 ran while the machine was busy: both sides at half
+	// their rate. Every repeat's own ratio is 0.8; the medians' is not.
+	ours := Measure{EventsPerSec: 800, Samples: []float64{800, 820, 400, 410, 790}}
+	base := Measure{EventsPerSec: 987.5, Samples: []float64{1000, 1025, 500, 512.5, 987.5}}
+	res := rateResult(nil, ours, base, &Target{">=", 0.8})
+	require.Equal(t, "events_per_sec", res.RatioOf)
+	require.InDelta(t, 0.8, res.Ratio, 1e-12)
+	require.InDelta(t, 800/987.5, res.Ratios["of_medians"], 1e-12)
+	require.True(t, res.Target.Met(res.Ratio))
+
+	// Sides that did not run side by side (append_single before and after
+	// a prefill) compare their medians.
+	res = unpairedRateResult(nil, ours, base, nil)
+	require.InDelta(t, 800/987.5, res.Ratio, 1e-12)
+	require.Empty(t, res.Ratios)
+
+	// Without repeats to pair (or with a repeat that measured nothing),
+	// the ratio of the medians stands.
+	for _, tc := range []struct {
+		name       string
+		ours, base []float64
+	}{
+		{"no samples", nil, nil},
+		{"counts differ", []float64{800, 820}, []float64{1000}},
+		{"a repeat measured nothing", []float64{800, 0}, []float64{1000, 1000}},
+	} {
+		res := rateResult(nil, Measure{EventsPerSec: 800, Samples: tc.ours}, Measure{EventsPerSec: 1000, Samples: tc.base}, nil)
+		require.InDelta(t, 0.8, res.Ratio, 1e-12, tc.name)
+		require.Empty(t, res.Ratios, tc.name)
+	}
+}
+
 func TestTargetMet(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
