@@ -26,7 +26,7 @@ func benchCommand() *command {
 		short: "measure the store against raw PostgreSQL baselines (in a scratch database)",
 		flags: func(fs *flag.FlagSet, c *cmdContext) {
 			fs.Float64Var(&opts.Scale, "scale", 1, "multiply every scenario's work by N (below 1 for a smoke run)")
-			fs.IntVar(&opts.Repeats, "repeats", bench.DefaultRepeats, "measured repeats per side, median reported (at least 3)")
+			fs.IntVar(&opts.Repeats, "repeats", bench.DefaultRepeats, "measured repeats per side (at least 3): the median rate is reported, and the median of the repeats' ratios")
 			fs.StringVar(&only, "only", "", "comma-separated scenarios to run: "+strings.Join(bench.Scenarios(), ", "))
 			fs.Int64Var(&opts.Prefill, "prefill", 0, "load N events into the scratch store (and the baseline table) first")
 			fs.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")

@@ -9,7 +9,9 @@
 // into a twin table of the same shape and indexes (bench.events, through
 // COPY or INSERT); the reads read the same rows of eventstore.events through
 // the store and through a plain SELECT. Each side gets a warm-up, then the
-// repeats alternate between the two sides and the medians are compared.
+// repeats alternate between the two sides: a rate ratio is the median of
+// the repeats' own ratios (each repeat of the store over the baseline's
+// repeat beside it), latency ratios compare percentiles of every call.
 //
 // WriteTable and WriteJSON render a Report; `eventstore bench` is the
 // command-line front end and docs/PERFORMANCE.md records the figures.
