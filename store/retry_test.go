@@ -102,8 +102,8 @@ func TestInTxRetriesDeadlock(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.NoError(t, errs[0])
-	require.NoError(t, errs[1])
+	require.NoError(t, errs[0], "after %d attempts", ws[0].calls.Load())
+	require.NoError(t, errs[1], "after %d attempts", ws[1].calls.Load())
 	calls := int64(ws[0].calls.Load() + ws[1].calls.Load())
 	require.GreaterOrEqual(t, calls, int64(3), "the deadlock victim ran again")
 
@@ -137,10 +137,19 @@ func TestInTxRetriesDeadlock(t *testing.T) {
 // read one stream and append to the other (write skew); PostgreSQL aborts
 // one with a serialization failure (40001); the store retries it, and the
 // retry, which reads again, commits. Each event is stored exactly once.
+//
+// A retry reads only once the other writer is done (should both be
+// aborted, the first writer's retry goes first), and the policy allows ten
+// attempts: in one CI run under a loaded machine every one of five attempts
+// of a writer failed with 40001. The retry's snapshot may still predate the
+// other's commit (the transaction sets its guild first), so that attempt
+// can fail once more.
 func TestInTxRetriesSerializationFailure(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
-	b := setup(t, store.Config{Observer: rec, Retry: fastRetry()})
+	retry := fastRetry()
+	retry.MaxAttempts = 10
+	b := setup(t, store.Config{Observer: rec, Retry: retry})
 	for _, s := range []string{"doctor-a", "doctor-b"} {
 		_, err := b.store.Append(b.ctx, s, store.NoStream, rawEvent("on_call", 0))
 		require.NoError(t, err)
@@ -150,19 +159,38 @@ func TestInTxRetriesSerializationFailure(t *testing.T) {
 		read, write string
 		ev          store.Event
 		calls       atomic.Int32
+		done        chan struct{}
+		retrying    chan struct{} // closed when its first retry starts
 	}
 	ws := []*writer{
-		{read: "doctor-a", write: "doctor-b", ev: withID(rawEvent("off_call", 1))},
-		{read: "doctor-b", write: "doctor-a", ev: withID(rawEvent("off_call", 2))},
+		{read: "doctor-a", write: "doctor-b", ev: withID(rawEvent("off_call", 1)), done: make(chan struct{}), retrying: make(chan struct{})},
+		{read: "doctor-b", write: "doctor-a", ev: withID(rawEvent("off_call", 2)), done: make(chan struct{}), retrying: make(chan struct{})},
 	}
 	var barrier sync.WaitGroup
 	barrier.Add(len(ws))
 	errs := make([]error, len(ws))
 	var wg sync.WaitGroup
 	for i, w := range ws {
+		other := ws[1-i]
 		wg.Go(func() {
+			defer close(w.done)
 			errs[i] = b.store.InTxWith(b.ctx, serializable, func(ctx context.Context) error {
 				attempt := w.calls.Add(1)
+				if attempt == 2 {
+					close(w.retrying)
+				}
+				if attempt > 1 {
+					first := other.retrying // both retrying: the first writer goes on
+					if i == 1 {
+						first = nil
+					}
+					select {
+					case <-other.done:
+					case <-first:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
 				if _, err := b.store.ReadForward(ctx, w.read, 0, 10); err != nil {
 					return err
 				}
@@ -176,8 +204,8 @@ func TestInTxRetriesSerializationFailure(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.NoError(t, errs[0])
-	require.NoError(t, errs[1])
+	require.NoError(t, errs[0], "after %d attempts", ws[0].calls.Load())
+	require.NoError(t, errs[1], "after %d attempts", ws[1].calls.Load())
 	calls := int64(ws[0].calls.Load() + ws[1].calls.Load())
 	require.GreaterOrEqual(t, calls, int64(3), "at least one transaction ran again")
 	requireOneCopy(t, b, "doctor-b", 1, ws[0].ev.ID)
