@@ -40,6 +40,12 @@ func (scoredV3) EventVersion() int { return 3 }
 // translator migrates v1 -> v2 (bonus defaults to 5) -> v3 (score renamed).
 func typedSetup(t *testing.T) *bundle {
 	t.Helper()
+	return setup(t, scoredConfig(t))
+}
+
+// scoredConfig is typedSetup's store configuration.
+func scoredConfig(t *testing.T) store.Config {
+	t.Helper()
 	reg := serde.NewRegistry()
 	require.NoError(t, reg.Register(scoredV1{}, scoredV2{}, scoredV3{}))
 	tr := translator.New()
@@ -58,7 +64,7 @@ func typedSetup(t *testing.T) *bundle {
 		delete(o, "points")
 		return o, nil
 	}))
-	return setup(t, store.Config{Serializer: serde.NewJSON(reg), Translator: tr})
+	return store.Config{Serializer: serde.NewJSON(reg), Translator: tr}
 }
 
 func TestReadUpcastsToLatestVersion(t *testing.T) {

@@ -57,14 +57,16 @@ const firstRowChunk = 64
 // instead of adding to the garbage.
 type eventRows struct {
 	list  []*db.EventstoreEvent
-	arena *rowArena // nil: rows of their own (the generated methods')
-	lease uint64    // the arena's lease when these rows took it
+	arena *rowArena     // nil: rows of their own (the generated methods')
+	lease uint64        // the arena's lease when these rows took it
+	early *earlyDecoder // nil: the rows are decoded after the page is read
 }
 
 // release returns the rows' arena to the pool, cleared (the Records hold
 // the data and strings that are still needed); the rows must not be used
 // after it.
 func (r *eventRows) release() {
+	r.early.wait() // its goroutines read the rows
 	// A copy of r released already must not give the arena back again,
 	// perhaps while other rows hold it.
 	if a := r.arena; a != nil && a.lease == r.lease {
@@ -112,21 +114,21 @@ func (a *rowArena) next(remaining int) *db.EventstoreEvent {
 
 // queryEvents runs an events query (sql, one of db's exported query
 // texts selecting db.EventstoreEvent's columns, at most limit rows) on d
-// and returns its rows.
-func queryEvents(ctx context.Context, d db.DBTX, limit int, sql string, args ...any) (eventRows, error) {
+// and returns its rows, handing them to early (if not nil) as they come.
+func queryEvents(ctx context.Context, d db.DBTX, limit int, early *earlyDecoder, sql string, args ...any) (eventRows, error) {
 	rows, err := d.Query(ctx, sql, args...)
 	if err != nil {
 		return eventRows{}, err
 	}
-	return scanEventRows(rows, limit)
+	return scanEventRows(rows, limit, early)
 }
 
 // scanEventRows reads rows (of an events query returning at most limit)
-// and closes them.
-func scanEventRows(rows pgx.Rows, limit int) (eventRows, error) {
+// and closes them; early, if not nil, starts decoding them meanwhile.
+func scanEventRows(rows pgx.Rows, limit int, early *earlyDecoder) (eventRows, error) {
 	defer rows.Close()
 	a := rowArenas.Get().(*rowArena)
-	out := eventRows{list: a.list[:0], arena: a, lease: a.lease}
+	out := eventRows{list: a.list[:0], arena: a, lease: a.lease, early: early}
 	var (
 		fast   bool
 		layout rowLayout
@@ -147,6 +149,9 @@ func scanEventRows(rows pgx.Rows, limit int) (eventRows, error) {
 			}
 		}
 		out.list = append(out.list, r)
+		if early != nil {
+			early.rowRead(out.list)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		out.release()

@@ -40,11 +40,22 @@ const ReplayPollSQL = replayPollSQL
 // embedded migrations).
 var SchemaFunctions = schemaFunctions
 
+// DecodeAfterRead makes s decode every page only once it has been read, as
+// it did before pages were decoded while being read.
+func DecodeAfterRead(s *Store) { s.early.off = true }
+
+// OnEarlyChunk calls started as each chunk of a page s is reading starts
+// to be decoded, with the number of rows read by then, and finished as the
+// chunk's goroutine ends.
+func OnEarlyChunk(s *Store, started func(rowsRead int), finished func()) {
+	s.early.started, s.early.finished = started, finished
+}
+
 // ScanEventRows decodes the rows of an events query as the store's stream
 // and feed reads do, and closes them; release hands their memory back for
 // the next page's rows.
 func ScanEventRows(rows pgx.Rows, limit int) (list []*db.EventstoreEvent, release func(), err error) {
-	r, err := scanEventRows(rows, limit)
+	r, err := scanEventRows(rows, limit, nil)
 	return r.list, r.release, err
 }
 

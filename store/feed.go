@@ -266,9 +266,9 @@ func (s *Store) readFeedAll(ctx context.Context, after Checkpoint, guild string,
 	// The arguments in the order of the generated EventsReadFeed and
 	// EventsReadFeedGuild.
 	if guild == "" {
-		rows, err = queryEvents(ctx, d, limit, db.EventsReadFeed, after.TransactionID, after.Position, int32(limit))
+		rows, err = queryEvents(ctx, d, limit, s.newEarlyDecoder(), db.EventsReadFeed, after.TransactionID, after.Position, int32(limit))
 	} else {
-		rows, err = queryEvents(ctx, d, limit, db.EventsReadFeedGuild, guild, after.TransactionID, after.Position, int32(limit))
+		rows, err = queryEvents(ctx, d, limit, s.newEarlyDecoder(), db.EventsReadFeedGuild, guild, after.TransactionID, after.Position, int32(limit))
 	}
 	if err != nil {
 		return rowPage[Checkpoint]{next: after}, mapError(err)

@@ -37,7 +37,11 @@ func iteratePages[P any](s *Store, ctx context.Context, first P, read func(P) (r
 	var ahead chan pageResult[P]
 	defer func() {
 		if ahead != nil {
-			<-ahead // never leave the read-ahead running
+			// Never leave the read-ahead running, nor the decoding of its
+			// page: the rows go back to their pool.
+			if res := <-ahead; res.err == nil {
+				res.page.rows.release()
+			}
 		}
 	}()
 	res := fetch(first)

@@ -87,12 +87,12 @@ func (s *Store) readPageOnce(ctx context.Context, streamID string, from int64, c
 	// The arguments in the order of the generated EventsReadForward and
 	// EventsReadBackward.
 	if forward {
-		rows, err = queryEvents(ctx, d, count, db.EventsReadForward, streamID, from, s.scopeGuild(ctx), int32(count))
+		rows, err = queryEvents(ctx, d, count, s.newEarlyDecoder(), db.EventsReadForward, streamID, from, s.scopeGuild(ctx), int32(count))
 	} else {
 		if from == End {
 			from = 1<<63 - 1
 		}
-		rows, err = queryEvents(ctx, d, count, db.EventsReadBackward, streamID, from, s.scopeGuild(ctx), int32(count))
+		rows, err = queryEvents(ctx, d, count, s.newEarlyDecoder(), db.EventsReadBackward, streamID, from, s.scopeGuild(ctx), int32(count))
 	}
 	if err != nil {
 		return eventRows{}, mapError(err)
@@ -134,6 +134,11 @@ func (s *Store) decodeRows(rows *eventRows) ([]Recorded, error) {
 // out copies).
 func (s *Store) decodeRowsInto(buf []Recorded, page *eventRows) ([]Recorded, error) {
 	rows := page.list
+	if e := page.early; e != nil && len(e.chunks) > 0 {
+		recs, errs := e.finish(buf, rows)
+		page.release()
+		return recs, errors.Join(errs...)
+	}
 	if cap(buf) < len(rows) {
 		buf = make([]Recorded, len(rows))
 	}

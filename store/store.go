@@ -132,6 +132,8 @@ type Store struct {
 	replicas  *replicaSet // nil without Config.Replicas
 	// coalescer gathers concurrent appends (nil with DisableCoalescing)
 	coalescer *coalescer
+	// early is how pages are decoded while they are read (earlydecode.go).
+	early earlyConfig
 }
 
 // New returns a Store over pool. The schema must have been migrated (see

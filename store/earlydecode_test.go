@@ -1,0 +1,260 @@
+package store_test
+
+import (
+	"encoding/json"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/gamebot/eventstore/serde"
+	"github.com/gamebot/eventstore/store"
+)
+
+// earlyChunk is the number of rows handed to a decoding goroutine at a
+// time (store's earlyChunk).
+const earlyChunk = 128
+
+// chunkStarts records, for each chunk of a page that s starts decoding
+// while it is read, the number of rows read by then, and counts the
+// chunks still being decoded.
+type chunkStarts struct {
+	mu      sync.Mutex
+	read    []int
+	running int
+}
+
+func watchChunks(s *store.Store) *chunkStarts {
+	c := &chunkStarts{}
+	store.OnEarlyChunk(s, func(n int) {
+		c.mu.Lock()
+		c.read = append(c.read, n)
+		c.running++
+		c.mu.Unlock()
+	}, func() {
+		c.mu.Lock()
+		c.running--
+		c.mu.Unlock()
+	})
+	return c
+}
+
+// inFlight returns the number of chunks started and not yet decoded.
+func (c *chunkStarts) inFlight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.running
+}
+
+// take returns the starts recorded since the last take.
+func (c *chunkStarts) take() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.read
+	c.read = nil
+	return out
+}
+
+// appendScored appends n scoredV1 events to stream (scores 1..n), those
+// at the given 0-based indexes stored as data the type cannot decode.
+func appendScored(t *testing.T, b *bundle, stream string, n int, broken ...int) {
+	t.Helper()
+	evs := make([]store.Event, n)
+	for i := range evs {
+		evs[i] = store.Event{Data: scoredV1{Score: i + 1}}
+	}
+	for _, i := range broken {
+		evs[i] = store.Event{Data: serde.Raw{Type: "scored", Version: 1, Data: json.RawMessage(`{"score":"x"}`)}}
+	}
+	_, err := b.store.Append(b.ctx, stream, store.NoStream, evs...)
+	require.NoError(t, err)
+}
+
+// TestPagesDecodeWhileRead: a typed page of more than earlyChunk events is
+// decoded chunk by chunk while the rest of it is still being read, by
+// ReadForward, ReadBackward, ReadFeed, Stream and Feed alike; its records,
+// its decode errors and their order are exactly those of a store that
+// decodes each page after reading it. Smaller pages, and stores that keep
+// events raw, decode after the read.
+func TestPagesDecodeWhileRead(t *testing.T) {
+	t.Parallel()
+	b := typedSetup(t)
+	late := &bundle{store: store.New(b.pool, scoredConfig(t)), pool: b.pool, ctx: b.ctx, admin: b.admin}
+	t.Cleanup(late.store.Close)
+	store.DecodeAfterRead(late.store)
+	starts := watchChunks(b.store)
+	lateStarts := watchChunks(late.store)
+
+	// Broken events in the first chunk, the second, the fifth (two) and
+	// the tail of a page of 1000.
+	appendScored(t, b, "big", 1000, 0, 211, 702, 703, 998)
+	wantStarts := []int{128, 256, 384, 512, 640, 768, 896}
+
+	recs, err := b.store.ReadForward(b.ctx, "big", 1, 1000)
+	require.Equal(t, wantStarts, starts.take(), "each chunk starts as its last row is read")
+	lateRecs, lateErr := late.store.ReadForward(late.ctx, "big", 1, 1000)
+	require.Empty(t, lateStarts.take())
+	require.Len(t, recs, 1000)
+	require.Equal(t, lateRecs, recs)
+	require.Equal(t, lateErr.Error(), err.Error())
+	require.Equal(t, []int64{1, 212, 703, 704, 999}, decodeFailures(err))
+	for i, r := range recs {
+		require.Equal(t, int64(i+1), r.Version)
+		if i != 0 && i != 211 && i != 702 && i != 703 && i != 998 {
+			require.Equal(t, scoredV3{Points: i + 1, Bonus: 5}, r.Event)
+		}
+	}
+
+	recs, err = b.store.ReadBackward(b.ctx, "big", store.End, 300)
+	require.Equal(t, []int{128, 256}, starts.take())
+	lateRecs, lateErr = late.store.ReadBackward(late.ctx, "big", store.End, 300)
+	require.Equal(t, lateRecs, recs)
+	require.Equal(t, lateErr.Error(), err.Error())
+	require.Equal(t, []int64{999, 704, 703}, decodeFailures(err))
+
+	// A page of earlyChunk-1 events is decoded after it is read.
+	recs, err = b.store.ReadForward(b.ctx, "big", 2, earlyChunk-1)
+	require.NoError(t, err)
+	require.Len(t, recs, earlyChunk-1)
+	require.Empty(t, starts.take())
+
+	// The feed's horizon is cluster-wide: wait until other tests'
+	// transactions let the appends through.
+	raw := &bundle{store: store.New(b.pool, store.Config{}), pool: b.pool, ctx: b.ctx, admin: b.admin}
+	t.Cleanup(raw.store.Close)
+	waitFeed(t, raw, 1000)
+	page, err := b.store.ReadFeed(b.ctx, store.Checkpoint{}, store.FeedOptions{Limit: 1000})
+	require.Equal(t, wantStarts, starts.take())
+	latePage, lateErr := late.store.ReadFeed(late.ctx, store.Checkpoint{}, store.FeedOptions{Limit: 1000})
+	require.Equal(t, latePage, page)
+	require.Equal(t, lateErr.Error(), err.Error())
+
+	// The iterators, pages of 300: two chunks each, the last page's 100
+	// decoded after its read.
+	type item struct {
+		rec store.Recorded
+		err string
+	}
+	collect := func(seq func(func(store.Recorded, error) bool)) []item {
+		var out []item
+		for r, err := range seq {
+			it := item{rec: r}
+			if err != nil {
+				it.err = err.Error()
+			}
+			out = append(out, it)
+		}
+		return out
+	}
+	got := collect(b.store.Stream(b.ctx, "big", 1, 300))
+	require.Equal(t, []int{128, 256, 128, 256, 128, 256}, starts.take())
+	want := collect(late.store.Stream(late.ctx, "big", 1, 300))
+	require.Len(t, got, 1000)
+	require.Equal(t, want, got)
+	var failed []int64
+	for _, it := range got {
+		if it.err != "" {
+			failed = append(failed, it.rec.Version)
+		}
+	}
+	require.Equal(t, []int64{1, 212, 703, 704, 999}, failed)
+
+	got = collect(b.store.Feed(b.ctx, store.Checkpoint{}, store.FeedOptions{Limit: 300}))
+	require.Equal(t, []int{128, 256, 128, 256, 128, 256}, starts.take())
+	want = collect(late.store.Feed(late.ctx, store.Checkpoint{}, store.FeedOptions{Limit: 300}))
+	require.Equal(t, want, got)
+
+	// Raw events need no decoding: nothing starts early.
+	rawStarts := watchChunks(raw.store)
+	rawRecs, err := raw.store.ReadForward(b.ctx, "big", 1, 1000)
+	require.NoError(t, err)
+	require.Len(t, rawRecs, 1000)
+	require.Empty(t, rawStarts.take())
+}
+
+// TestEarlyDecodeBeforeArchiveRead: a forward page that reaches into the
+// archive is first read from the hot table, whose rows start decoding, and
+// then read again with the archive; the hot rows' decoding is waited for
+// before their memory is reused (the race detector checks it), and the
+// page is whole and in order.
+func TestEarlyDecodeBeforeArchiveRead(t *testing.T) {
+	t.Parallel()
+	b := typedSetup(t)
+	starts := watchChunks(b.store)
+	appendScored(t, b, "old", 400)
+	_, err := b.store.SaveSnapshot(b.ctx, store.Snapshot{StreamID: "old", Version: 100, Type: "t", SchemaVersion: 1, Data: []byte(`{}`)})
+	require.NoError(t, err)
+	_, err = b.store.ArchiveBefore(b.ctx, "old", 101)
+	require.NoError(t, err)
+
+	recs, err := b.store.ReadForward(b.ctx, "old", 1, 1000)
+	require.NoError(t, err)
+	require.Equal(t, []int{128, 256}, starts.take(), "the hot rows (101 to 400) start decoding")
+	require.Len(t, recs, 400)
+	for i, r := range recs {
+		require.Equal(t, int64(i+1), r.Version)
+		require.Equal(t, scoredV3{Points: i + 1, Bonus: 5}, r.Event)
+	}
+}
+
+// panicky decodes like its Serializer but panics on the event of 300
+// points.
+type panicky struct{ serde.Serializer }
+
+func (p panicky) Unmarshal(typ string, version int, data []byte) (serde.Event, error) {
+	ev, err := p.Serializer.Unmarshal(typ, version, data)
+	if ev == (scoredV3{Points: 300, Bonus: 5}) {
+		panic("cannot decode the event of 300 points")
+	}
+	return ev, err
+}
+
+// TestEarlyDecodePanicReachesCaller: a serializer's panic on a goroutine
+// decoding a chunk is raised on the reader's goroutine, once every chunk
+// has finished, as decoding after the read raises it; no goroutine is left
+// behind, and the store reads on.
+func TestEarlyDecodePanicReachesCaller(t *testing.T) {
+	b := typedSetup(t)
+	appendScored(t, b, "s", 1000)
+	cfg := scoredConfig(t)
+	cfg.Serializer = panicky{cfg.Serializer}
+	s := store.New(b.pool, cfg)
+	t.Cleanup(s.Close)
+	starts := watchChunks(s)
+	ignore := goleak.IgnoreCurrent()
+
+	require.PanicsWithValue(t, "cannot decode the event of 300 points", func() { _, _ = s.ReadForward(b.ctx, "s", 1, 1000) })
+	require.Len(t, starts.take(), 7, "the panic came from a chunk decoded while the page was read")
+	goleak.VerifyNone(t, ignore, pgxReader)
+
+	recs, err := s.ReadForward(b.ctx, "s", 301, 1000)
+	require.NoError(t, err)
+	require.Len(t, recs, 700)
+}
+
+// TestTypedStreamStoppedEarlyLeavesNothing: stopping a typed Stream early
+// waits for the page read ahead and for the decoding it started while
+// being read (and gives its rows' memory back); no goroutine is left
+// behind.
+func TestTypedStreamStoppedEarlyLeavesNothing(t *testing.T) {
+	b := typedSetup(t)
+	appendScored(t, b, "long", 3000)
+	starts := watchChunks(b.store)
+	ignore := goleak.IgnoreCurrent()
+	for _, stop := range []int{1, 130, 1000, 1001, 2999} {
+		n := 0
+		for r, err := range b.store.Stream(b.ctx, "long", 0, 1000) {
+			require.NoError(t, err)
+			n++
+			require.Equal(t, scoredV3{Points: n, Bonus: 5}, r.Event)
+			if n == stop {
+				break
+			}
+		}
+		require.Equal(t, stop, n)
+		require.NotEmpty(t, starts.take())
+		require.Zero(t, starts.inFlight(), "the page read ahead is still being decoded")
+		goleak.VerifyNone(t, ignore, pgxReader)
+	}
+}
