@@ -10,22 +10,22 @@ import (
 
 // Decoding a page while it is being read.
 //
-// A page of typed events used to be read whole, then decoded: the server
-// sends the rows while the client only copies them, and the client decodes
-// while the server waits. An earlyDecoder overlaps the two: each time
-// scanEventRows has read earlyChunk more rows, it hands them to a goroutine
-// that turns them into Records and decodes their events while the rest of
-// the page is still arriving; decodeRowsInto decodes what is left and
-// collects the chunks in row order. The Records, their errors and their
-// order are the same as decoding the whole page afterwards.
+// A page of typed events read whole and then decoded keeps the two sides
+// in turn: while the server sends the rows the client only copies them, and
+// while the client decodes the connection is idle. An earlyDecoder overlaps
+// them: each time scanEventRows has read earlyChunk more rows, it hands
+// them to a goroutine that turns them into Records and decodes their events
+// while the rest of the page is still arriving; decodeRowsInto decodes what
+// is left and collects the chunks in row order. The Records, their errors
+// and their order are those of decoding the whole page afterwards.
 
 // earlyChunk is how many rows are handed to a goroutine at a time. A page
 // smaller than that is decoded after it is read, as before.
 const earlyChunk = parallelMin
 
 // earlyDecoder decodes the rows of one page in chunks, as they are read.
-// Only the reading goroutine calls start; wait may be called from anywhere
-// and any number of times.
+// Only the reading goroutine calls rowRead and finish; wait may be called
+// from anywhere, any number of times.
 type earlyDecoder struct {
 	s      *Store
 	next   int // the first row not yet handed out
