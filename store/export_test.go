@@ -40,8 +40,8 @@ const ReplayPollSQL = replayPollSQL
 // embedded migrations).
 var SchemaFunctions = schemaFunctions
 
-// DecodeAfterRead makes s decode every page only once it has been read, as
-// it did before pages were decoded while being read.
+// DecodeAfterRead makes s decode every page only once it has been read,
+// as it decodes a page smaller than earlyChunk.
 func DecodeAfterRead(s *Store) { s.early.off = true }
 
 // OnEarlyChunk calls started as each chunk of a page s is reading starts
