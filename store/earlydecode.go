@@ -38,8 +38,7 @@ type earlyDecoder struct {
 type decodedChunk struct {
 	recs     []Recorded
 	errs     []error
-	panicVal any
-	panicked bool
+	panicVal any // what decoding panicked with, if it did
 }
 
 // earlyConfig lets tests switch early decoding off and see the chunks
@@ -93,18 +92,9 @@ func (e *earlyDecoder) wait() {
 // decode converts rows into Records and decodes their events, keeping the
 // errors; a panic is kept too, to be raised on the caller's goroutine.
 func (c *decodedChunk) decode(s *Store, rows []*db.EventstoreEvent) {
-	defer func() {
-		if r := recover(); r != nil {
-			c.panicVal, c.panicked = r, true
-		}
-	}()
+	defer func() { c.panicVal = recover() }()
 	c.recs = make([]Recorded, len(rows))
-	for i, row := range rows {
-		c.recs[i] = recordFromRow(row)
-		if err := s.decode(&c.recs[i]); err != nil {
-			c.errs = append(c.errs, err)
-		}
-	}
+	c.errs = s.decodeInto(c.recs, rows)
 }
 
 // finish decodes the rows not yet handed out (from e.next on), waits for
@@ -112,21 +102,23 @@ func (c *decodedChunk) decode(s *Store, rows []*db.EventstoreEvent) {
 // it is large enough, with the decode errors in row order. A panic in a
 // chunk is raised here, once all have finished.
 func (e *earlyDecoder) finish(buf []Recorded, rows []*db.EventstoreEvent) ([]Recorded, []error) {
-	tail := &decodedChunk{}
-	tail.decode(e.s, rows[e.next:])
-	e.wait()
 	if cap(buf) < len(rows) {
 		buf = make([]Recorded, len(rows))
 	}
 	recs := buf[:len(rows)]
+	var tailErrs []error
+	func() {
+		defer e.wait() // a panic in the tail, too, waits for the chunks
+		tailErrs = e.s.decodeInto(recs[e.next:], rows[e.next:])
+	}()
 	var errs []error
 	n := 0
-	for _, c := range append(e.chunks, tail) {
-		if c.panicked {
+	for _, c := range e.chunks {
+		if c.panicVal != nil {
 			panic(c.panicVal)
 		}
 		n += copy(recs[n:], c.recs)
 		errs = append(errs, c.errs...)
 	}
-	return recs, errs
+	return recs, append(errs, tailErrs...)
 }

@@ -148,14 +148,7 @@ func (s *Store) decodeRowsInto(buf []Recorded, page *eventRows) ([]Recorded, err
 		failed = map[int][]error{} // by the index of the chunk's first row
 	)
 	forEachChunk(len(rows), func(lo, hi int) {
-		var errs []error
-		for i := lo; i < hi; i++ {
-			recs[i] = recordFromRow(rows[i])
-			if err := s.decode(&recs[i]); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if len(errs) > 0 {
+		if errs := s.decodeInto(recs[lo:hi], rows[lo:hi]); len(errs) > 0 {
 			mu.Lock()
 			failed[lo] = errs
 			mu.Unlock()
@@ -167,6 +160,19 @@ func (s *Store) decodeRowsInto(buf []Recorded, page *eventRows) ([]Recorded, err
 		errs = append(errs, failed[lo]...)
 	}
 	return recs, errors.Join(errs...)
+}
+
+// decodeInto converts rows into recs (of the same length) and decodes
+// their events, returning the decode errors in row order.
+func (s *Store) decodeInto(recs []Recorded, rows []*db.EventstoreEvent) []error {
+	var errs []error
+	for i, row := range rows {
+		recs[i] = recordFromRow(row)
+		if err := s.decode(&recs[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // StreamInfo describes a stream.
