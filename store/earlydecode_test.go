@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -257,4 +259,121 @@ func TestTypedStreamStoppedEarlyLeavesNothing(t *testing.T) {
 		require.Zero(t, starts.inFlight(), "the page read ahead is still being decoded")
 		goleak.VerifyNone(t, ignore, pgxReader)
 	}
+}
+
+// TestEarlyDecodeConnectionLostMidPage: the server process sending a
+// typed page is terminated once its first chunk has started decoding,
+// while most of the page is still unsent. With retries the read starts
+// over on a new connection and returns the whole page, in order; without
+// them it fails with ErrConnection. A Stream whose page read ahead loses
+// its connection reads that page again. Either way every chunk has finished
+// when the read returns (the race detector checks that the rows' memory is
+// not reused under a decoder) and no goroutine is left behind.
+func TestEarlyDecodeConnectionLostMidPage(t *testing.T) {
+	const events = 5000
+	b := typedSetup(t)
+	// 8 kB of metadata an event: pages of 20 and 40 MB, far more than the
+	// socket buffers hold when the backend goes 128 rows in.
+	pad := json.RawMessage(`{"pad":"` + strings.Repeat("x", 8192) + `"}`)
+	for lo := 0; lo < events; lo += 500 {
+		evs := make([]store.Event, 500)
+		for i := range evs {
+			evs[i] = store.Event{Data: scoredV1{Score: lo + i + 1}, RawMetadata: pad}
+		}
+		_, err := b.store.Append(b.ctx, "wide", store.Exact(int64(lo)), evs...)
+		require.NoError(t, err)
+	}
+
+	// killer terminates the backend sending a page from the reader's
+	// goroutine as the first chunk of the killAt-th page (counted from
+	// arm) starts; the read goes on only once the backend is gone.
+	type killer struct {
+		pages, killAt, running atomic.Int32
+		killed                 atomic.Bool
+	}
+	killOnPage := func(s *store.Store) *killer {
+		k := &killer{}
+		store.OnEarlyChunk(s, func(rowsRead int) {
+			k.running.Add(1)
+			if rowsRead != earlyChunk || k.pages.Add(1) != k.killAt.Load() {
+				return
+			}
+			var n int
+			err := b.pool.QueryRow(b.admin, `
+				SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))
+				  FROM pg_stat_activity
+				 WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'`).Scan(&n)
+			if err != nil || n != 1 {
+				t.Errorf("terminating the backend sending the page: %d terminated, %v", n, err)
+			}
+			k.killed.Store(n == 1)
+		}, func() { k.running.Add(-1) })
+		return k
+	}
+	arm := func(k *killer, page int32) {
+		k.pages.Store(0)
+		k.killed.Store(false)
+		k.killAt.Store(page)
+	}
+	ignore := goleak.IgnoreCurrent()
+
+	rec := &recorder{}
+	cfg := scoredConfig(t)
+	cfg.Observer, cfg.Retry = rec, fastRetry()
+	retrying := store.New(b.pool, cfg)
+	t.Cleanup(retrying.Close)
+	k := killOnPage(retrying)
+	arm(k, 1)
+	recs, err := retrying.ReadForward(b.ctx, "wide", 1, events)
+	require.NoError(t, err)
+	require.True(t, k.killed.Load(), "the backend was terminated")
+	require.Zero(t, k.running.Load(), "a chunk is still being decoded")
+	require.Len(t, recs, events)
+	for i, r := range recs {
+		require.Equal(t, int64(i+1), r.Version)
+		require.Equal(t, scoredV3{Points: i + 1, Bonus: 5}, r.Event)
+	}
+	reads := rec.of(store.OpReadForward)
+	require.Len(t, reads, 2)
+	require.ErrorIs(t, reads[0].Err, store.ErrConnection)
+	require.True(t, reads[0].Retrying)
+	require.NoError(t, reads[1].Err)
+	require.Equal(t, events, reads[1].Events)
+
+	// Stream, pages of 2500: the second page, read ahead while the first
+	// is handed out, loses its connection.
+	arm(k, 2)
+	n := 0
+	for r, err := range retrying.Stream(b.ctx, "wide", 1, 2500) {
+		require.NoError(t, err)
+		n++
+		require.Equal(t, scoredV3{Points: n, Bonus: 5}, r.Event)
+	}
+	require.Equal(t, events, n)
+	require.True(t, k.killed.Load(), "the backend was terminated")
+	require.Zero(t, k.running.Load(), "a chunk is still being decoded")
+	reads = rec.of(store.OpReadForward)[2:]
+	require.Len(t, reads, 4, "the pages, the second twice, and the read past the end")
+	require.ErrorIs(t, reads[1].Err, store.ErrConnection)
+	require.True(t, reads[1].Retrying)
+	require.Equal(t, []int{2500, 2500, 0}, []int{reads[0].Events, reads[2].Events, reads[3].Events})
+
+	cfg = scoredConfig(t)
+	cfg.Retry = store.RetryPolicy{MaxAttempts: 1}
+	once := store.New(b.pool, cfg)
+	t.Cleanup(once.Close)
+	k = killOnPage(once)
+	arm(k, 1)
+	recs, err = once.ReadForward(b.ctx, "wide", 1, events)
+	require.ErrorIs(t, err, store.ErrConnection)
+	require.Nil(t, recs)
+	require.True(t, k.killed.Load(), "the backend was terminated")
+	require.Zero(t, k.running.Load(), "a chunk is still being decoded")
+	goleak.VerifyNone(t, ignore, pgxReader)
+
+	// The store reads on.
+	recs, err = once.ReadForward(b.ctx, "wide", events-999, 1000)
+	require.NoError(t, err)
+	require.Len(t, recs, 1000)
+	require.Equal(t, scoredV3{Points: events, Bonus: 5}, recs[999].Event)
 }
