@@ -91,6 +91,10 @@ type Measure struct {
 	P99Ms *float64 `json:"p99_ms,omitempty"`
 	// Samples are the repeats' events per second, in run order.
 	Samples []float64 `json:"samples_events_per_sec"`
+	// SamplesP50Ms and SamplesP99Ms are each repeat's own latency
+	// percentiles, in run order; absent where latencies do not apply.
+	SamplesP50Ms []float64 `json:"samples_p50_ms,omitempty"`
+	SamplesP99Ms []float64 `json:"samples_p99_ms,omitempty"`
 	// WAL is the write-ahead log the server wrote per event over the
 	// measured repeats (cluster-wide); absent when it is unknown.
 	WAL *WALUse `json:"wal,omitempty"`
@@ -138,14 +142,15 @@ type Result struct {
 	// "p99" (ours/baseline latency) or "latency" (the larger of the p50 and
 	// p99 latency ratios).
 	RatioOf string `json:"ratio_of"`
-	// Ratio is ours divided by the baseline: for "events_per_sec", the
-	// median of the repeats' own ratios (repeat i of ours over repeat i of
-	// the baseline, run next to it), except for append_single_prefill,
-	// whose sides ran apart (the ratio of their medians).
+	// Ratio is ours divided by the baseline, the median of the repeats' own
+	// ratios (repeat i of ours over repeat i of the baseline, run next to
+	// it): of their events per second, or of their own latency percentiles.
+	// append_single_prefill, whose sides ran apart, compares their medians.
 	Ratio float64 `json:"ratio"`
 	// Ratios are further ratios of the same measurement, by name: of_medians
 	// (the median rate over the baseline's median rate), p50 and p99 for
-	// "latency", vs_append_single for append_contended.
+	// "latency", p50_pooled and p99_pooled (the percentiles of all repeats'
+	// latencies together), vs_append_single for append_contended.
 	Ratios map[string]float64 `json:"ratios,omitempty"`
 	// Target is the goal for Ratio and Met says whether it was reached;
 	// both are null for a scenario that is reported without a target.
@@ -550,7 +555,30 @@ func measureOf(what string, s summary) Measure {
 		p50, p99 := ms(s.p50), ms(s.p99)
 		m.P50Ms, m.P99Ms = &p50, &p99
 	}
+	for i := range s.repP50 {
+		m.SamplesP50Ms = append(m.SamplesP50Ms, ms(s.repP50[i]))
+		m.SamplesP99Ms = append(m.SamplesP99Ms, ms(s.repP99[i]))
+	}
 	return m
+}
+
+// latencyRatio compares a latency percentile of ours and base side by
+// side, as rateResult compares rates: the median of the repeats' own
+// ratios (from the samples), and the ratio of the percentiles of all
+// repeats' latencies together (pooled); all in ms. A stall in one repeat fills the
+// pooled tail of its side alone, while its own ratio is one of seven. ok
+// is false when the pooled baseline is zero; paired falls back to pooled
+// when the repeats cannot be paired.
+func latencyRatio(ours, base []float64, oursPooled, basePooled float64) (paired, pooled float64, ok bool) {
+	if basePooled <= 0 {
+		return 0, 0, false
+	}
+	pooled = oursPooled / basePooled
+	paired, isPaired := pairedRatio(ours, base)
+	if !isPaired {
+		paired = pooled
+	}
+	return paired, pooled, true
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

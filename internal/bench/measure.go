@@ -124,21 +124,34 @@ type summary struct {
 	p50     time.Duration
 	p99     time.Duration
 	hasLat  bool
-	wal     *WALUse // per event, over every repeat; nil when unknown
-	coal    *CoalescingUse
+	// repP50 and repP99 are each repeat's own percentiles, in run order
+	// (empty unless every repeat has latencies).
+	repP50, repP99 []time.Duration
+	wal            *WALUse // per event, over every repeat; nil when unknown
+	coal           *CoalescingUse
 }
 
-// summarize returns the median rate and seconds of samples and the
-// percentiles of all their latencies together.
+// summarize returns the median rate and seconds of samples, the
+// percentiles of all their latencies together and those of each sample.
 func summarize(samples []sample) summary {
 	var s summary
 	secs := make([]float64, len(samples))
 	var lat []time.Duration
+	everyRepeat := len(samples) > 0
 	for i, sm := range samples {
 		s.rates = append(s.rates, sm.rate())
 		secs[i] = sm.elapsed.Seconds()
 		lat = append(lat, sm.latencies...)
 		s.events = sm.events
+		if len(sm.latencies) == 0 {
+			everyRepeat = false
+		} else if everyRepeat {
+			own := slices.Sorted(slices.Values(sm.latencies))
+			s.repP50, s.repP99 = append(s.repP50, percentile(own, 0.50)), append(s.repP99, percentile(own, 0.99))
+		}
+	}
+	if !everyRepeat {
+		s.repP50, s.repP99 = nil, nil
 	}
 	s.rate = median(s.rates)
 	s.seconds = median(secs)

@@ -72,6 +72,53 @@ func TestSummarize(t *testing.T) {
 	require.True(t, s.hasLat)
 	require.Equal(t, time.Duration(2), s.p50)
 	require.Equal(t, time.Duration(3), s.p99)
+	require.Empty(t, s.repP50, "a repeat without latencies: nothing to pair")
+
+	s = summarize([]sample{
+		{events: 4, elapsed: time.Second, latencies: []time.Duration{4000, 1000, 3000, 2000}},
+		{events: 2, elapsed: time.Second, latencies: []time.Duration{9000, 7000}},
+	})
+	require.Equal(t, []time.Duration{2000, 7000}, s.repP50)
+	require.Equal(t, []time.Duration{4000, 9000}, s.repP99)
+	require.Equal(t, time.Duration(3000), s.p50)
+	require.Equal(t, time.Duration(9000), s.p99)
+	m := measureOf("", s)
+	require.Equal(t, []float64{0.002, 0.007}, m.SamplesP50Ms)
+	require.Equal(t, []float64{0.004, 0.009}, m.SamplesP99Ms)
+}
+
+// TestLatencyRatioPairsRepeats: a latency ratio, like a rate ratio, is the
+// median of the repeats' own ratios: a stall in one repeat of one side
+// fills the pooled tail of that side, and the pooled ratio with it, while
+// the paired ratio stays where the other repeats put it.
+func TestLatencyRatioPairsRepeats(t *testing.T) {
+	t.Parallel()
+	var oursS, baseS []sample
+	for rep := range 7 {
+		ours, base := make([]time.Duration, 1000), make([]time.Duration, 1000)
+		for i := range ours {
+			ours[i], base[i] = time.Duration(200+i)*time.Microsecond, time.Duration(100+i/2)*time.Microsecond
+		}
+		if rep == 3 { // 100 of our calls stalled for 20 ms
+			for i := range 100 {
+				ours[i] = 20 * time.Millisecond
+			}
+		}
+		oursS, baseS = append(oursS, sample{events: 1000, elapsed: time.Second, latencies: ours}),
+			append(baseS, sample{events: 1000, elapsed: time.Second, latencies: base})
+	}
+	o, b := measureOf("", summarize(oursS)), measureOf("", summarize(baseS))
+	paired, pooled, ok := latencyRatio(o.SamplesP99Ms, b.SamplesP99Ms, *o.P99Ms, *b.P99Ms)
+	require.True(t, ok)
+	require.InDelta(t, 1.189/0.594, paired, 1e-9, "p99 of 200..1199 µs over p99 of 100..599 µs")
+	require.Greater(t, pooled, 5.0, "the stalled calls are more than 1 % of all seven repeats' calls")
+
+	// Repeats that cannot be paired: the pooled ratio stands.
+	paired, pooled, ok = latencyRatio(o.SamplesP99Ms[:3], b.SamplesP99Ms, *o.P99Ms, *b.P99Ms)
+	require.True(t, ok)
+	require.Equal(t, pooled, paired)
+	_, _, ok = latencyRatio(nil, nil, 1, 0)
+	require.False(t, ok)
 }
 
 // TestRateResultPairsRepeats: a rate ratio is the median of the repeats'

@@ -232,8 +232,11 @@ func readYourWritesLatency(ctx context.Context, r *runner) (Result, error) {
 		Baseline: measureOf("the same pairs on a store without replicas: the read goes to the primary", b),
 		RatioOf:  "p99",
 	}
-	if b.p99 > 0 {
-		res.Ratio = float64(o.p99) / float64(b.p99)
+	if res.P99Ms == nil || res.Baseline.P99Ms == nil {
+		return res, nil
+	}
+	if paired, pooled, ok := latencyRatio(res.SamplesP99Ms, res.Baseline.SamplesP99Ms, *res.P99Ms, *res.Baseline.P99Ms); ok {
+		res.Ratio, res.Ratios = paired, map[string]float64{"p99_pooled": pooled}
 	}
 	return res, nil
 }

@@ -159,8 +159,11 @@ func subscriptionLatency(ctx context.Context, r *runner) (Result, error) {
 		RatioOf:    "p99",
 		Target:     &Target{Op: "<=", Value: 3},
 	}
-	if b.p99 > 0 {
-		res.Ratio = float64(o.p99) / float64(b.p99)
+	if res.P99Ms == nil || res.Baseline.P99Ms == nil {
+		return res, nil
+	}
+	if paired, pooled, ok := latencyRatio(res.SamplesP99Ms, res.Baseline.SamplesP99Ms, *res.P99Ms, *res.Baseline.P99Ms); ok {
+		res.Ratio, res.Ratios = paired, map[string]float64{"p99_pooled": pooled}
 	}
 	return res, nil
 }
