@@ -235,8 +235,11 @@ func readYourWritesLatency(ctx context.Context, r *runner) (Result, error) {
 	if res.P99Ms == nil || res.Baseline.P99Ms == nil {
 		return res, nil
 	}
-	if paired, pooled, ok := latencyRatio(res.SamplesP99Ms, res.Baseline.SamplesP99Ms, *res.P99Ms, *res.Baseline.P99Ms); ok {
-		res.Ratio, res.Ratios = paired, map[string]float64{"p99_pooled": pooled}
+	if pooled, paired, isPaired, ok := latencyRatio(res.SamplesP99Ms, res.Baseline.SamplesP99Ms, *res.P99Ms, *res.Baseline.P99Ms); ok {
+		res.Ratio = pooled
+		if isPaired {
+			res.Ratios = map[string]float64{"p99_paired": paired}
+		}
 	}
 	return res, nil
 }
