@@ -26,6 +26,19 @@ func TestFixtureSize(t *testing.T) {
 	}
 }
 
+// TestReadPasses: the raw reads, about twice as fast a pass, make twice
+// the typed reads' passes a repeat; a smoke run still makes one.
+func TestReadPasses(t *testing.T) {
+	t.Parallel()
+	r := &runner{opts: Options{Scale: 1}}
+	require.Equal(t, readStreamPasses, r.readPasses(readStreamPasses, true))
+	require.Equal(t, 2*readStreamPasses, r.readPasses(readStreamPasses, false))
+	require.Equal(t, 2*feedPasses, r.readPasses(feedPasses, false))
+	r = &runner{opts: Options{Scale: 0.01}}
+	require.Equal(t, 1, r.readPasses(feedPasses, true))
+	require.Equal(t, 1, r.readPasses(feedPasses, false))
+}
+
 func TestSelectScenarios(t *testing.T) {
 	t.Parallel()
 	all, err := selectScenarios(nil)

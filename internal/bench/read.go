@@ -23,11 +23,24 @@ const (
 	// feedEvents is feed_catchup's size at scale 1.
 	feedEvents = 100_000
 	// readStreamPasses and feedPasses are how many times a measured repeat
-	// reads the fixture at scale 1: a few seconds per repeat, so that a
-	// short stall of the machine weighs less in it.
+	// of a typed read reads the fixture at scale 1: a few seconds per
+	// repeat, so that a short stall of the machine weighs less in it. The
+	// raw reads (read_stream_raw, feed_catchup) take about half the time a
+	// pass, and read it twice as many times (rawPassFactor): 5–7 s a repeat
+	// instead of 2.5–3.5.
 	readStreamPasses = 48
 	feedPasses       = 6
+	rawPassFactor    = 2
 )
+
+// readPasses returns how many passes a measured repeat of a read scenario
+// makes at the runner's scale, typed or raw.
+func (r *runner) readPasses(typedPasses int, typed bool) int {
+	if !typed {
+		typedPasses *= rawPassFactor
+	}
+	return r.scaled(typedPasses, 1)
+}
 
 // eventColumns are the columns the store reads, in its order.
 const eventColumns = `global_position, transaction_id, stream_id, stream_version, event_id, event_type, event_version,
@@ -171,7 +184,7 @@ func (r *runner) readStream(ctx context.Context, name string, s *store.Store, ty
 	if err != nil {
 		return Result{}, err
 	}
-	passes := r.scaled(readStreamPasses, 1)
+	passes := r.readPasses(readStreamPasses, typed)
 	ours := func(ctx context.Context, rep int) (sample, error) {
 		return readStreamOurs(ctx, s, id, r.streamEvents, passesFor(rep, passes), typed)
 	}
@@ -330,7 +343,7 @@ func (r *runner) feedCatchup(ctx context.Context, name string, s *store.Store, t
 	if err != nil {
 		return Result{}, err
 	}
-	passes := r.scaled(feedPasses, 1)
+	passes := r.readPasses(feedPasses, typed)
 	ours := func(ctx context.Context, rep int) (sample, error) {
 		return repeatSample(passesFor(rep, passes), func() (sample, error) {
 			return feedOurs(ctx, s, fx.after, warmCount(rep, fx.events), typed)
