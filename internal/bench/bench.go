@@ -579,6 +579,21 @@ func latencyRatio(ours, base []float64, oursPooled, basePooled float64) (pooled,
 	return oursPooled / basePooled, paired, isPaired, true
 }
 
+// setP99Ratio makes res's ratio its p99 latency over the baseline's
+// (pooled), with the paired ratio in Ratios["p99_paired"]; it leaves res
+// alone when either side has no latencies.
+func (res *Result) setP99Ratio() {
+	if res.P99Ms == nil || res.Baseline.P99Ms == nil {
+		return
+	}
+	if pooled, paired, isPaired, ok := latencyRatio(res.SamplesP99Ms, res.Baseline.SamplesP99Ms, *res.P99Ms, *res.Baseline.P99Ms); ok {
+		res.Ratio = pooled
+		if isPaired {
+			res.Ratios = map[string]float64{"p99_paired": paired}
+		}
+	}
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // rateResult builds a Result whose ratio compares ours and base in events

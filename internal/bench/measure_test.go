@@ -123,6 +123,15 @@ func TestLatencyRatioPairsRepeats(t *testing.T) {
 	require.Equal(t, pooled, pooled2)
 	_, _, _, ok = latencyRatio(nil, nil, 1, 0)
 	require.False(t, ok)
+
+	// As a p99 scenario's result.
+	res := Result{Measure: o, Baseline: b}
+	res.setP99Ratio()
+	require.Equal(t, pooled, res.Ratio)
+	require.Equal(t, map[string]float64{"p99_paired": paired}, res.Ratios)
+	res = Result{Measure: Measure{}, Baseline: b}
+	res.setP99Ratio()
+	require.Zero(t, res.Ratio, "no latencies on our side")
 }
 
 // TestRateResultPairsRepeats: a rate ratio is the median of the repeats'

@@ -232,15 +232,7 @@ func readYourWritesLatency(ctx context.Context, r *runner) (Result, error) {
 		Baseline: measureOf("the same pairs on a store without replicas: the read goes to the primary", b),
 		RatioOf:  "p99",
 	}
-	if res.P99Ms == nil || res.Baseline.P99Ms == nil {
-		return res, nil
-	}
-	if pooled, paired, isPaired, ok := latencyRatio(res.SamplesP99Ms, res.Baseline.SamplesP99Ms, *res.P99Ms, *res.Baseline.P99Ms); ok {
-		res.Ratio = pooled
-		if isPaired {
-			res.Ratios = map[string]float64{"p99_paired": paired}
-		}
-	}
+	res.setP99Ratio()
 	return res, nil
 }
 

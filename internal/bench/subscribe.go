@@ -159,15 +159,7 @@ func subscriptionLatency(ctx context.Context, r *runner) (Result, error) {
 		RatioOf:    "p99",
 		Target:     &Target{Op: "<=", Value: 3},
 	}
-	if res.P99Ms == nil || res.Baseline.P99Ms == nil {
-		return res, nil
-	}
-	if pooled, paired, isPaired, ok := latencyRatio(res.SamplesP99Ms, res.Baseline.SamplesP99Ms, *res.P99Ms, *res.Baseline.P99Ms); ok {
-		res.Ratio = pooled
-		if isPaired {
-			res.Ratios = map[string]float64{"p99_paired": paired}
-		}
-	}
+	res.setP99Ratio()
 	return res, nil
 }
 
