@@ -142,16 +142,15 @@ type Result struct {
 	// "p99" (ours/baseline latency) or "latency" (the larger of the p50 and
 	// p99 latency ratios).
 	RatioOf string `json:"ratio_of"`
-	// Ratio is ours divided by the baseline: for "events_per_sec", the
-	// median of the repeats' own ratios (repeat i of ours over repeat i of
-	// the baseline, run next to it), except for append_single_prefill,
-	// whose sides ran apart (the ratio of their medians); for latencies, the
-	// ratio of the percentiles of all repeats' calls together.
+	// Ratio is ours divided by the baseline, the median of the repeats' own
+	// ratios (repeat i of ours over repeat i of the baseline, run next to
+	// it): of their events per second, or of their own latency percentiles.
+	// append_single_prefill, whose sides ran apart, compares their medians.
 	Ratio float64 `json:"ratio"`
 	// Ratios are further ratios of the same measurement, by name: of_medians
 	// (the median rate over the baseline's median rate), p50 and p99 for
-	// "latency", p50_paired and p99_paired (the median of the repeats' own
-	// percentiles' ratios), vs_append_single for append_contended.
+	// "latency", p50_pooled and p99_pooled (the ratios of the percentiles of
+	// all repeats' calls together), vs_append_single for append_contended.
 	Ratios map[string]float64 `json:"ratios,omitempty"`
 	// Target is the goal for Ratio and Met says whether it was reached;
 	// both are null for a scenario that is reported without a target.
@@ -563,34 +562,34 @@ func measureOf(what string, s summary) Measure {
 	return m
 }
 
-// latencyRatio compares a latency percentile of ours and base: pooled is
-// the ratio of the percentiles of all repeats' latencies together (the
-// scenario's ratio), paired the median of the repeats' own ratios (from
-// the samples), as rateResult pairs rates; all in ms. A stall in one repeat
-// fills the pooled tail of its side alone, while its own ratio is one of
-// seven; but a repeat's own p99 rests on a seventh of the calls. isPaired
-// is false when the repeats cannot be paired, ok when the pooled baseline
-// is zero.
-func latencyRatio(ours, base []float64, oursPooled, basePooled float64) (pooled, paired float64, isPaired, ok bool) {
+// latencyRatio compares a latency percentile of ours and base side by
+// side, as rateResult compares rates: ratio is the median of the repeats'
+// own ratios (from the samples), or the pooled one when the repeats cannot
+// be paired; pooled is the ratio of the percentiles of all repeats'
+// latencies together; all in ms. A stall in one repeat of one side fills
+// that side's pooled tail (one call in a hundred makes a p99), while its
+// own ratio is one of seven. ok is false when the pooled baseline is zero.
+func latencyRatio(ours, base []float64, oursPooled, basePooled float64) (ratio, pooled float64, ok bool) {
 	if basePooled <= 0 {
-		return 0, 0, false, false
+		return 0, 0, false
 	}
-	paired, isPaired = pairedRatio(ours, base)
-	return oursPooled / basePooled, paired, isPaired, true
+	pooled = oursPooled / basePooled
+	ratio, isPaired := pairedRatio(ours, base)
+	if !isPaired {
+		ratio = pooled
+	}
+	return ratio, pooled, true
 }
 
-// setP99Ratio makes res's ratio its p99 latency over the baseline's
-// (pooled), with the paired ratio in Ratios["p99_paired"]; it leaves res
-// alone when either side has no latencies.
+// setP99Ratio makes res's ratio its p99 latency over the baseline's, taken
+// repeat by repeat, with the pooled ratio in Ratios["p99_pooled"]; it
+// leaves res alone when either side has no latencies.
 func (res *Result) setP99Ratio() {
 	if res.P99Ms == nil || res.Baseline.P99Ms == nil {
 		return
 	}
-	if pooled, paired, isPaired, ok := latencyRatio(res.SamplesP99Ms, res.Baseline.SamplesP99Ms, *res.P99Ms, *res.Baseline.P99Ms); ok {
-		res.Ratio = pooled
-		if isPaired {
-			res.Ratios = map[string]float64{"p99_paired": paired}
-		}
+	if ratio, pooled, ok := latencyRatio(res.SamplesP99Ms, res.Baseline.SamplesP99Ms, *res.P99Ms, *res.Baseline.P99Ms); ok {
+		res.Ratio, res.Ratios = ratio, map[string]float64{"p99_pooled": pooled}
 	}
 }
 

@@ -27,10 +27,9 @@ func WriteTable(w io.Writer, rep Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "PostgreSQL %s · %d CPUs · %s · scale %s · %d repeats (median) · prefill %d events\n",
 		rep.Server.Version, rep.Machine.CPUs, rep.Machine.GoVersion, strconv.FormatFloat(rep.Scale, 'g', -1, 64), rep.Repeats, rep.Prefill)
-	fmt.Fprintf(&b, "ratio = ours / baseline, measured side by side: events/s, the median of the repeats' own ratios\n")
+	fmt.Fprintf(&b, "ratio = ours / baseline, measured side by side, the median of the repeats' own ratios: events/s\n")
 	fmt.Fprintf(&b, "(of_medians: median over median); p99 latency for subscription_latency and read_your_writes_latency;\n")
-	fmt.Fprintf(&b, "the larger of the p50 and p99 latency ratios for append_single_1w (latencies: all repeats' calls together;\n")
-	fmt.Fprintf(&b, "*_paired: the median of the repeats' own ratios)\n")
+	fmt.Fprintf(&b, "the larger of the p50 and p99 latency ratios for append_single_1w (*_pooled: all repeats' calls together)\n")
 	if rep.Standby != "" {
 		fmt.Fprintf(&b, "replica scenarios read from the hot standby %s; their baseline is the same reads from the primary\n", rep.Standby)
 	}
