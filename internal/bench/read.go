@@ -26,8 +26,8 @@ const (
 	// of a typed read reads the fixture at scale 1: a few seconds per
 	// repeat, so that a short stall of the machine weighs less in it. The
 	// raw reads (read_stream_raw, feed_catchup) take about half the time a
-	// pass, and read it twice as many times (rawPassFactor): 5–7 s a repeat
-	// instead of 2.5–3.5.
+	// pass, and read it twice as many times (rawPassFactor): 5–8.5 s a
+	// repeat instead of 2.5–3.7 on the machine of docs/PERFORMANCE.md.
 	readStreamPasses = 48
 	feedPasses       = 6
 	rawPassFactor    = 2
