@@ -137,20 +137,17 @@ func summarize(samples []sample) summary {
 	var s summary
 	secs := make([]float64, len(samples))
 	var lat []time.Duration
-	everyRepeat := len(samples) > 0
 	for i, sm := range samples {
 		s.rates = append(s.rates, sm.rate())
 		secs[i] = sm.elapsed.Seconds()
 		lat = append(lat, sm.latencies...)
 		s.events = sm.events
-		if len(sm.latencies) == 0 {
-			everyRepeat = false
-		} else if everyRepeat {
+		if len(sm.latencies) > 0 {
 			own := slices.Sorted(slices.Values(sm.latencies))
 			s.repP50, s.repP99 = append(s.repP50, percentile(own, 0.50)), append(s.repP99, percentile(own, 0.99))
 		}
 	}
-	if !everyRepeat {
+	if len(s.repP50) != len(samples) { // a repeat without latencies: nothing to pair
 		s.repP50, s.repP99 = nil, nil
 	}
 	s.rate = median(s.rates)
