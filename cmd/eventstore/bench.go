@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strings"
 
 	"github.com/gamebot/eventstore/internal/bench"
@@ -19,12 +21,16 @@ func benchCommand() *command {
 		quiet   bool
 		replica bool
 		profile string
+		compare bool
+		fset    *flag.FlagSet
 	)
 	return &command{
 		name:  "bench",
-		usage: "[--scale N] [--only NAME,...] [--repeats N] [--prefill N] [--quiet] [--cpuprofile FILE] [--replica [--replica-url URL]]",
+		usage: "[--scale N] [--only NAME,...] [--repeats N] [--prefill N] [--quiet] [--cpuprofile FILE] [--replica [--replica-url URL]] | --compare FILE FILE...",
 		short: "measure the store against raw PostgreSQL baselines (in a scratch database)",
 		flags: func(fs *flag.FlagSet, c *cmdContext) {
+			fset = fs
+			fs.BoolVar(&compare, "compare", false, "compare the reports of earlier runs (files of bench --json, \"-\" for stdin) instead of running: each scenario's ratio per run, its spread and the runs that met its target")
 			fs.Float64Var(&opts.Scale, "scale", 1, "multiply every scenario's work by N (below 1 for a smoke run)")
 			fs.IntVar(&opts.Repeats, "repeats", bench.DefaultRepeats, "measured repeats per side (at least 3): the median rate is reported, and the median of the repeats' ratios")
 			fs.StringVar(&only, "only", "", "comma-separated scenarios to run: "+strings.Join(bench.Scenarios(), ", "))
@@ -35,8 +41,20 @@ func benchCommand() *command {
 			addReplicaFlag(fs, c)
 		},
 		run: func(ctx context.Context, c *cmdContext, args []string) error {
+			if compare {
+				var other []string
+				fset.Visit(func(f *flag.Flag) {
+					if isBenchRunFlag(f.Name) {
+						other = append(other, "--"+f.Name)
+					}
+				})
+				if len(other) > 0 {
+					return usagef("--compare reads earlier runs; %s would change a run", strings.Join(other, ", "))
+				}
+				return compareReports(c, args)
+			}
 			if len(args) != 0 {
-				return usagef("bench takes no arguments, got %q", args)
+				return usagef("bench takes no arguments, got %q (to compare the JSON of earlier runs: bench --compare FILE FILE...)", args)
 			}
 			if only != "" {
 				for name := range strings.SplitSeq(only, ",") {
@@ -81,6 +99,58 @@ func benchCommand() *command {
 			return bench.WriteTable(c.env.Stdout, rep)
 		},
 	}
+}
+
+// isBenchRunFlag reports whether name is one of bench's own flags that
+// shape a run (as opposed to the global ones, such as --json).
+func isBenchRunFlag(name string) bool {
+	switch name {
+	case "scale", "repeats", "only", "prefill", "quiet", "cpuprofile", "replica", "replica-url":
+		return true
+	}
+	return false
+}
+
+// compareReports reads the reports in files (each the output of bench
+// --json; "-" is stdin, once) and writes their comparison.
+func compareReports(c *cmdContext, files []string) error {
+	if len(files) < 2 {
+		return usagef("--compare needs the JSON reports of at least two runs, got %d", len(files))
+	}
+	if stdin := slices.IndexFunc(files, func(f string) bool { return f == "-" }); stdin >= 0 && slices.Contains(files[stdin+1:], "-") {
+		return usagef("--compare reads stdin (\"-\") once")
+	}
+	reps := make([]bench.Report, len(files))
+	for i, name := range files {
+		var r io.Reader
+		if name == "-" {
+			r = c.env.Stdin
+		} else {
+			f, err := os.Open(name)
+			if err != nil {
+				return fmt.Errorf("bench --compare: %w", err)
+			}
+			defer f.Close()
+			r = f
+		}
+		rep, err := bench.ReadReport(r)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		reps[i] = rep
+	}
+	cmp, err := bench.Compare(reps)
+	if err != nil {
+		var mismatch *bench.MismatchError
+		if errors.As(err, &mismatch) {
+			return fmt.Errorf("%s: %w", files[mismatch.Run-1], err)
+		}
+		return err
+	}
+	if c.json {
+		return bench.WriteComparisonJSON(c.env.Stdout, cmp)
+	}
+	return bench.WriteComparison(c.env.Stdout, cmp)
 }
 
 // startCPUProfile starts a CPU profile of this process into path; the

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gamebot/eventstore/internal/bench"
 	"github.com/gamebot/eventstore/internal/testdb"
@@ -201,4 +203,62 @@ func TestBenchRecoverPasses(t *testing.T) {
 		require.Equal(t, int(passes*replayed), s.Events, "%s: every pass replays the game", s.Name)
 		require.Equal(t, int(passes*replayed), s.Baseline.Events, "%s: the baseline reads it as often", s.Name)
 	}
+}
+
+// writeReport writes a bench report of one run, with the given ratios of
+// append_single and read_stream, to a file and returns its path.
+func writeReport(t *testing.T, dir string, n int, scale float64, single, read float64) string {
+	t.Helper()
+	met := func(target bench.Target, ratio float64) *bool { m := target.Met(ratio); return &m }
+	rep := bench.Report{
+		StartedAt: time.Date(2026, 12, 7, 21, 42+15*n, 0, 0, time.UTC), Seconds: 890, Scale: scale, Repeats: 7,
+		Scenarios: []bench.Result{
+			{Name: "append_single", RatioOf: "events_per_sec", Ratio: single,
+				Target: &bench.Target{Op: ">=", Value: 1.3}, Met: met(bench.Target{Op: ">=", Value: 1.3}, single)},
+			{Name: "read_stream", RatioOf: "events_per_sec", Ratio: read,
+				Target: &bench.Target{Op: ">=", Value: 0.7}, Met: met(bench.Target{Op: ">=", Value: 0.7}, read)},
+		},
+	}
+	var buf bytes.Buffer
+	require.NoError(t, bench.WriteJSON(&buf, rep))
+	path := filepath.Join(dir, fmt.Sprintf("run-%d.json", n))
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
+	return path
+}
+
+// TestBenchCompare compares saved runs without a database.
+func TestBenchCompare(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := writeReport(t, dir, 0, 1, 0.99, 0.75)
+	b := writeReport(t, dir, 1, 1, 0.93, 0.78)
+	c := writeReport(t, dir, 2, 1, 1.02, 0.79)
+
+	r := runCLI(t, "bench", "--compare", a, b, c)
+	requireOK(t, r)
+	lines := strings.Split(r.stdout, "\n")
+	require.Contains(t, lines, fmt.Sprintf("%-24s %7s %7s %7s %7s %8s %5s", "append_single", "0.990", "0.930", "1.020", "0.090", ">= 1.30", "0/3"))
+	require.Contains(t, lines, fmt.Sprintf("%-24s %7s %7s %7s %7s %8s %5s", "read_stream", "0.750", "0.780", "0.790", "0.040", ">= 0.70", "3/3"))
+	require.Contains(t, r.stdout, "spread <= 0.05: 1 of 2 scenarios; <= 0.10 (every run within ±0.05 of the middle): 2 of 2")
+
+	// One report from stdin, and JSON out.
+	stdin, err := os.ReadFile(b)
+	require.NoError(t, err)
+	r = runWith(t.Context(), runOpts{stdin: string(stdin)}, "--json", "bench", "--compare", a, "-")
+	requireOK(t, r)
+	var cmp bench.Comparison
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &cmp))
+	require.Len(t, cmp.Runs, 2)
+	require.InDelta(t, 0.06, *cmp.Scenarios[0].Spread, 1e-9)
+
+	small := writeReport(t, dir, 3, 0.05, 0.95, 0.75)
+	requireFail(t, runCLI(t, "bench", "--compare", a, small), small+": bench: run 2 is not comparable with run 1: scale 0.05")
+	requireFail(t, runCLI(t, "bench", "--compare", a), "at least two runs, got 1")
+	requireFail(t, runCLI(t, "bench", "--compare", a, "-", "-"), `reads stdin ("-") once`)
+	requireFail(t, runCLI(t, "bench", "--compare", "--scale", "0.5", a, b), "--compare reads earlier runs; --scale would change a run")
+	requireFail(t, runCLI(t, "bench", "--compare", a, filepath.Join(dir, "missing.json")), "missing.json")
+	notReport := filepath.Join(dir, "table.txt")
+	require.NoError(t, os.WriteFile(notReport, []byte("scenario events seconds\n"), 0o600))
+	requireFail(t, runCLI(t, "bench", "--compare", a, notReport), notReport+": bench: read report")
+	requireFail(t, runCLI(t, "bench", a, b), "bench takes no arguments", "bench --compare FILE FILE...")
 }
