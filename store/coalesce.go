@@ -38,7 +38,7 @@ import (
 // first as a pipeline instead: one prepared append_event statement per call,
 // as each would go alone, and one Sync, so PostgreSQL runs them in one
 // implicit transaction with one commit. Per call that costs the server less
-// than append_batch's arrays and its statements (docs/PERFORMANCE.md,
+// than append_batch's arrays and its statements (docs/PERFORMANCE-LOG.md,
 // "Single appends of a flush as one pipeline"). A statement that fails
 // aborts the pipeline and nothing is stored; the calls then go out through
 // append_batch, which decides each one, except when the failure is the

@@ -75,10 +75,10 @@ func appendScored(t *testing.T, b *bundle, stream string, n int, broken ...int) 
 
 // TestPagesDecodeWhileRead: a typed page of more than earlyChunk events is
 // decoded chunk by chunk while the rest of it is still being read, by
-// ReadForward, ReadBackward, ReadFeed, Stream and Feed alike; its records,
-// its decode errors and their order are exactly those of a store that
-// decodes each page after reading it. Smaller pages, and stores that keep
-// events raw, decode after the read.
+// ReadForward, ReadBackward, ReadFeed (filtered too), Stream and Feed
+// alike; its records, its decode errors and their order are exactly those
+// of a store that decodes each page after reading it. Smaller pages, and
+// stores that keep events raw, decode after the read.
 func TestPagesDecodeWhileRead(t *testing.T) {
 	t.Parallel()
 	b := typedSetup(t)
@@ -132,6 +132,16 @@ func TestPagesDecodeWhileRead(t *testing.T) {
 	require.Equal(t, latePage, page)
 	require.Equal(t, lateErr.Error(), err.Error())
 
+	// A filtered read (the query consumer groups' partitions read with)
+	// decodes its hits the same way.
+	filtered := store.FeedOptions{Limit: 1000, Filter: store.FeedFilter{StreamPrefix: "bi"}}
+	page, err = b.store.ReadFeed(b.ctx, store.Checkpoint{}, filtered)
+	require.Equal(t, wantStarts, starts.take())
+	require.Len(t, page.Events, 1000)
+	latePage, lateErr = late.store.ReadFeed(late.ctx, store.Checkpoint{}, filtered)
+	require.Equal(t, latePage, page)
+	require.Equal(t, lateErr.Error(), err.Error())
+
 	// The iterators, pages of 300: two chunks each, the last page's 100
 	// decoded after its read.
 	type item struct {
@@ -165,6 +175,12 @@ func TestPagesDecodeWhileRead(t *testing.T) {
 	got = collect(b.store.Feed(b.ctx, store.Checkpoint{}, store.FeedOptions{Limit: 300}))
 	require.Equal(t, []int{128, 256, 128, 256, 128, 256}, starts.take())
 	want = collect(late.store.Feed(late.ctx, store.Checkpoint{}, store.FeedOptions{Limit: 300}))
+	require.Equal(t, want, got)
+	filtered.Limit = 300
+	got = collect(b.store.Feed(b.ctx, store.Checkpoint{}, filtered))
+	require.Equal(t, []int{128, 256, 128, 256, 128, 256}, starts.take())
+	want = collect(late.store.Feed(late.ctx, store.Checkpoint{}, filtered))
+	require.Len(t, got, 1000)
 	require.Equal(t, want, got)
 
 	// Raw events need no decoding: nothing starts early.

@@ -116,16 +116,37 @@ func (a *rowArena) next(remaining int) *db.EventstoreEvent {
 // texts selecting db.EventstoreEvent's columns, at most limit rows) on d
 // and returns its rows, handing them to early (if not nil) as they come.
 func queryEvents(ctx context.Context, d db.DBTX, limit int, early *earlyDecoder, sql string, args ...any) (eventRows, error) {
+	return queryEventsTail(ctx, d, limit, early, nil, sql, args...)
+}
+
+// queryEventsTail is queryEvents, and with tail not nil runs a filtered
+// feed query (db.EventsReadFeedFiltered): the rows are then its hits, and
+// tail records its last row and how many rows it scanned.
+func queryEventsTail(ctx context.Context, d db.DBTX, limit int, early *earlyDecoder, tail *scanTail, sql string, args ...any) (eventRows, error) {
 	rows, err := d.Query(ctx, sql, args...)
 	if err != nil {
 		return eventRows{}, err
 	}
-	return scanEventRows(rows, limit, early)
+	return scanEventRows(rows, limit, early, tail)
 }
 
-// scanEventRows reads rows (of an events query returning at most limit)
-// and closes them; early, if not nil, starts decoding them meanwhile.
-func scanEventRows(rows pgx.Rows, limit int, early *earlyDecoder) (eventRows, error) {
+// scanTail is what a filtered feed query (db.EventsReadFeedFiltered)
+// returns after each event's columns: whether the row matched the filter
+// (hit) and how many rows the query scanned. Only its last row may miss;
+// it is returned so that the reader's checkpoint moves past what the
+// query skipped.
+type scanTail struct {
+	rows    int        // rows returned, hits or not
+	last    Checkpoint // of the last row
+	scanned int64      // the last row's scanned
+	hit     bool       // the last row's hit
+}
+
+// scanEventRows reads rows (of an events query returning at most limit
+// events) and closes them; early, if not nil, starts decoding them
+// meanwhile. With tail not nil the rows are a filtered feed query's: only
+// its hits become events, and tail records the rest.
+func scanEventRows(rows pgx.Rows, limit int, early *earlyDecoder, tail *scanTail) (eventRows, error) {
 	defer rows.Close()
 	a := rowArenas.Get().(*rowArena)
 	out := eventRows{list: a.list[:0], arena: a, lease: a.lease, early: early}
@@ -133,19 +154,37 @@ func scanEventRows(rows pgx.Rows, limit int, early *earlyDecoder) (eventRows, er
 		fast   bool
 		layout rowLayout
 		prev   internedNames
+		seen   bool
 	)
 	for rows.Next() {
-		if len(out.list) == 0 {
-			layout, fast = rawEventColumns(rows.FieldDescriptions())
+		if !seen {
+			layout, fast = rawEventColumns(rows.FieldDescriptions(), tail != nil)
+			seen = true
 		}
 		r := out.arena.next(limit - len(out.list))
-		if !fast || !decodeEventRow(rows.RawValues(), layout, r, &prev) {
+		if !fast || !decodeRow(rows.RawValues(), layout, r, &prev, tail) {
 			*r = db.EventstoreEvent{} // decodeEventRow may have set some fields
-			if err := rows.Scan(&r.GlobalPosition, &r.TransactionID, &r.StreamID, &r.StreamVersion, &r.EventID,
-				&r.EventType, &r.EventVersion, &r.GuildID, &r.Data, &r.Metadata,
-				&r.CausationID, &r.CorrelationID, &r.CreatedAt); err != nil {
+			var err error
+			if tail == nil {
+				err = rows.Scan(&r.GlobalPosition, &r.TransactionID, &r.StreamID, &r.StreamVersion, &r.EventID,
+					&r.EventType, &r.EventVersion, &r.GuildID, &r.Data, &r.Metadata,
+					&r.CausationID, &r.CorrelationID, &r.CreatedAt)
+			} else {
+				err = rows.Scan(&r.GlobalPosition, &r.TransactionID, &r.StreamID, &r.StreamVersion, &r.EventID,
+					&r.EventType, &r.EventVersion, &r.GuildID, &r.Data, &r.Metadata,
+					&r.CausationID, &r.CorrelationID, &r.CreatedAt, &tail.hit, &tail.scanned)
+			}
+			if err != nil {
 				out.release()
 				return eventRows{}, err
+			}
+		}
+		if tail != nil {
+			tail.rows++
+			tail.last = Checkpoint{TransactionID: r.TransactionID, Position: r.GlobalPosition}
+			if !tail.hit {
+				*r = db.EventstoreEvent{} // not an event of the page; release clears its memory
+				continue
 			}
 		}
 		out.list = append(out.list, r)
@@ -160,6 +199,24 @@ func scanEventRows(rows pgx.Rows, limit int, early *earlyDecoder) (eventRows, er
 	return out, nil
 }
 
+// decodeRow is decodeEventRow, and with tail not nil also decodes the
+// filtered feed's hit and scanned columns into tail.
+func decodeRow(vals [][]byte, layout rowLayout, r *db.EventstoreEvent, prev *internedNames, tail *scanTail) bool {
+	if tail == nil {
+		return decodeEventRow(vals, layout, r, prev)
+	}
+	n := len(eventColumnOIDs)
+	if len(vals) != n+2 || len(vals[n]) != 1 || vals[n][0] > 1 {
+		return false
+	}
+	scanned, ok := int8Value(vals[n+1])
+	if !ok || !decodeEventRow(vals[:n], layout, r, prev) {
+		return false
+	}
+	tail.hit, tail.scanned = vals[n][0] == 1, scanned
+	return true
+}
+
 // rowLayout is what decodeEventRow needs to know of the columns' formats:
 // whether data and metadata come in jsonb's binary format (a version byte
 // before the JSON text) or as text. (A text column's value is its bytes in
@@ -168,9 +225,19 @@ type rowLayout struct{ dataBinary, metadataBinary bool }
 
 // rawEventColumns reports whether fds are an events query's columns in
 // the formats decodeEventRow reads (binary, except text and jsonb, which
-// may come in either), and how the jsonb columns come.
-func rawEventColumns(fds []pgconn.FieldDescription) (rowLayout, bool) {
-	if len(fds) != len(eventColumnOIDs) {
+// may come in either), followed, for a filtered feed query (tail), by its
+// hit and scanned columns in binary, and how the jsonb columns come.
+func rawEventColumns(fds []pgconn.FieldDescription, tail bool) (rowLayout, bool) {
+	n := len(eventColumnOIDs)
+	if tail {
+		if len(fds) != n+2 ||
+			fds[n].DataTypeOID != pgtype.BoolOID || fds[n].Format != pgx.BinaryFormatCode ||
+			fds[n+1].DataTypeOID != pgtype.Int8OID || fds[n+1].Format != pgx.BinaryFormatCode {
+			return rowLayout{}, false
+		}
+		fds = fds[:n]
+	}
+	if len(fds) != n {
 		return rowLayout{}, false
 	}
 	for i, fd := range fds {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"unsafe"
 
@@ -144,5 +145,105 @@ func TestEventRowsDecodeAsPgxScans(t *testing.T) {
 		require.NoError(t, err)
 		_, _, err = store.ScanEventRows(rows, 1)
 		require.EqualError(t, err, wantErr.Error())
+	}
+}
+
+// TestFilteredFeedRowsDecodeAsPgxScans: a filtered feed read decodes the
+// rows of db.EventsReadFeedFiltered itself, keeping its hits as the page's
+// events and its last row's checkpoint and scanned count for the next
+// call. For filters by type, stream prefix, guild and partition, with scan
+// limits that end a page on a row that did not match, in the formats pgx
+// asks for and with every column forced to binary or to text, the hits are
+// the generated method's, column by column, and so are the last row and
+// its count.
+func TestFilteredFeedRowsDecodeAsPgxScans(t *testing.T) {
+	b := setup(t)
+	ctx := b.ctx
+	for i := range 6 {
+		evs := rawEvents(12, i)
+		if i%2 == 1 {
+			for j := range evs {
+				if j%3 == 0 {
+					evs[j] = store.Event{Data: rawData("other", `{"n": 1}`), Metadata: map[string]string{"k": "v"}}
+				}
+			}
+		}
+		_, err := b.store.Append(ctx, fmt.Sprintf("filt-%c-%d", 'a'+i%3, i), store.NoStream, evs...)
+		require.NoError(t, err)
+	}
+	waitFeed(t, b, 72)
+
+	type params = db.EventsReadFeedFilteredParams
+	cases := []params{
+		{EventTypes: []string{"other"}, ScanLimit: 1000, MaxCount: 100},
+		{EventTypes: []string{"other"}, ScanLimit: 20, MaxCount: 100}, // ends on a row that did not match
+		{EventTypes: []string{"other"}, ScanLimit: 1000, MaxCount: 3}, // ends on its last hit
+		{StreamPrefix: "filt-b", ScanLimit: 30, MaxCount: 5},
+		{StreamPrefix: "filt-c", ScanLimit: 10, MaxCount: 5}, // no hit: the last row alone
+		{GuildID: testGuild, ScanLimit: 1000, MaxCount: 1000},
+		{GuildID: "guild-nobody", ScanLimit: 1000, MaxCount: 10},
+		{PartitionCount: 2, PartitionMember: 0, ScanLimit: 1000, MaxCount: 1000},
+		{PartitionCount: 2, PartitionMember: 1, ScanLimit: 50, MaxCount: 1000},
+		{EventTypes: []string{}, AfterTransactionID: ^uint64(0), ScanLimit: 10, MaxCount: 10}, // nothing after
+	}
+	for _, format := range []struct {
+		name string
+		opts []any
+	}{
+		{"pgx's formats", nil},
+		{"every column binary", []any{pgx.QueryResultFormats{pgx.BinaryFormatCode}}},
+		{"every column text", []any{pgx.QueryResultFormats{pgx.TextFormatCode}}},
+	} {
+		t.Run(format.name, func(t *testing.T) {
+			for i, p := range cases {
+				if p.EventTypes == nil {
+					p.EventTypes = []string{}
+				}
+				query := func() pgx.Rows {
+					args := append(append([]any{}, format.opts...), p.EventTypes, p.StreamPrefix, p.GuildID,
+						p.PartitionCount, p.PartitionMember, p.AfterTransactionID, p.AfterPosition, p.ScanLimit, p.MaxCount)
+					rows, err := b.pool.Query(ctx, db.EventsReadFeedFiltered, args...)
+					require.NoError(t, err)
+					return rows
+				}
+				// What the generated method scans.
+				rows := query()
+				var want []*db.EventstoreEvent
+				var wantLast store.Checkpoint
+				var wantScanned int64
+				n := 0
+				for rows.Next() {
+					var r db.EventsReadFeedFilteredRow
+					require.NoError(t, rows.Scan(&r.GlobalPosition, &r.TransactionID, &r.StreamID, &r.StreamVersion,
+						&r.EventID, &r.EventType, &r.EventVersion, &r.GuildID, &r.Data, &r.Metadata, &r.CausationID,
+						&r.CorrelationID, &r.CreatedAt, &r.Hit, &r.Scanned))
+					n++
+					wantLast = store.Checkpoint{TransactionID: r.TransactionID, Position: r.GlobalPosition}
+					wantScanned = r.Scanned
+					if r.Hit {
+						want = append(want, &db.EventstoreEvent{GlobalPosition: r.GlobalPosition, TransactionID: r.TransactionID,
+							StreamID: r.StreamID, StreamVersion: r.StreamVersion, EventID: r.EventID, EventType: r.EventType,
+							EventVersion: r.EventVersion, GuildID: r.GuildID, Data: r.Data, Metadata: r.Metadata,
+							CausationID: r.CausationID, CorrelationID: r.CorrelationID, CreatedAt: r.CreatedAt})
+					} else {
+						require.False(t, rows.Next(), "case %d: only the last row may miss", i)
+					}
+				}
+				require.NoError(t, rows.Err())
+				if i < len(cases)-1 {
+					require.Positive(t, n, "case %d returns rows", i)
+				}
+				got, last, scanned, release, err := store.ScanFilteredFeedRows(query(), int(p.MaxCount))
+				require.NoError(t, err)
+				if len(want) == 0 {
+					require.Empty(t, got, "case %d", i)
+				} else {
+					requireSameRows(t, want, got)
+				}
+				require.Equal(t, wantLast, last, "case %d", i)
+				require.Equal(t, wantScanned, scanned, "case %d", i)
+				release()
+			}
+		})
 	}
 }

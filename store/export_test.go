@@ -55,8 +55,17 @@ func OnEarlyChunk(s *Store, started func(rowsRead int), finished func()) {
 // and feed reads do, and closes them; release hands their memory back for
 // the next page's rows.
 func ScanEventRows(rows pgx.Rows, limit int) (list []*db.EventstoreEvent, release func(), err error) {
-	r, err := scanEventRows(rows, limit, nil)
+	r, err := scanEventRows(rows, limit, nil, nil)
 	return r.list, r.release, err
+}
+
+// ScanFilteredFeedRows decodes the rows of db.EventsReadFeedFiltered as a
+// filtered ReadFeed does: its hits, and the checkpoint and scanned count of
+// its last row (zero when it returned none).
+func ScanFilteredFeedRows(rows pgx.Rows, limit int) (hits []*db.EventstoreEvent, last Checkpoint, scanned int64, release func(), err error) {
+	var tail scanTail
+	r, err := scanEventRows(rows, limit, nil, &tail)
+	return r.list, tail.last, tail.scanned, r.release, err
 }
 
 // WireParams encodes an append statement's parameters (a

@@ -216,41 +216,18 @@ func (s *Store) readFeedRows(ctx context.Context, after Checkpoint, opts FeedOpt
 	if types == nil {
 		types = []string{}
 	}
-	q := s.readQueries(ctx, scopeFeed)
-	rows, err := q.EventsReadFeedFiltered(ctx, db.EventsReadFeedFilteredParams{
-		EventTypes:         types,
-		StreamPrefix:       opts.Filter.StreamPrefix,
-		GuildID:            opts.Filter.GuildID,
-		PartitionCount:     int32(part.Count),
-		PartitionMember:    int32(part.Member),
-		AfterTransactionID: after.TransactionID,
-		AfterPosition:      after.Position,
-		ScanLimit:          int32(scan),
-		MaxCount:           int32(opts.Limit),
-	})
+	// The arguments in the order of the generated EventsReadFeedFiltered.
+	var tail scanTail
+	rows, err := queryEventsTail(ctx, s.readDB(ctx, scopeFeed), opts.Limit, s.newEarlyDecoder(), &tail,
+		db.EventsReadFeedFiltered, types, opts.Filter.StreamPrefix, opts.Filter.GuildID, int32(part.Count),
+		int32(part.Member), after.TransactionID, after.Position, int32(scan), int32(opts.Limit))
 	if err != nil {
 		return rowPage[Checkpoint]{next: after}, mapError(err)
 	}
-	// The hits' rows share one array (of at most len(rows), so it never
-	// moves) instead of an allocation each.
-	hits := make([]db.EventstoreEvent, 0, len(rows))
-	fr := rowPage[Checkpoint]{next: after, rows: eventRows{list: make([]*db.EventstoreEvent, 0, len(rows))}}
-	for _, row := range rows {
-		fr.next = Checkpoint{TransactionID: row.TransactionID, Position: row.GlobalPosition}
-		fr.more = row.Scanned >= int64(scan)
-		if row.Hit {
-			hits = append(hits, db.EventstoreEvent{
-				GlobalPosition: row.GlobalPosition, TransactionID: row.TransactionID,
-				StreamID: row.StreamID, StreamVersion: row.StreamVersion, EventID: row.EventID,
-				EventType: row.EventType, EventVersion: row.EventVersion, GuildID: row.GuildID,
-				Data: row.Data, Metadata: row.Metadata, CausationID: row.CausationID,
-				CorrelationID: row.CorrelationID, CreatedAt: row.CreatedAt,
-			})
-			fr.rows.list = append(fr.rows.list, &hits[len(hits)-1])
-		}
-	}
-	if len(fr.rows.list) == opts.Limit {
-		fr.more = true
+	fr := rowPage[Checkpoint]{rows: rows, next: after, more: len(rows.list) == opts.Limit}
+	if tail.rows > 0 {
+		fr.next = tail.last
+		fr.more = fr.more || tail.scanned >= int64(scan)
 	}
 	return fr, nil
 }

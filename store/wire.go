@@ -24,7 +24,7 @@ import (
 // to 256 bytes before every statement and that grows by about a quarter
 // each time it is full, and it walks [][]byte and []pgtype.UUID arguments
 // element by element through reflection. For an append of a thousand
-// documents that copies them four to five times over (docs/PERFORMANCE.md,
+// documents that copies them four to five times over (docs/PERFORMANCE-LOG.md,
 // "Appends encode their own parameters"). The append statements are the
 // store's hot path and their parameter types are fixed, so the store
 // encodes them itself, in the formats pgx would choose, into one buffer

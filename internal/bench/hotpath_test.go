@@ -144,9 +144,11 @@ func BenchmarkReadDecode(b *testing.B) {
 }
 
 // BenchmarkFeedCatchUp reads 10,000 typed events of the global feed in
-// pages of 1000, with ReadFeed page by page and with the Feed iterator
-// (which reads the next page while the current one is decoded); ns/op is
-// per pass.
+// pages of 1000, with ReadFeed page by page, with ReadFeed filtered by
+// event type (every event matches: the filtered query that subscriptions
+// with a filter and consumer groups' partitions read with) and with the
+// Feed iterator (which reads the next page while the current one is
+// decoded); ns/op is per pass.
 func BenchmarkFeedCatchUp(b *testing.B) {
 	pool := testdb.New(b)
 	s := store.New(pool, store.Config{Serializer: newJSON()})
@@ -162,8 +164,7 @@ func BenchmarkFeedCatchUp(b *testing.B) {
 		_, err := s.Append(ctx, stream, store.NoStream, evs...)
 		require.NoError(b, err)
 	}
-	opts := store.FeedOptions{Limit: 1000}
-	b.Run("ReadFeed", func(b *testing.B) {
+	readFeed := func(b *testing.B, opts store.FeedOptions) {
 		b.ReportAllocs()
 		for b.Loop() {
 			n, cp := 0, store.Checkpoint{}
@@ -181,6 +182,11 @@ func BenchmarkFeedCatchUp(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "events/s")
+	}
+	opts := store.FeedOptions{Limit: 1000}
+	b.Run("ReadFeed", func(b *testing.B) { readFeed(b, opts) })
+	b.Run("ReadFeedFiltered", func(b *testing.B) {
+		readFeed(b, store.FeedOptions{Limit: 1000, Filter: store.FeedFilter{EventTypes: []string{events.GuessProcessed{}.EventType()}}})
 	})
 	b.Run("Feed", func(b *testing.B) {
 		b.ReportAllocs()
@@ -198,10 +204,6 @@ func BenchmarkFeedCatchUp(b *testing.B) {
 	})
 }
 
-// BenchmarkAppendConcurrent appends single events from 8 goroutines, each
-// on streams of its own: streams of 1,000 events with coalescing on and off
-// (append_single's shape), and with coalescing on, every append creating
-// its stream (a game's first event). ns/op is per append of the whole run.
 func BenchmarkAppendConcurrent(b *testing.B) {
 	for _, c := range []struct {
 		name      string
