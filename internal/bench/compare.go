@@ -192,11 +192,4 @@ func WriteComparison(w io.Writer, cmp Comparison) error {
 }
 
 // WriteComparisonJSON writes cmp as one indented JSON document.
-func WriteComparisonJSON(w io.Writer, cmp Comparison) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(cmp); err != nil {
-		return fmt.Errorf("bench: write comparison: %w", err)
-	}
-	return nil
-}
+func WriteComparisonJSON(w io.Writer, cmp Comparison) error { return writeJSON(w, cmp, "comparison") }

@@ -11,11 +11,15 @@ import (
 )
 
 // WriteJSON writes rep as one indented JSON document.
-func WriteJSON(w io.Writer, rep Report) error {
+func WriteJSON(w io.Writer, rep Report) error { return writeJSON(w, rep, "json") }
+
+// writeJSON writes v as one indented JSON document; what names it in an
+// error.
+func writeJSON(w io.Writer, v any, what string) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(rep); err != nil {
-		return fmt.Errorf("bench: write json: %w", err)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("bench: write %s: %w", what, err)
 	}
 	return nil
 }
