@@ -49,6 +49,11 @@ func (r AbandonReason) MarshalJSON() ([]byte, error) {
 	return serde.EncodeEnum(r, AbandonReasons()...)
 }
 
+// AppendJSON appends what MarshalJSON returns to buf (serde.JSONAppender).
+func (r AbandonReason) AppendJSON(buf []byte) ([]byte, error) {
+	return serde.AppendEnum(buf, r, AbandonReasons()...)
+}
+
 // UnmarshalJSON decodes a JSON string naming a known abandon reason. Anything
 // else is an error wrapping serde.ErrInvalidEventData.
 func (r *AbandonReason) UnmarshalJSON(b []byte) (err error) {

@@ -55,6 +55,11 @@ func (r EliminationReason) MarshalJSON() ([]byte, error) {
 	return serde.EncodeEnum(r, EliminationReasons()...)
 }
 
+// AppendJSON appends what MarshalJSON returns to buf (serde.JSONAppender).
+func (r EliminationReason) AppendJSON(buf []byte) ([]byte, error) {
+	return serde.AppendEnum(buf, r, EliminationReasons()...)
+}
+
 // UnmarshalJSON decodes a JSON string naming a known elimination reason. Anything
 // else is an error wrapping serde.ErrInvalidEventData.
 func (r *EliminationReason) UnmarshalJSON(b []byte) (err error) {

@@ -45,6 +45,9 @@ func (m Mode) String() string { return string(m) }
 // error wrapping serde.ErrInvalidEventData.
 func (m Mode) MarshalJSON() ([]byte, error) { return serde.EncodeEnum(m, Modes()...) }
 
+// AppendJSON appends what MarshalJSON returns to buf (serde.JSONAppender).
+func (m Mode) AppendJSON(buf []byte) ([]byte, error) { return serde.AppendEnum(buf, m, Modes()...) }
+
 // UnmarshalJSON decodes a JSON string naming a known mode. Anything
 // else is an error wrapping serde.ErrInvalidEventData.
 func (m *Mode) UnmarshalJSON(b []byte) (err error) {

@@ -41,6 +41,9 @@ func (r Role) String() string { return string(r) }
 // error wrapping serde.ErrInvalidEventData.
 func (r Role) MarshalJSON() ([]byte, error) { return serde.EncodeEnum(r, Roles()...) }
 
+// AppendJSON appends what MarshalJSON returns to buf (serde.JSONAppender).
+func (r Role) AppendJSON(buf []byte) ([]byte, error) { return serde.AppendEnum(buf, r, Roles()...) }
+
 // UnmarshalJSON decodes a JSON string naming a known role. Anything
 // else is an error wrapping serde.ErrInvalidEventData.
 func (r *Role) UnmarshalJSON(b []byte) (err error) {

@@ -51,10 +51,27 @@ func DecodeEnum[T ~string](data []byte, allowed ...T) (T, error) {
 //
 // A value outside allowed is an error wrapping ErrInvalidEventData.
 func EncodeEnum[T ~string](v T, allowed ...T) ([]byte, error) {
-	if !slices.Contains(allowed, v) {
-		return nil, CheckEnum(v, allowed...)
+	b, err := AppendEnum(make([]byte, 0, len(v)+2), v, allowed...)
+	if err != nil {
+		return nil, err
 	}
-	return appendJSONString(make([]byte, 0, len(v)+2), string(v)), nil
+	return b, nil
+}
+
+// AppendEnum appends v to buf as a JSON string if it is one of allowed,
+// for a JSONAppender beside EncodeEnum's MarshalJSON:
+//
+//	func (m Mode) AppendJSON(buf []byte) ([]byte, error) {
+//		return serde.AppendEnum(buf, m, TwoPlayer, Knockout, Race)
+//	}
+//
+// A value outside allowed is an error wrapping ErrInvalidEventData, and
+// buf is returned as it was.
+func AppendEnum[T ~string](buf []byte, v T, allowed ...T) ([]byte, error) {
+	if !slices.Contains(allowed, v) {
+		return buf, CheckEnum(v, allowed...)
+	}
+	return appendJSONString(buf, string(v)), nil
 }
 
 // CheckEnum returns nil if v is one of allowed, and an error wrapping

@@ -34,8 +34,20 @@ type jsonAppender interface {
 	appendJSON(buf []byte) ([]byte, bool)
 }
 
+// JSONAppender is implemented by a json.Marshaler that can append its JSON
+// to a buffer. The JSON serializer's encoder calls AppendJSON instead of
+// MarshalJSON on a type (not a pointer) that has both, which saves the
+// slice MarshalJSON returns. AppendJSON must append exactly what
+// MarshalJSON returns (compact, as encoding/json would copy it) and fail
+// when MarshalJSON fails; the encoder then leaves the value to
+// encoding/json. serde.AppendEnum writes an enum's.
+type JSONAppender interface {
+	AppendJSON(buf []byte) ([]byte, error)
+}
+
 var (
 	marshalerType     = reflect.TypeFor[json.Marshaler]()
+	jsonAppenderType  = reflect.TypeFor[JSONAppender]()
 	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
 	appenderType      = reflect.TypeFor[jsonAppender]()
 	serdePkg          = reflect.TypeFor[Time]().PkgPath()
@@ -433,10 +445,11 @@ func (c *encodeCompiler) pointerEncoder(t reflect.Type) encodeFunc {
 }
 
 // marshaler compiles a type implementing json.Marshaler: serde's own types
-// append themselves; others have their MarshalJSON output appended as
-// encoding/json would (compacted), or give up on an error.
+// and JSONAppenders append themselves; others have their MarshalJSON output
+// appended as encoding/json would (compacted), or give up on an error.
 func (c *encodeCompiler) marshaler(t reflect.Type) encodeFunc {
 	own := t.PkgPath() == serdePkg && t.Implements(appenderType)
+	appends := !own && t.Implements(jsonAppenderType)
 	return func(buf []byte, v reflect.Value) ([]byte, bool) {
 		if t.Kind() == reflect.Pointer && v.IsNil() {
 			return append(buf, "null"...), true
@@ -452,6 +465,10 @@ func (c *encodeCompiler) marshaler(t reflect.Type) encodeFunc {
 			if out, ok := m.(jsonAppender).appendJSON(buf); ok {
 				return out, true
 			}
+		}
+		if appends {
+			out, err := m.(JSONAppender).AppendJSON(buf)
+			return out, err == nil
 		}
 		b, err := m.(json.Marshaler).MarshalJSON()
 		if err != nil {

@@ -158,17 +158,17 @@ func (s *Store) appendParams(ctx context.Context, streamID string, expected Expe
 		return p, fmt.Errorf("%w: %d events, at most %d per append", ErrInvalidBatchSize, len(events), s.cfg.MaxAppendBatch)
 	}
 	n := len(events)
-	p = db.EventsAppendParams{
-		StreamID:        streamID,
-		GuildID:         guild,
-		ExpectedVersion: int64(expected),
-		EventIds:        make([]pgtype.UUID, n),
-		EventTypes:      make([]string, n),
-		EventVersions:   make([]int32, n),
-		Data:            make([][]byte, n),
-		Metadata:        make([][]byte, n),
-		CausationIds:    make([]pgtype.UUID, n),
-		CorrelationIds:  make([]pgtype.UUID, n),
+	p = db.EventsAppendParams{StreamID: streamID, GuildID: guild, ExpectedVersion: int64(expected)}
+	if n == 1 {
+		// GameBot's hot path: the one event's slots in one allocation.
+		one := new(oneEventSlots)
+		p.EventIds, p.EventTypes, p.EventVersions = one.ids[:], one.types[:], one.versions[:]
+		p.Data, p.Metadata = one.data[:], one.metadata[:]
+		p.CausationIds, p.CorrelationIds = one.causation[:], one.correlation[:]
+	} else {
+		p.EventIds, p.EventTypes, p.EventVersions = make([]pgtype.UUID, n), make([]string, n), make([]int32, n)
+		p.Data, p.Metadata = make([][]byte, n), make([][]byte, n)
+		p.CausationIds, p.CorrelationIds = make([]pgtype.UUID, n), make([]pgtype.UUID, n)
 	}
 	if s.cfg.MaxStreamEvents > 0 {
 		p.MaxStreamEvents = pgtype.Int8{Int64: s.cfg.MaxStreamEvents, Valid: true}
@@ -196,6 +196,42 @@ func (s *Store) appendParams(ctx context.Context, streamID string, expected Expe
 		}
 		seen[id] = struct{}{}
 	}
+	var errAt, firstEr = n, error(nil)
+	if n == 1 {
+		if firstEr = s.encodeEvent(guild, 0, 1, events[0], &p); firstEr != nil {
+			errAt = 0
+		}
+	} else {
+		errAt, firstEr = s.encodeEvents(guild, events, p)
+	}
+	// The error of the first bad event wins, as if encoded one by one.
+	if firstEr != nil && (dupAt < 0 || errAt <= dupAt) {
+		return p, firstEr
+	}
+	if err := s.checkSizes(&p); err != nil {
+		return p, err
+	}
+	if dupAt >= 0 {
+		return p, fmt.Errorf("%w: event %d of %d repeats id %s within the batch",
+			ErrDuplicateEvent, dupAt+1, n, uuid.UUID(p.EventIds[dupAt].Bytes))
+	}
+	return p, nil
+}
+
+// oneEventSlots are the parameter slots of an append of one event.
+type oneEventSlots struct {
+	ids, causation, correlation [1]pgtype.UUID
+	types                       [1]string
+	versions                    [1]int32
+	data, metadata              [1][]byte
+}
+
+// encodeEvents encodes a batch's events into the slots of p, whose slices
+// it shares with the caller's, a large batch on several goroutines. It
+// returns the first bad event's index and error (len(events) and nil when
+// there is none), as if the events were encoded one by one.
+func (s *Store) encodeEvents(guild string, events []Event, p db.EventsAppendParams) (int, error) {
+	n := len(events)
 	var (
 		mu      sync.Mutex
 		errAt   = n
@@ -213,18 +249,7 @@ func (s *Store) appendParams(ctx context.Context, streamID string, expected Expe
 			}
 		}
 	})
-	// The error of the first bad event wins, as if encoded one by one.
-	if firstEr != nil && (dupAt < 0 || errAt <= dupAt) {
-		return p, firstEr
-	}
-	if err := s.checkSizes(&p); err != nil {
-		return p, err
-	}
-	if dupAt >= 0 {
-		return p, fmt.Errorf("%w: event %d of %d repeats id %s within the batch",
-			ErrDuplicateEvent, dupAt+1, n, uuid.UUID(p.EventIds[dupAt].Bytes))
-	}
-	return p, nil
+	return errAt, firstEr
 }
 
 // checkSizes refuses an encoded event or batch past the configured caps.
