@@ -50,8 +50,8 @@ type ComparedScenario struct {
 	Met    int     `json:"met"`
 }
 
-// spreadSlack absorbs the rounding of ratios printed to three places, so
-// that 0.85 and 0.90 count as a spread of 0.05.
+// spreadSlack absorbs the error of floating-point subtraction, so that
+// ratios of 0.85 and 0.90 count as a spread of 0.05 (not 0.05000000000000004).
 const spreadSlack = 1e-9
 
 // Compare lines up the reports of at least two runs of the same kind (the
