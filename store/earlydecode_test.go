@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -374,6 +375,31 @@ func TestEarlyDecodeConnectionLostMidPage(t *testing.T) {
 	require.True(t, reads[1].Retrying)
 	require.Equal(t, []int{2500, 2500, 0}, []int{reads[0].Events, reads[2].Events, reads[3].Events})
 
+	// A filtered feed read (a consumer group's partition, a filtered
+	// subscription) decodes its hits as it reads too: the page lost
+	// mid-read is read again whole.
+	wide := store.FeedOptions{Limit: events, Filter: store.FeedFilter{StreamPrefix: "wi"}}
+	require.Eventually(t, func() bool { // the feed's horizon is cluster-wide
+		page, err := retrying.ReadFeed(b.ctx, store.Checkpoint{}, wide)
+		return err == nil && len(page.Events) == events
+	}, deliveryLimit, 5*time.Millisecond)
+	before := len(rec.of(store.OpReadFeed))
+	arm(k, 1)
+	page, err := retrying.ReadFeed(b.ctx, store.Checkpoint{}, wide)
+	require.NoError(t, err)
+	require.True(t, k.killed.Load(), "the backend was terminated")
+	require.Zero(t, k.running.Load(), "a chunk is still being decoded")
+	require.Equal(t, events, len(page.Events), "the page's events")
+	for i, r := range page.Events {
+		require.Equal(t, scoredV3{Points: i + 1, Bonus: 5}, r.Event)
+	}
+	require.Equal(t, page.Events[events-1].Checkpoint(), page.Next)
+	feeds := rec.of(store.OpReadFeed)[before:]
+	require.Len(t, feeds, 2)
+	require.ErrorIs(t, feeds[0].Err, store.ErrConnection)
+	require.True(t, feeds[0].Retrying)
+	require.Equal(t, events, feeds[1].Events)
+
 	cfg = scoredConfig(t)
 	cfg.Retry = store.RetryPolicy{MaxAttempts: 1}
 	once := store.New(b.pool, cfg)
@@ -383,6 +409,12 @@ func TestEarlyDecodeConnectionLostMidPage(t *testing.T) {
 	recs, err = once.ReadForward(b.ctx, "wide", 1, events)
 	require.ErrorIs(t, err, store.ErrConnection)
 	require.Nil(t, recs)
+	require.True(t, k.killed.Load(), "the backend was terminated")
+	require.Zero(t, k.running.Load(), "a chunk is still being decoded")
+	arm(k, 1)
+	page, err = once.ReadFeed(b.ctx, store.Checkpoint{}, wide)
+	require.ErrorIs(t, err, store.ErrConnection)
+	require.Zero(t, len(page.Events), "the page's events")
 	require.True(t, k.killed.Load(), "the backend was terminated")
 	require.Zero(t, k.running.Load(), "a chunk is still being decoded")
 	goleak.VerifyNone(t, ignore, pgxReader)
