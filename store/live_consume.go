@@ -26,7 +26,7 @@ func (sub *Subscription) consume(ctx context.Context, lease *subscriptionLease, 
 	failures := backoff{policy: reconnectPolicy()}
 	idle := idleWait{poll: sub.opts.PollInterval, coalesce: sub.opts.CoalesceWindow, wake: w.c}
 	for {
-		progressed, more, err := sub.step(ctx, lease, &pos)
+		progressed, batch, more, err := sub.step(ctx, lease, &pos)
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -48,7 +48,7 @@ func (sub *Subscription) consume(ctx context.Context, lease *subscriptionLease, 
 		if w.ready() {
 			sub.setState(StateLive)
 		}
-		if err := idle.wait(ctx, progressed); err != nil {
+		if err := idle.wait(ctx, progressed, batch); err != nil {
 			return err
 		}
 	}
@@ -64,13 +64,16 @@ type idleWait struct {
 }
 
 // wait returns when the next read is due. progressed says whether the last
-// read moved the position.
-func (iw *idleWait) wait(ctx context.Context, progressed bool) error {
-	if progressed && iw.coalesce > 0 {
+// read moved the position, batch how many events it read.
+func (iw *idleWait) wait(ctx context.Context, progressed bool, batch int) error {
+	if progressed && batch > 1 && iw.coalesce > 0 {
 		select {
 		case <-iw.wake:
-			// Commits arrived while this batch was read and handled: let
-			// more gather, then read them together.
+			// Commits came faster than one read each: more arrived while
+			// this batch of several was read and handled. Let more gather,
+			// then read them together. (After a batch of one, a commit
+			// that arrived meanwhile is read at once: one event at a
+			// time is no backlog to gather.)
 			iw.woken, iw.chase = true, 0
 			return sleepCtx(ctx, iw.coalesce)
 		default:
@@ -107,28 +110,29 @@ func (iw *idleWait) wait(ctx context.Context, progressed bool) error {
 }
 
 // step reads one batch after pos, hands it to the handler and saves the
-// checkpoint. It reports whether the position moved and whether more may
-// be read at once.
-func (sub *Subscription) step(ctx context.Context, lease *subscriptionLease, pos *subPosition) (progressed, more bool, err error) {
+// checkpoint. It reports whether the position moved, how many events the
+// batch held and whether more may be read at once.
+func (sub *Subscription) step(ctx context.Context, lease *subscriptionLease, pos *subPosition) (progressed bool, batch int, more bool, err error) {
 	if err := sub.redeliverDeadLetters(ctx, lease); err != nil { // deadletter.go
-		return false, false, err
+		return false, 0, false, err
 	}
 	events, next, more, decErr, err := sub.read(ctx, *pos)
 	switch {
 	case err != nil:
-		return false, more, err
+		return false, 0, more, err
 	case next == *pos && lease != nil && sub.position() != *pos:
 		// The last save failed after the batch was handled: save again.
-		return false, more, sub.save(ctx, lease, *pos, 0)
+		return false, 0, more, sub.save(ctx, lease, *pos, 0)
 	case next == *pos:
-		return false, more, nil
+		return false, 0, more, nil
 	}
+	batch = len(events)
 	start := *pos
 	handled := int64(0) // handled since the last save
 	for _, ev := range events {
 		if ctx.Err() != nil {
 			// Stopping: keep what was handled, hand out nothing more.
-			return *pos != start, false, errors.Join(ctx.Err(), sub.save(ctx, lease, *pos, handled))
+			return *pos != start, batch, false, errors.Join(ctx.Err(), sub.save(ctx, lease, *pos, handled))
 		}
 		if sub.wanted(ev) {
 			var evErr error
@@ -137,7 +141,7 @@ func (sub *Subscription) step(ctx context.Context, lease *subscriptionLease, pos
 			}
 			if err := sub.deliver(ctx, ev, evErr); err != nil {
 				// Keep what was handled before the failing event.
-				return *pos != start, false, errors.Join(err, sub.save(ctx, lease, *pos, handled))
+				return *pos != start, batch, false, errors.Join(err, sub.save(ctx, lease, *pos, handled))
 			}
 			handled++
 			sub.addHandled(1)
@@ -149,16 +153,16 @@ func (sub *Subscription) step(ctx context.Context, lease *subscriptionLease, pos
 		}
 		if sub.opts.CheckpointEvery > 0 && handled >= int64(sub.opts.CheckpointEvery) {
 			if err := sub.save(ctx, lease, *pos, handled); err != nil {
-				return true, false, err
+				return true, batch, false, err
 			}
 			handled = 0
 		}
 	}
 	*pos = next
 	if err := sub.save(ctx, lease, *pos, handled); err != nil {
-		return true, false, err
+		return true, batch, false, err
 	}
-	return true, more, nil
+	return true, batch, more, nil
 }
 
 // read reads the batch after pos: of the feed (filtered and partitioned in

@@ -39,8 +39,8 @@ const (
 	DefaultLeaseDuration = 10 * time.Second
 	// DefaultCoalesceWindow is how long a live subscription lets new
 	// events gather before its next read when more were committed while it
-	// read and handled the last batch.
-	DefaultCoalesceWindow = 2 * time.Millisecond
+	// read and handled a batch of several.
+	DefaultCoalesceWindow = 10 * time.Millisecond
 )
 
 // The retry policy of a failing handler, applied to zero fields of
@@ -108,12 +108,13 @@ type SubscriptionOptions struct {
 	// events are still found within this interval. Default
 	// DefaultPollInterval.
 	PollInterval time.Duration
-	// CoalesceWindow applies while events keep coming: when more were
-	// committed while the last live batch was read and handled, the
-	// subscription waits this long before reading again, so that one read
-	// picks up many commits instead of one each (fewer reads and wake-ups
-	// competing with the writers). An event committed while the
-	// subscription is idle is read at once. Default DefaultCoalesceWindow;
+	// CoalesceWindow applies while events come faster than one a read:
+	// when more were committed while a live batch of several events was
+	// read and handled, the subscription waits this long before reading
+	// again, so that one read picks up many commits instead of a few each
+	// (fewer reads and wake-ups competing with the writers). An event
+	// committed while the subscription is idle, or while it handled a
+	// batch of one, is read at once. Default DefaultCoalesceWindow;
 	// negative: read again at once.
 	CoalesceWindow time.Duration
 	// LockRetryInterval is how often a standby consumer of a persistent
