@@ -138,9 +138,11 @@ func TestAnotherStoresNotificationWakes(t *testing.T) {
 // still delivered once, in order. Event 1 is read alone (the writer waits
 // until it is handled), then the handler holds the subscription so that
 // commits pile up behind it: at event 1 until event 10 is committed, at
-// event 10 until event 15 is; events 16 to 20 follow a few milliseconds
-// apart. Read as they come, events 11 to 20 would take several reads;
-// coalesced, they take one, three in all.
+// event 10 until event 15 is; events 16 to 40 follow a few milliseconds
+// apart. Read as they come, events 16 to 40 would take about a read
+// each; coalesced, events 11 to 40 take one read, three in all (a few
+// more when transactions of tests running alongside hold the feed's
+// horizon back mid-batch).
 func TestBusySubscriptionCoalescesReads(t *testing.T) {
 	t.Parallel()
 	tr := &traces{}
@@ -149,7 +151,7 @@ func TestBusySubscriptionCoalescesReads(t *testing.T) {
 	t.Cleanup(s.Close)
 	ctx := store.WithGuild(t.Context(), testGuild)
 	var r sink
-	const n = 20
+	const n = 40
 	committed := map[int64]chan struct{}{10: make(chan struct{}), 15: make(chan struct{})}
 	holdUntil := map[int64]int64{1: 10, 10: 15} // event → the commit it waits for
 	atFirst := make(chan struct{})
@@ -196,13 +198,13 @@ func TestBusySubscriptionCoalescesReads(t *testing.T) {
 			}
 		}
 		if i > 15 {
-			time.Sleep(3 * time.Millisecond) // the last five trickle in
+			time.Sleep(3 * time.Millisecond) // the rest trickle in
 		}
 	}
 	require.Equal(t, seq(1, n+1), ns(t, r.waitLenWithin(t, n, deliveryAfter(horizonWait(t, ctx, s)))))
 	reads := feedReads() - before
 	require.Positive(t, reads, "the subscription's feed reads were not found in the traces")
-	require.LessOrEqual(t, reads, 3, "%d reads for %d commits", reads, n)
+	require.LessOrEqual(t, reads, 6, "%d reads for %d commits", reads, n)
 	t.Logf("%d commits delivered in %d reads", n, reads)
 }
 
