@@ -66,7 +66,7 @@ type idleWait struct {
 // wait returns when the next read is due. progressed says whether the last
 // read moved the position, batch how many events it read.
 func (iw *idleWait) wait(ctx context.Context, progressed bool, batch int) error {
-	if progressed && batch > 1 && iw.coalesce > 0 {
+	if batch > 1 && iw.coalesce > 0 { // a batch read moved the position
 		select {
 		case <-iw.wake:
 			// Commits came faster than one read each: more arrived while
