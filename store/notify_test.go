@@ -138,9 +138,9 @@ func TestAnotherStoresNotificationWakes(t *testing.T) {
 // still delivered once, in order. Event 1 is read alone (the writer waits
 // until it is handled), then the handler holds the subscription so that
 // commits pile up behind it: at event 1 until event 10 is committed, at
-// event 10 until event 15 is; events 16 to 40 follow one after another.
-// Read as they come, events 16 to 40 would take a read every commit or
-// two; coalesced, events 11 to 40 take one read, three in all (a few
+// event 10 until event 15 is; events 16 to 40 follow a few milliseconds
+// apart. Read as they come, events 16 to 40 would take about a read
+// each; coalesced, events 11 to 40 take one read, three in all (a few
 // more when transactions of tests running alongside hold the feed's
 // horizon back mid-batch).
 func TestBusySubscriptionCoalescesReads(t *testing.T) {
@@ -196,6 +196,9 @@ func TestBusySubscriptionCoalescesReads(t *testing.T) {
 			case <-time.After(deliveryAfter(horizonWait(t, ctx, s))):
 				t.Fatal("event 1 was not delivered")
 			}
+		}
+		if i > 15 {
+			time.Sleep(3 * time.Millisecond) // the rest trickle in
 		}
 	}
 	require.Equal(t, seq(1, n+1), ns(t, r.waitLenWithin(t, n, deliveryAfter(horizonWait(t, ctx, s)))))
